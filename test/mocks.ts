@@ -59,6 +59,7 @@ const ARM_TYPES: Record<string, string> = {
     "azure-native:managedidentity:UserAssignedIdentity": "Microsoft.ManagedIdentity/userAssignedIdentities",
     "azure-native:managedidentity:FederatedIdentityCredential": "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
     "azure-native:documentdb:DatabaseAccount": "Microsoft.DocumentDB/databaseAccounts",
+    "azure-native:cosmosdb:DatabaseAccount": "Microsoft.DocumentDB/databaseAccounts",
     "azure-native:operationalinsights:Workspace": "Microsoft.OperationalInsights/workspaces",
     "azure-native:monitor:ActionGroup": "Microsoft.Insights/actionGroups",
     "azure-native:monitor:ScheduledQueryRule": "Microsoft.Insights/scheduledQueryRules",
@@ -101,7 +102,7 @@ function computed(args: pulumi.runtime.MockResourceArgs, name: string, id: strin
             return { properties: { ...i.properties, vaultUri: `https://${name}.vault.azure.net/` } };
         case "azure-native:keyvault:Key": {
             const base = `https://${i.vaultName}.vault.azure.net/keys/${i.keyName ?? name}`;
-            return { properties: { ...i.properties, keyUri: base, keyUriWithVersion: `${base}/0123456789abcdef0123456789abcdef` } };
+            return { keyUri: base, keyUriWithVersion: `${base}/0123456789abcdef0123456789abcdef`, properties: { ...i.properties, keyUri: base, keyUriWithVersion: `${base}/0123456789abcdef0123456789abcdef` } };
         }
         case "azure-native:keyvault:Secret": {
             const base = `https://${i.vaultName}.vault.azure.net/secrets/${i.secretName ?? name}`;
@@ -110,6 +111,7 @@ function computed(args: pulumi.runtime.MockResourceArgs, name: string, id: strin
         case "azure-native:managedidentity:UserAssignedIdentity":
             return { principalId: fakeGuid(`principal:${id}`), clientId: fakeGuid(`client:${id}`), tenantId: TENANT_ID };
         case "azure-native:documentdb:DatabaseAccount":
+        case "azure-native:cosmosdb:DatabaseAccount":
             return { documentEndpoint: `https://${name}.documents.azure.com:443/` };
         case "azure-native:operationalinsights:Workspace":
             return { customerId: fakeGuid(`workspace:${id}`) };
