@@ -279,7 +279,7 @@ function describe(issue: z.core.$ZodIssue): string {
         case "invalid_value":
             return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
         case "invalid_type":
-            return `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" ? "a map" : `a ${issue.expected}`}${issue.input === undefined ? " (required)" : ""}`;
+            return `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" ? "a map" : `a ${issue.expected}`}`;
         case "too_small":
             return issue.origin === "array" ? `must list at least ${issue.minimum} item(s)` : `must be at least ${issue.minimum}${issue.origin === "string" ? " characters" : ""}`;
         case "too_big":
@@ -301,7 +301,8 @@ export function parseStackConfig(raw: unknown): StackConfig {
                 return issue.keys.map((k) => ({ key: keyOf([...issue.path, k]), message: "is not a known setting (check the spelling; Pulumi.yaml lists every key)" }));
             }
             const value = valueAt(raw, issue.path);
-            return [{ key: keyOf(issue.path) || "(root)", message: describe(issue), ...(value === undefined ? {} : { value }) }];
+            const missing = value === undefined && (issue.code === "invalid_value" || issue.code === "invalid_type");
+            return [{ key: keyOf(issue.path) || "(root)", message: missing ? `is required and ${describe(issue)}` : describe(issue), ...(value === undefined ? {} : { value }) }];
         }));
     }
     const c = result.data;
