@@ -1,0 +1,261 @@
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { z } from "zod";
+
+/**
+ * The server's settings: one schema over process.env, validated once at start-up.
+ * A bad value stops the process with a message naming the variable and what it
+ * accepts; secret variables are never echoed. docs/server.md documents each one.
+ */
+
+export const ENGINES = ["pulumi", "test-double"] as const;
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+/** Asymmetric algorithms only: `none` and HMAC (a shared secret the issuer would also hold) are never accepted. */
+export const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+/** Variables whose values are secret: errors name them but never repeat what they hold. */
+const SECRET_VARIABLES = new Set(["KVP_ADMIN_TOKEN", "PULUMI_CONFIG_PASSPHRASE"]);
+
+/** Where the repository's CrossGuard policy pack lives, if it has one. */
+const REPO_POLICY_DIR = path.resolve(__dirname, "..", "policy");
+
+const MAX_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
+const MIN_TOKEN_LENGTH = 16;
+
+export interface OidcSettings {
+    /** Expected `iss`, e.g. https://login.microsoftonline.com/<tenant>/v2.0 for Entra ID. */
+    issuer: string;
+    /** Expected `aud`: the API's application id URI or client id. */
+    audience: string;
+    /** JWKS endpoint; undefined means "resolve through the issuer's OpenID discovery document". */
+    jwksUrl?: string;
+    algorithms: JwtAlgorithm[];
+    /** Claim holding role values (Entra app roles are in `roles`). */
+    roleClaim: string;
+    /** Claim holding the caller's team. */
+    teamClaim: string;
+}
+
+export interface Settings {
+    host: string;
+    port: number;
+    /** Absolute path of the data directory (store, passphrase, stack working dirs). */
+    dataDir: string;
+    backendUrl: string;
+    /** `passphrase` or an `azurekeyvault://` key URL. */
+    secretsProvider: string;
+    /** The passphrase from the environment; undefined means "generate or reuse `<dataDir>/passphrase`". */
+    passphrase?: string;
+    /** sha256 (hex) of KVP_ADMIN_TOKEN: the token itself is not kept. */
+    adminTokenSha256?: string;
+    tokensFile?: string;
+    oidc?: OidcSettings;
+    maxConcurrency: number;
+    opIdleTimeoutS: number;
+    opTimeoutS: number;
+    maxAttempts: number;
+    engine: (typeof ENGINES)[number];
+    policyPack?: string;
+    /** Largest accepted JSON body, in bytes. */
+    bodyLimitBytes: number;
+    rateLimitPerMin: number;
+    logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export interface SettingProblem {
+    variable: string;
+    message: string;
+}
+
+export class SettingsError extends Error {
+    constructor(public readonly problems: SettingProblem[]) {
+        super(`Invalid server settings:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join("\n")}`);
+        this.name = "SettingsError";
+    }
+}
+
+const integer = (min: number, max: number, fallback: number) =>
+    z.string().default(String(fallback)).transform((raw, ctx) => {
+        const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+        if (!Number.isSafeInteger(n) || n < min || n > max) {
+            ctx.addIssue({ code: "custom", message: `must be a whole number from ${min} to ${max}` });
+            return z.NEVER;
+        }
+        return n;
+    });
+
+const oneOf = <T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
+    z.enum(values, { message: `must be one of ${values.join(", ")}` }).default(fallback as never);
+
+const token = z.string().min(MIN_TOKEN_LENGTH, { message: `must be at least ${MIN_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)` });
+
+const httpsUrl = (what: string) => z.string().refine((v) => {
+    try {
+        const u = new URL(v);
+        // Plain http only for a loopback identity provider (local development and tests).
+        return u.protocol === "https:" || (u.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname));
+    } catch {
+        return false;
+    }
+}, { message: `must be an https URL (${what})` });
+
+const bodyLimit = z.string().default("64kb").transform((raw, ctx) => {
+    const m = /^(\d+)\s*(b|kb|mb)?$/i.exec(raw.trim());
+    const bytes = m ? Number(m[1]) * ({ b: 1, kb: 1024, mb: 1024 * 1024 }[(m[2] ?? "b").toLowerCase() as "b" | "kb" | "mb"]) : NaN;
+    if (!(bytes >= 1024 && bytes <= MAX_BODY_LIMIT_BYTES)) {
+        ctx.addIssue({ code: "custom", message: "must be a size from 1kb to 10mb, written like 64kb, 1mb or 65536" });
+        return z.NEVER;
+    }
+    return bytes;
+});
+
+const BACKEND_PREFIXES = ["file://", "azblob://", "https://"];
+const KEY_VAULT_KEY_URL = /^azurekeyvault:\/\/[a-z0-9-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)\/keys\/[A-Za-z0-9-]{1,127}(\/[0-9a-f]{32})?$/i;
+
+/** The environment variables the server reads; empty strings count as unset. */
+export const SettingsEnvSchema = z.object({
+    HOST: z.string().min(1).default("127.0.0.1"),
+    PORT: integer(0, 65535, 8080),
+    KVP_DATA_DIR: z.string().min(1).default("./.data"),
+    KVP_BACKEND_URL: z.string().refine((v) => BACKEND_PREFIXES.some((p) => v.startsWith(p)) && v.length > "file://".length, {
+        message: "must be a Pulumi backend URL: file://<dir>, azblob://<container> or https://api.pulumi.com",
+    }).optional(),
+    KVP_SECRETS_PROVIDER: z.string().default("passphrase").refine((v) => v === "passphrase" || KEY_VAULT_KEY_URL.test(v), {
+        message: "must be passphrase or azurekeyvault://<vault>.vault.azure.net/keys/<key>[/<version>]",
+    }),
+    PULUMI_CONFIG_PASSPHRASE: z.string().min(12, { message: "must be at least 12 characters" }).optional(),
+    KVP_ADMIN_TOKEN: token.optional(),
+    KVP_TOKENS_FILE: z.string().optional(),
+    KVP_OIDC_ISSUER: httpsUrl("the token issuer, e.g. https://login.microsoftonline.com/<tenant>/v2.0").optional(),
+    KVP_OIDC_AUDIENCE: z.string().min(1).optional(),
+    KVP_OIDC_JWKS_URL: httpsUrl("the issuer's JSON Web Key Set").optional(),
+    KVP_OIDC_ALGORITHMS: z.string().default("RS256").transform((raw, ctx) => {
+        const algs = raw.split(",").map((a) => a.trim()).filter(Boolean);
+        const bad = algs.filter((a) => !(JWT_ALGORITHMS as readonly string[]).includes(a));
+        if (algs.length === 0 || bad.length > 0) {
+            ctx.addIssue({ code: "custom", message: `must be a comma-separated list of ${JWT_ALGORITHMS.join(", ")}${bad.length ? ` (not ${bad.join(", ")})` : ""}` });
+            return z.NEVER;
+        }
+        return algs as JwtAlgorithm[];
+    }),
+    KVP_OIDC_ROLE_CLAIM: z.string().min(1).default("roles"),
+    KVP_OIDC_TEAM_CLAIM: z.string().min(1).default("team"),
+    KVP_MAX_CONCURRENCY: integer(1, 64, 2),
+    KVP_OP_IDLE_TIMEOUT_S: integer(10, 86_400, 900),
+    KVP_OP_TIMEOUT_S: integer(60, 172_800, 7_200),
+    KVP_MAX_ATTEMPTS: integer(1, 10, 3),
+    KVP_ENGINE: oneOf(ENGINES, "pulumi"),
+    KVP_POLICY_PACK: z.string().optional(),
+    KVP_BODY_LIMIT: bodyLimit,
+    KVP_RATE_LIMIT_PER_MIN: integer(1, 1_000_000, 300),
+    LOG_LEVEL: oneOf(LOG_LEVELS, "info"),
+}).superRefine((env, ctx) => {
+    if (env.KVP_OIDC_ISSUER && !env.KVP_OIDC_AUDIENCE) {
+        ctx.addIssue({ code: "custom", path: ["KVP_OIDC_AUDIENCE"], message: "is required when KVP_OIDC_ISSUER is set (tokens for other APIs must not be accepted)" });
+    }
+    if (!env.KVP_OIDC_ISSUER) {
+        for (const k of ["KVP_OIDC_AUDIENCE", "KVP_OIDC_JWKS_URL"] as const) {
+            if (env[k]) ctx.addIssue({ code: "custom", path: [k], message: "only applies when KVP_OIDC_ISSUER is set" });
+        }
+    }
+    if (env.KVP_OP_IDLE_TIMEOUT_S > env.KVP_OP_TIMEOUT_S) {
+        ctx.addIssue({ code: "custom", path: ["KVP_OP_IDLE_TIMEOUT_S"], message: `must not exceed KVP_OP_TIMEOUT_S (${env.KVP_OP_TIMEOUT_S})` });
+    }
+});
+
+/** Entra ID publishes v2.0 signing keys next to the issuer, so no discovery round trip is needed. */
+export function defaultJwksUrl(issuer: string): string | undefined {
+    const m = /^https:\/\/login\.microsoftonline\.com\/([^/]+)\/v2\.0\/?$/.exec(issuer);
+    return m ? `https://login.microsoftonline.com/${m[1]}/discovery/v2.0/keys` : undefined;
+}
+
+export function sha256Hex(value: string): string {
+    return createHash("sha256").update(value, "utf8").digest("hex");
+}
+
+/** Parses and validates the environment. Throws SettingsError naming every bad variable. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Settings {
+    const present = Object.fromEntries(
+        Object.keys(SettingsEnvSchema.shape).filter((k) => env[k] !== undefined && env[k] !== "").map((k) => [k, env[k]]),
+    );
+    const parsed = SettingsEnvSchema.safeParse(present);
+    if (!parsed.success) {
+        throw new SettingsError(parsed.error.issues.map((issue) => {
+            const variable = String(issue.path[0] ?? "(environment)");
+            const raw = present[variable];
+            const shown = raw === undefined || SECRET_VARIABLES.has(variable) ? "" : ` (got ${JSON.stringify(raw)})`;
+            return { variable, message: `${issue.message}${shown}` };
+        }));
+    }
+    const e = parsed.data;
+    const dataDir = path.resolve(cwd, e.KVP_DATA_DIR);
+    const problems: SettingProblem[] = [];
+    if (e.KVP_TOKENS_FILE && !existsSync(path.resolve(cwd, e.KVP_TOKENS_FILE))) {
+        problems.push({ variable: "KVP_TOKENS_FILE", message: `names a file that does not exist (got ${JSON.stringify(e.KVP_TOKENS_FILE)})` });
+    }
+    if (e.KVP_POLICY_PACK && !existsSync(path.resolve(cwd, e.KVP_POLICY_PACK))) {
+        problems.push({ variable: "KVP_POLICY_PACK", message: `names a directory that does not exist (got ${JSON.stringify(e.KVP_POLICY_PACK)})` });
+    }
+    if (problems.length) throw new SettingsError(problems);
+
+    const policyPack = e.KVP_POLICY_PACK ? path.resolve(cwd, e.KVP_POLICY_PACK) : existsSync(REPO_POLICY_DIR) ? REPO_POLICY_DIR : undefined;
+    return {
+        host: e.HOST,
+        port: e.PORT,
+        dataDir,
+        backendUrl: e.KVP_BACKEND_URL ?? `file://${path.join(dataDir, "state")}`,
+        secretsProvider: e.KVP_SECRETS_PROVIDER,
+        passphrase: e.PULUMI_CONFIG_PASSPHRASE,
+        adminTokenSha256: e.KVP_ADMIN_TOKEN ? sha256Hex(e.KVP_ADMIN_TOKEN) : undefined,
+        tokensFile: e.KVP_TOKENS_FILE ? path.resolve(cwd, e.KVP_TOKENS_FILE) : undefined,
+        oidc: e.KVP_OIDC_ISSUER ? {
+            issuer: e.KVP_OIDC_ISSUER,
+            audience: e.KVP_OIDC_AUDIENCE as string,
+            jwksUrl: e.KVP_OIDC_JWKS_URL ?? defaultJwksUrl(e.KVP_OIDC_ISSUER),
+            algorithms: e.KVP_OIDC_ALGORITHMS,
+            roleClaim: e.KVP_OIDC_ROLE_CLAIM,
+            teamClaim: e.KVP_OIDC_TEAM_CLAIM,
+        } : undefined,
+        maxConcurrency: e.KVP_MAX_CONCURRENCY,
+        opIdleTimeoutS: e.KVP_OP_IDLE_TIMEOUT_S,
+        opTimeoutS: e.KVP_OP_TIMEOUT_S,
+        maxAttempts: e.KVP_MAX_ATTEMPTS,
+        engine: e.KVP_ENGINE,
+        policyPack,
+        bodyLimitBytes: e.KVP_BODY_LIMIT,
+        rateLimitPerMin: e.KVP_RATE_LIMIT_PER_MIN,
+        logLevel: e.LOG_LEVEL,
+    };
+}
+
+/** Creates the data directory, owner-only: it holds the store and possibly the passphrase. */
+export function ensureDataDir(dataDir: string): void {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * The stack passphrase: from the environment when given, else generated once into
+ * `<dataDir>/passphrase` (mode 0600) and reused, so restarts can still decrypt
+ * existing stacks. A file others can read is refused rather than silently fixed.
+ */
+export function resolvePassphrase(settings: Pick<Settings, "dataDir" | "passphrase">): { passphrase: string; source: "environment" | "generated" | "file" } {
+    if (settings.passphrase) return { passphrase: settings.passphrase, source: "environment" };
+    ensureDataDir(settings.dataDir);
+    const file = path.join(settings.dataDir, "passphrase");
+    if (existsSync(file)) {
+        const mode = statSync(file).mode & 0o777;
+        if (mode & 0o077) {
+            throw new SettingsError([{ variable: "PULUMI_CONFIG_PASSPHRASE", message: `is unset and ${file} is readable by others (mode ${mode.toString(8)}); run chmod 600 on it` }]);
+        }
+        const existing = readFileSync(file, "utf8").trim();
+        if (!existing) throw new SettingsError([{ variable: "PULUMI_CONFIG_PASSPHRASE", message: `is unset and ${file} is empty` }]);
+        return { passphrase: existing, source: "file" };
+    }
+    const generated = randomBytes(32).toString("base64url");
+    // "wx" fails if another process created the file first, instead of overwriting its passphrase.
+    writeFileSync(file, `${generated}\n`, { mode: 0o600, flag: "wx" });
+    chmodSync(file, 0o600);
+    return { passphrase: generated, source: "generated" };
+}

@@ -1,0 +1,124 @@
+import { strict as assert } from "node:assert";
+import { mkdtempSync, rmSync, statSync, writeFileSync, chmodSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { defaultJwksUrl, loadSettings, resolvePassphrase, SettingsError, sha256Hex } from "../../automation/settings";
+
+function problemsFor(env: Record<string, string>): Array<{ variable: string; message: string }> {
+    try {
+        loadSettings(env, "/srv/app");
+    } catch (e) {
+        assert.ok(e instanceof SettingsError, `expected SettingsError, got ${String(e)}`);
+        return e.problems;
+    }
+    assert.fail(`expected ${JSON.stringify(env)} to be rejected`);
+}
+
+describe("server settings", () => {
+    it("starts on embedded defaults with nothing set", () => {
+        const s = loadSettings({}, "/srv/app");
+        assert.equal(s.host, "127.0.0.1");
+        assert.equal(s.port, 8080);
+        assert.equal(s.dataDir, "/srv/app/.data");
+        assert.equal(s.backendUrl, "file:///srv/app/.data/state");
+        assert.equal(s.secretsProvider, "passphrase");
+        assert.equal(s.engine, "pulumi", "the test double must never be the default");
+        assert.equal(s.maxConcurrency, 2);
+        assert.equal(s.bodyLimitBytes, 64 * 1024);
+        assert.equal(s.logLevel, "info");
+        assert.equal(s.oidc, undefined);
+    });
+
+    it("derives the state backend from KVP_DATA_DIR and treats empty variables as unset", () => {
+        const s = loadSettings({ KVP_DATA_DIR: "var/kvp", PORT: "" }, "/srv/app");
+        assert.equal(s.backendUrl, "file:///srv/app/var/kvp/state");
+        assert.equal(s.port, 8080);
+    });
+
+    it("keeps only the hash of KVP_ADMIN_TOKEN", () => {
+        const token = "a-very-long-admin-token-value";
+        const s = loadSettings({ KVP_ADMIN_TOKEN: token }, "/srv/app");
+        assert.equal(s.adminTokenSha256, sha256Hex(token));
+        assert.ok(!JSON.stringify(s).includes(token));
+    });
+
+    it("derives the Entra ID JWKS endpoint from a v2.0 issuer", () => {
+        assert.equal(defaultJwksUrl("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0"),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/discovery/v2.0/keys");
+        assert.equal(defaultJwksUrl("https://idp.example.com"), undefined, "other issuers go through discovery");
+        const s = loadSettings({ KVP_OIDC_ISSUER: "https://idp.example.com", KVP_OIDC_AUDIENCE: "api://kvp", KVP_OIDC_ALGORITHMS: "RS256, ES256" });
+        assert.deepEqual(s.oidc?.algorithms, ["RS256", "ES256"]);
+        assert.equal(s.oidc?.roleClaim, "roles");
+    });
+
+    const rejected: Array<[string, Record<string, string>, string, RegExp]> = [
+        ["a non-numeric port", { PORT: "http" }, "PORT", /whole number from 0 to 65535.*"http"/],
+        ["a port above 65535", { PORT: "70000" }, "PORT", /0 to 65535/],
+        ["an unknown engine", { KVP_ENGINE: "fake" }, "KVP_ENGINE", /pulumi, test-double/],
+        ["an unknown log level", { LOG_LEVEL: "loud" }, "LOG_LEVEL", /fatal, error, warn, info, debug, trace, silent/],
+        ["a zero concurrency", { KVP_MAX_CONCURRENCY: "0" }, "KVP_MAX_CONCURRENCY", /from 1 to 64/],
+        ["too many attempts", { KVP_MAX_ATTEMPTS: "50" }, "KVP_MAX_ATTEMPTS", /from 1 to 10/],
+        ["an idle timeout above the overall timeout", { KVP_OP_IDLE_TIMEOUT_S: "4000", KVP_OP_TIMEOUT_S: "3000" }, "KVP_OP_IDLE_TIMEOUT_S", /must not exceed KVP_OP_TIMEOUT_S/],
+        ["an unsupported backend", { KVP_BACKEND_URL: "s3://bucket" }, "KVP_BACKEND_URL", /file:\/\/.*azblob:\/\/.*api\.pulumi\.com/],
+        ["a secrets provider that is not a Key Vault key", { KVP_SECRETS_PROVIDER: "awskms://alias/x" }, "KVP_SECRETS_PROVIDER", /passphrase or azurekeyvault:\/\//],
+        ["a short admin token", { KVP_ADMIN_TOKEN: "short" }, "KVP_ADMIN_TOKEN", /at least 16 characters/],
+        ["a body limit in gigabytes", { KVP_BODY_LIMIT: "1gb" }, "KVP_BODY_LIMIT", /1kb to 10mb/],
+        ["alg none", { KVP_OIDC_ISSUER: "https://idp.example.com", KVP_OIDC_AUDIENCE: "a", KVP_OIDC_ALGORITHMS: "none" }, "KVP_OIDC_ALGORITHMS", /not none/],
+        ["HMAC algorithms", { KVP_OIDC_ISSUER: "https://idp.example.com", KVP_OIDC_AUDIENCE: "a", KVP_OIDC_ALGORITHMS: "HS256" }, "KVP_OIDC_ALGORITHMS", /not HS256/],
+        ["an http issuer that is not loopback", { KVP_OIDC_ISSUER: "http://idp.example.com", KVP_OIDC_AUDIENCE: "a" }, "KVP_OIDC_ISSUER", /https URL/],
+        ["an issuer without an audience", { KVP_OIDC_ISSUER: "https://idp.example.com" }, "KVP_OIDC_AUDIENCE", /required when KVP_OIDC_ISSUER/],
+        ["an audience without an issuer", { KVP_OIDC_AUDIENCE: "api://kvp" }, "KVP_OIDC_AUDIENCE", /only applies when KVP_OIDC_ISSUER/],
+        ["a tokens file that does not exist", { KVP_TOKENS_FILE: "/nonexistent/tokens.json" }, "KVP_TOKENS_FILE", /does not exist/],
+        ["a policy pack that does not exist", { KVP_POLICY_PACK: "/nonexistent/policy" }, "KVP_POLICY_PACK", /does not exist/],
+        ["a short passphrase", { PULUMI_CONFIG_PASSPHRASE: "abc" }, "PULUMI_CONFIG_PASSPHRASE", /at least 12/],
+    ];
+    for (const [what, env, variable, message] of rejected) {
+        it(`rejects ${what}, naming ${variable}`, () => {
+            const problem = problemsFor(env).find((p) => p.variable === variable);
+            assert.ok(problem, `no problem reported for ${variable}`);
+            assert.match(problem.message, message);
+        });
+    }
+
+    it("never repeats a secret variable's value in its error", () => {
+        const e = (() => { try { loadSettings({ KVP_ADMIN_TOKEN: "tiny-secret", PULUMI_CONFIG_PASSPHRASE: "pass" }); } catch (err) { return err as Error; } })();
+        assert.ok(e instanceof SettingsError);
+        assert.ok(!e.message.includes("tiny-secret") && !e.message.includes("\"pass\""), e.message);
+        assert.deepEqual(e.problems.map((p) => p.variable).sort(), ["KVP_ADMIN_TOKEN", "PULUMI_CONFIG_PASSPHRASE"]);
+    });
+});
+
+describe("stack passphrase", () => {
+    let dir: string;
+    beforeEach(() => { dir = mkdtempSync(path.join(tmpdir(), "kvp-pass-")); });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("prefers PULUMI_CONFIG_PASSPHRASE and writes no file", () => {
+        const r = resolvePassphrase({ dataDir: dir, passphrase: "from-the-environment" });
+        assert.deepEqual(r, { passphrase: "from-the-environment", source: "environment" });
+        assert.throws(() => statSync(path.join(dir, "passphrase")));
+    });
+
+    it("generates a random passphrase once into an owner-only file and reuses it", () => {
+        const first = resolvePassphrase({ dataDir: dir });
+        assert.equal(first.source, "generated");
+        assert.ok(first.passphrase.length >= 40);
+        assert.equal(statSync(path.join(dir, "passphrase")).mode & 0o777, 0o600);
+        const second = resolvePassphrase({ dataDir: dir });
+        assert.deepEqual(second, { passphrase: first.passphrase, source: "file" });
+        const other = mkdtempSync(path.join(tmpdir(), "kvp-pass-"));
+        try {
+            assert.notEqual(resolvePassphrase({ dataDir: other }).passphrase, first.passphrase);
+        } finally {
+            rmSync(other, { recursive: true, force: true });
+        }
+    });
+
+    it("refuses a passphrase file that others can read", () => {
+        const file = path.join(dir, "passphrase");
+        writeFileSync(file, "left-readable-by-accident\n");
+        chmodSync(file, 0o644);
+        assert.throws(() => resolvePassphrase({ dataDir: dir }), (e: unknown) => e instanceof SettingsError && /chmod 600/.test(e.message) && !e.message.includes("left-readable"));
+        assert.equal(readFileSync(file, "utf8"), "left-readable-by-accident\n", "the file is left as it was");
+    });
+});
