@@ -1,0 +1,71 @@
+/**
+ * Domain errors. The HTTP layer maps each class to a status in exactly one place;
+ * nothing in the domain knows about HTTP. Every message is safe to show a client:
+ * no raw CLI output, no stack traces, no secret values.
+ */
+
+export interface Problem {
+    /** Where the bad value is, e.g. `network.allowedIpRanges[2]`, `name` or `cursor`. */
+    path: string;
+    /** What is wrong and what is allowed. */
+    message: string;
+}
+
+export abstract class DomainError extends Error {
+    /** Stable machine-readable code, e.g. `validation_failed`. */
+    abstract readonly code: string;
+}
+
+/** The request is malformed: each problem names a field. */
+export class ValidationError extends DomainError {
+    readonly code = "validation_failed";
+    constructor(public readonly problems: Problem[], message = "The request is invalid.") {
+        super(message);
+        this.name = "ValidationError";
+    }
+}
+
+/** The thing does not exist, or the actor may not know that it exists. */
+export class NotFoundError extends DomainError {
+    readonly code = "not_found";
+    constructor(message: string) {
+        super(message);
+        this.name = "NotFoundError";
+    }
+}
+
+/** The actor is known but its role or team does not allow this. */
+export class ForbiddenError extends DomainError {
+    readonly code = "forbidden";
+    constructor(message: string) {
+        super(message);
+        this.name = "ForbiddenError";
+    }
+}
+
+/** The request is valid but clashes with the current state (e.g. the environment is being destroyed). */
+export class ConflictError extends DomainError {
+    readonly code = "conflict";
+    constructor(message: string) {
+        super(message);
+        this.name = "ConflictError";
+    }
+}
+
+/** A precondition the client set does not hold, e.g. an Idempotency-Key reused with a different body. */
+export class PreconditionFailedError extends DomainError {
+    readonly code = "precondition_failed";
+    constructor(message: string) {
+        super(message);
+        this.name = "PreconditionFailedError";
+    }
+}
+
+/** A dependency (the store's disk, the engine) cannot serve the request right now; retrying later may work. */
+export class UnavailableError extends DomainError {
+    readonly code = "unavailable";
+    constructor(message: string, options?: { cause?: unknown }) {
+        super(message, options);
+        this.name = "UnavailableError";
+    }
+}
