@@ -1,0 +1,252 @@
+import * as pulumi from "@pulumi/pulumi";
+import { tagProblem } from "../config/validators";
+
+/**
+ * Resource names and tags, as pure functions. Every builder validates its parts,
+ * shortens deterministically when the result would be too long, and validates the
+ * final name against Azure's rules, so a bad name fails at preview, not at ARM.
+ */
+
+/** One Azure naming rule: a test and the words that say what it requires. */
+interface NameCheck {
+    ok: (name: string) => boolean;
+    rule: string;
+}
+
+export interface NameRule {
+    /** What the name belongs to, as error messages say it. */
+    label: string;
+    min: number;
+    max: number;
+    checks: NameCheck[];
+}
+
+const startsAlnum: NameCheck = { ok: (n) => /^[A-Za-z0-9]/.test(n), rule: "must start with a letter or digit" };
+const endsAlnum: NameCheck = { ok: (n) => /[A-Za-z0-9]$/.test(n), rule: "must end with a letter or digit" };
+
+/** Azure's documented naming rules, one entry per resource kind the platform names. */
+export const NAME_RULES = {
+    keyVault: {
+        label: "Key Vault name", min: 3, max: 24, checks: [
+            { ok: (n) => /^[A-Za-z0-9-]+$/.test(n), rule: "may contain only letters, digits and hyphens" },
+            { ok: (n) => /^[A-Za-z]/.test(n), rule: "must start with a letter" },
+            endsAlnum,
+            { ok: (n) => !n.includes("--"), rule: "must not contain consecutive hyphens (--)" },
+        ],
+    },
+    resourceGroup: {
+        label: "resource group name", min: 1, max: 90, checks: [
+            { ok: (n) => /^[\p{L}\p{N}_.()-]+$/u.test(n), rule: "may contain only letters, digits, underscores, periods, parentheses and hyphens" },
+            { ok: (n) => !n.endsWith("."), rule: "must not end with a period" },
+        ],
+    },
+    cosmosAccount: {
+        label: "Cosmos DB account name", min: 3, max: 44, checks: [
+            { ok: (n) => /^[a-z0-9-]+$/.test(n), rule: "may contain only lowercase letters, digits and hyphens" },
+            startsAlnum,
+            endsAlnum,
+        ],
+    },
+    storageAccount: {
+        label: "storage account name", min: 3, max: 24, checks: [
+            { ok: (n) => /^[a-z0-9]+$/.test(n), rule: "may contain only lowercase letters and digits (no hyphens)" },
+        ],
+    },
+    site: {
+        label: "function/web app name", min: 2, max: 60, checks: [
+            { ok: (n) => /^[A-Za-z0-9-]+$/.test(n), rule: "may contain only letters, digits and hyphens" },
+            startsAlnum,
+            endsAlnum,
+        ],
+    },
+    logAnalyticsWorkspace: {
+        label: "Log Analytics workspace name", min: 4, max: 63, checks: [
+            { ok: (n) => /^[A-Za-z0-9-]+$/.test(n), rule: "may contain only letters, digits and hyphens" },
+            startsAlnum,
+            endsAlnum,
+        ],
+    },
+    userAssignedIdentity: {
+        label: "user-assigned identity name", min: 3, max: 128, checks: [
+            { ok: (n) => /^[A-Za-z0-9_-]+$/.test(n), rule: "may contain only letters, digits, hyphens and underscores" },
+            startsAlnum,
+        ],
+    },
+    actionGroupShortName: {
+        // ARM only caps the length; the short name prefixes SMS and e-mail, so blanks are refused too.
+        label: "action group short name", min: 1, max: 12, checks: [
+            { ok: (n) => n.trim() === n, rule: "must not start or end with whitespace" },
+        ],
+    },
+} satisfies Record<string, NameRule>;
+
+export type NameKind = keyof typeof NAME_RULES;
+
+/** The first Azure rule `name` breaks, worded for an error message, or undefined when it is valid. */
+export function nameProblem(kind: NameKind, name: string): string | undefined {
+    const rule: NameRule = NAME_RULES[kind];
+    if (name.length < rule.min || name.length > rule.max) {
+        return `${rule.label} '${name}' must be ${rule.min}-${rule.max} characters (it has ${name.length})`;
+    }
+    const broken = rule.checks.find((c) => !c.ok(name));
+    return broken ? `${rule.label} '${name}' ${broken.rule}` : undefined;
+}
+
+/** Returns `name` when it satisfies Azure's rules for `kind`; otherwise throws a RunError naming the rule broken. */
+export function validateName(kind: NameKind, name: string): string {
+    const problem = nameProblem(kind, name);
+    if (problem) throw new pulumi.RunError(`naming: ${problem}`);
+    return name;
+}
+
+export const validateVaultName = (name: string): string => validateName("keyVault", name);
+export const validateResourceGroupName = (name: string): string => validateName("resourceGroup", name);
+export const validateCosmosAccountName = (name: string): string => validateName("cosmosAccount", name);
+export const validateStorageAccountName = (name: string): string => validateName("storageAccount", name);
+export const validateSiteName = (name: string): string => validateName("site", name);
+export const validateLogAnalyticsWorkspaceName = (name: string): string => validateName("logAnalyticsWorkspace", name);
+export const validateUserAssignedIdentityName = (name: string): string => validateName("userAssignedIdentity", name);
+export const validateActionGroupShortName = (name: string): string => validateName("actionGroupShortName", name);
+
+const NAME_PART = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/** Why a builder input (prefix, environment, suffix, purpose) cannot be part of a name, or undefined. */
+export function namePartProblem(field: string, value: string): string | undefined {
+    return NAME_PART.test(value)
+        ? undefined
+        : `${field} '${value}' must be lowercase letters and digits, optionally joined by single hyphens`;
+}
+
+interface Segment {
+    text: string;
+    /** Whether shortening may cut this segment; type abbreviations and the uniqueness suffix are never cut. */
+    trimmable: boolean;
+}
+
+/**
+ * Joins segments and, while the result is too long, cuts one character from the end
+ * of the longest trimmable segment (the first of equals). The same input therefore
+ * always yields the same name, and the unique suffix survives intact. A cut never
+ * leaves a segment empty or ending in a hyphen, so the join can never produce `--`.
+ */
+function fit(builder: string, segments: Segment[], separator: string, max: number): string {
+    const parts = segments.map((s) => ({ ...s }));
+    const length = () => parts.reduce((n, p) => n + p.text.length, 0) + separator.length * (parts.length - 1);
+    while (length() > max) {
+        let target: (typeof parts)[number] | undefined;
+        for (const p of parts) {
+            if (p.trimmable && p.text.length > 1 && (!target || p.text.length > target.text.length)) target = p;
+        }
+        if (!target) {
+            throw new pulumi.RunError(`${builder}: cannot fit '${segments.map((s) => s.text).join(separator)}' into ${max} characters even after shortening every part to one character; use a shorter suffix`);
+        }
+        target.text = target.text.slice(0, -1).replace(/-+$/, "");
+    }
+    return parts.map((p) => p.text).join(separator);
+}
+
+function build(builder: string, kind: NameKind, abbreviation: string, fields: Array<[string, string, boolean]>, separator = "-"): string {
+    const problems = fields.map(([field, value]) => namePartProblem(field, value)).filter((p): p is string => p !== undefined);
+    if (problems.length > 0) throw new pulumi.RunError(`${builder}: ${problems.join("; ")}`);
+    const segments: Segment[] = [
+        ...(abbreviation ? [{ text: abbreviation, trimmable: false }] : []),
+        // Storage names cannot hold hyphens at all, so parts lose theirs there.
+        ...fields.map(([, value, trimmable]) => ({ text: separator === "" ? value.replace(/-/g, "") : value, trimmable })),
+    ];
+    const name = fit(builder, segments, separator, NAME_RULES[kind].max);
+    const problem = nameProblem(kind, name);
+    if (problem) throw new pulumi.RunError(`${builder}: ${problem}`);
+    return name;
+}
+
+/** `kv-<prefix>-<env>-<suffix>`, at most 24 characters; globally unique thanks to the suffix. */
+export function vaultName(prefix: string, environment: string, suffix: string): string {
+    return build("vaultName", "keyVault", "kv", [["prefix", prefix, true], ["environment", environment, true], ["suffix", suffix, false]]);
+}
+
+/** `rg-<prefix>-<env>-<suffix>`; the suffix keeps several environments of one prefix apart in a subscription. */
+export function resourceGroupName(prefix: string, environment: string, suffix: string): string {
+    return build("resourceGroupName", "resourceGroup", "rg", [["prefix", prefix, true], ["environment", environment, true], ["suffix", suffix, false]]);
+}
+
+/** `cosmos-<prefix>-<env>-<suffix>`, at most 44 characters (a global DNS name). */
+export function cosmosAccountName(prefix: string, environment: string, suffix: string): string {
+    return build("cosmosAccountName", "cosmosAccount", "cosmos", [["prefix", prefix, true], ["environment", environment, true], ["suffix", suffix, false]]);
+}
+
+/** `st<prefix><env><suffix>`: no separators, at most 24 lowercase letters and digits. */
+export function storageAccountName(prefix: string, environment: string, suffix: string): string {
+    return build("storageAccountName", "storageAccount", "st", [["prefix", prefix, true], ["environment", environment, true], ["suffix", suffix, false]], "");
+}
+
+/** `func-<prefix>-<env>-<suffix>` (a global *.azurewebsites.net name). */
+export function functionAppName(prefix: string, environment: string, suffix: string): string {
+    return build("functionAppName", "site", "func", [["prefix", prefix, true], ["environment", environment, true], ["suffix", suffix, false]]);
+}
+
+/** `app-<prefix>-<env>-<suffix>` (a global *.azurewebsites.net name). */
+export function webAppName(prefix: string, environment: string, suffix: string): string {
+    return build("webAppName", "site", "app", [["prefix", prefix, true], ["environment", environment, true], ["suffix", suffix, false]]);
+}
+
+/** `log-<prefix>-<env>-<suffix>`. */
+export function logAnalyticsWorkspaceName(prefix: string, environment: string, suffix: string): string {
+    return build("logAnalyticsWorkspaceName", "logAnalyticsWorkspace", "log", [["prefix", prefix, true], ["environment", environment, true], ["suffix", suffix, false]]);
+}
+
+/**
+ * `id-<prefix>-<env>-<purpose>`, e.g. `id-kvp-prod-cosmos-cmk`. Identity names only need to be
+ * unique within their resource group, which already carries the suffix; the purpose is never cut.
+ */
+export function userAssignedIdentityName(prefix: string, environment: string, purpose: string): string {
+    return build("userAssignedIdentityName", "userAssignedIdentity", "id", [["prefix", prefix, true], ["environment", environment, true], ["purpose", purpose, false]]);
+}
+
+/** `<prefix>-<env>`, cut to the 12 characters SMS and e-mail notifications show. */
+export function actionGroupShortName(prefix: string, environment: string): string {
+    return build("actionGroupShortName", "actionGroupShortName", "", [["prefix", prefix, true], ["environment", environment, true]]);
+}
+
+export type SuffixedNameBuilder = (prefix: string, environment: string, suffix: string) => string;
+
+/**
+ * Applies a builder to a suffix that is only known at deploy time (a RandomString's result).
+ * The prefix and environment are checked now, so a typo fails before anything is created;
+ * the full name is built and validated once the suffix resolves.
+ */
+export function nameWithSuffix(builder: SuffixedNameBuilder, prefix: string, environment: string, suffix: pulumi.Input<string>): pulumi.Output<string> {
+    const problems = [namePartProblem("prefix", prefix), namePartProblem("environment", environment)].filter((p): p is string => p !== undefined);
+    if (problems.length > 0) throw new pulumi.RunError(`${builder.name || "name builder"}: ${problems.join("; ")}`);
+    return pulumi.output(suffix).apply((s) => builder(prefix, environment, s));
+}
+
+/** Tag keys the platform owns; callers may repeat them only with the same value. */
+export const MANAGED_BY = "keyvault-platform";
+const RESERVED_TAGS = ["Environment", "ManagedBy"] as const;
+
+/**
+ * Why caller tags cannot be merged with the platform's, one reason per bad tag.
+ * Azure compares tag names case-insensitively, so `environment: x` would collide with `Environment`.
+ */
+export function platformTagProblems(environment: string, tags: Record<string, string>): string[] {
+    const fixed: Record<string, string> = { Environment: environment, ManagedBy: MANAGED_BY };
+    const problems: string[] = [];
+    for (const [key, value] of Object.entries(tags)) {
+        const reserved = RESERVED_TAGS.find((r) => r.toLowerCase() === key.toLowerCase());
+        if (reserved && value !== fixed[reserved]) {
+            problems.push(`tags.${key}: '${value}' cannot override the platform tag ${reserved}=${fixed[reserved]}`);
+            continue;
+        }
+        const p = tagProblem(key, value);
+        if (p) problems.push(`tags.${key}: ${p}`);
+    }
+    return problems;
+}
+
+/** Caller tags plus Environment and ManagedBy; throws a RunError when a caller tag conflicts. */
+export function platformTags(component: string, environment: string, tags: Record<string, string> = {}): Record<string, string> {
+    const problems = platformTagProblems(environment, tags);
+    if (problems.length > 0) throw new pulumi.RunError(`${component}: ${problems.join("; ")}`);
+    const rest = Object.fromEntries(Object.entries(tags).filter(([k]) => !RESERVED_TAGS.some((r) => r.toLowerCase() === k.toLowerCase())));
+    return { ...rest, Environment: environment, ManagedBy: MANAGED_BY };
+}
