@@ -216,6 +216,9 @@ export const StackConfigSchema = z.object({
     if (c.environment === "prod" && c.purgeProtection === false) {
         ctx.addIssue({ code: "custom", path: ["purgeProtection"], message: "cannot be false in prod: a purged prod vault is unrecoverable" });
     }
+    if (c.environment === "prod" && c.monitoring.alertEmails.length === 0) {
+        ctx.addIssue({ code: "custom", path: ["monitoring", "alertEmails"], message: "needs at least one address in prod: alerts nobody receives protect nothing" });
+    }
     if (c.certificates.length > 0 && c.certificateContactEmails.length === 0) {
         ctx.addIssue({ code: "custom", path: ["certificateContactEmails"], message: "needs at least one address: certificates use an EmailContacts lifetime action" });
     }

@@ -27,6 +27,7 @@ describe("stack config schema", () => {
             ["retention below 7 days", { softDeleteRetentionDays: 3 }, "softDeleteRetentionDays", /at least 7/],
             ["a fractional retention", { softDeleteRetentionDays: 30.5 }, "softDeleteRetentionDays", /int/],
             ["purge protection off in prod", { environment: "prod", purgeProtection: false }, "purgeProtection", /cannot be false in prod/],
+            ["prod without alert receivers", { environment: "prod" }, "monitoring.alertEmails", /at least one address in prod/],
             ["an unknown SKU", { vaultSku: "gold" }, "vaultSku", /"standard", "premium"/],
             ["an unknown authorization mode", { authorizationMode: "acl" }, "authorizationMode", /"rbac", "accessPolicies"/],
             ["a non-CIDR IP rule", { allowedIpRanges: ["not-an-ip"] }, "allowedIpRanges[0]", /IPv4 address or CIDR/],
@@ -87,7 +88,7 @@ describe("stack config schema", () => {
 
         it("gives staging and prod 90-day retention and purge protection", () => {
             for (const env of ["staging", "prod"] as const) {
-                const c = parseStackConfig({ environment: env });
+                const c = parseStackConfig({ environment: env, monitoring: { alertEmails: ["ops@example.com"] } });
                 assert.equal(c.softDeleteRetentionDays, 90, env);
                 assert.equal(c.purgeProtection, true, env);
             }
@@ -101,7 +102,7 @@ describe("stack config schema", () => {
         it("keeps Cosmos public network access off outside dev", () => {
             assert.equal(parseStackConfig({ environment: "dev" }).cosmos.publicNetworkAccess, "Enabled");
             assert.equal(parseStackConfig({ environment: "staging" }).cosmos.publicNetworkAccess, "Disabled");
-            assert.equal(parseStackConfig({ environment: "prod" }).cosmos.publicNetworkAccess, "Disabled");
+            assert.equal(parseStackConfig({ environment: "prod", monitoring: { alertEmails: ["ops@example.com"] } }).cosmos.publicNetworkAccess, "Disabled");
         });
 
         it("defaults Cosmos locations to the stack location", () => {
@@ -109,7 +110,7 @@ describe("stack config schema", () => {
         });
 
         it("retains audit logs 365 days in prod, matching Azure Policy's parameter", () => {
-            assert.equal(parseStackConfig({ environment: "prod" }).monitoring.retentionDays, 365);
+            assert.equal(parseStackConfig({ environment: "prod", monitoring: { alertEmails: ["ops@example.com"] } }).monitoring.retentionDays, 365);
             assert.equal(ENVIRONMENT_PROFILES.prod.logRetentionDays, 365);
         });
     });
