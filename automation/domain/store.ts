@@ -154,6 +154,8 @@ export interface StoreTx {
      */
     requestCancel(id: string, now: string): Promise<Operation>;
 
+    /** Appends with the next per-operation sequence number (from 1). */
+    appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent>;
     appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
     getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
     putIdempotency(record: IdempotencyRecord): Promise<void>;
@@ -208,8 +210,6 @@ export interface Store extends StoreTx {
     reclaimExpiredLeases(now: string, options?: { includeLive?: boolean }): Promise<Operation[]>;
     countOperations(): Promise<OperationCount[]>;
 
-    /** Appends with the next per-operation sequence number (from 1). */
-    appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent>;
     listEvents(operationId: string, afterSeq: number, limit: number): Promise<OperationEvent[]>;
 
     /** Newest first. */
