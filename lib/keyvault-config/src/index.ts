@@ -1,0 +1,4 @@
+export { createKeyVaultConfig, KeyVaultConfig, KeyVaultConfigError } from "./config";
+export type { ConfigChange, KeyVaultConfigOptions } from "./config";
+export { configKeyFor, isLoadable, toTree } from "./keys";
+export type { SecretClientPort, SecretLike, SecretPropertiesLike } from "./port";
