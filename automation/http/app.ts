@@ -1,0 +1,160 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express, { type Express, type RequestHandler } from "express";
+import { ipKeyGenerator, rateLimit } from "express-rate-limit";
+import helmet from "helmet";
+import type { Logger } from "pino";
+import type { Actor } from "../domain/ports";
+import type { EnvironmentService } from "../domain/service";
+import type { Settings } from "../settings";
+import { authenticate, type Authenticator } from "./auth";
+import type { Metrics } from "./metrics";
+import { HttpProblem, problemHandler, requestInstance, sendProblem, toProblem } from "./problem";
+import { expressPath } from "./route";
+import { buildRoutes, type RouteDeps } from "./routes";
+
+/**
+ * The HTTP application: security headers, request ids, logging, metrics, the /v1
+ * router behind rate limiting and bearer auth, the route table, and the one
+ * problem+json error handler. Listening is separate (startWebServer), so tests
+ * run the same app on port 0.
+ */
+
+export interface AppDeps {
+    service: EnvironmentService;
+    settings: Pick<Settings, "bodyLimitBytes" | "rateLimitPerMin" | "engine">;
+    logger: Logger;
+    metrics: Metrics;
+    auth: Authenticator;
+    /** Test hook: shorter SSE heartbeats and state checks. */
+    sse?: RouteDeps["sse"];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Keeps a caller's id when it is safe to log and echo; otherwise makes one. */
+function requestId(): RequestHandler {
+    return (req, res, next) => {
+        const given = req.get("x-request-id");
+        res.setHeader("X-Request-Id", given && REQUEST_ID.test(given) ? given : randomUUID());
+        next();
+    };
+}
+
+function accessLog(logger: Logger): RequestHandler {
+    return (req, res, next) => {
+        const start = process.hrtime.bigint();
+        res.on("finish", () => {
+            const actor = res.locals.actor as Actor | undefined;
+            const entry = {
+                requestId: res.getHeader("X-Request-Id"),
+                method: req.method,
+                path: req.originalUrl.split("?")[0],
+                status: res.statusCode,
+                durationMs: Number(process.hrtime.bigint() - start) / 1e6,
+                ...(actor ? { actor: actor.subject, role: actor.role } : {}),
+            };
+            if (res.statusCode >= 500) logger.error(entry, "request failed");
+            else if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 429) logger.warn(entry, "request refused");
+            else logger.info(entry, "request");
+        });
+        next();
+    };
+}
+
+/** Per credential when one is sent (hashed: the limiter's memory never holds a token), else per client IP. */
+function limiterKey(req: express.Request): string {
+    const authz = req.get("authorization");
+    if (authz) return `cred:${createHash("sha256").update(authz).digest("hex")}`;
+    return `ip:${ipKeyGenerator(req.ip ?? "unknown")}`;
+}
+
+export function createApp(deps: AppDeps): Express {
+    const { logger, metrics } = deps;
+    const app = express();
+    app.disable("x-powered-by");
+    app.set("etag", false);
+    app.set("query parser", "simple");
+
+    app.use(requestId());
+    app.use(accessLog(logger));
+    app.use(metrics.httpMiddleware());
+    app.use(helmet({
+        contentSecurityPolicy: {
+            directives: { defaultSrc: ["'none'"], styleSrc: ["'unsafe-inline'"], imgSrc: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+        },
+    }));
+
+    const v1 = express.Router();
+    v1.use(rateLimit({
+        windowMs: 60_000,
+        limit: deps.settings.rateLimitPerMin,
+        standardHeaders: "draft-8",
+        legacyHeaders: false,
+        keyGenerator: limiterKey,
+        handler: (req, res, _next, options) => {
+            const retryAfter = String(Math.ceil(options.windowMs / 1000));
+            sendProblem(res, toProblem(new HttpProblem(429, "rate-limited", "Too many requests", `At most ${deps.settings.rateLimitPerMin} requests per minute per caller; retry later`), requestInstance(req, res)).problem, { "Retry-After": retryAfter });
+        },
+    }));
+    v1.use(authenticate(deps.auth));
+    // Parsed only after authentication: anonymous callers cannot make the server read bodies.
+    v1.use(express.json({ limit: deps.settings.bodyLimitBytes, strict: true }));
+
+    const routes = buildRoutes({
+        service: deps.service,
+        metrics,
+        engineKind: deps.settings.engine,
+        sse: deps.sse,
+        onStreamError: (err) => logger.error({ err }, "event stream failed"),
+    });
+    for (const r of routes) {
+        const isV1 = r.path.startsWith("/v1/");
+        const router = isV1 ? v1 : app;
+        router[r.method](expressPath(isV1 ? r.path.slice("/v1".length) : r.path), ...r.handlers);
+    }
+    app.use("/v1", v1);
+
+    app.use((req, _res, next) => {
+        next(new HttpProblem(404, "not-found", "Not found", `No route for ${req.method} ${req.path}; see /openapi.json`));
+    });
+    app.use(problemHandler(logger));
+    return app;
+}
+
+export interface ServerAddress {
+    host: string;
+    port: number;
+}
+
+/** Listens and resolves once the port is bound (port 0 picks a free one). */
+export function startWebServer(app: Express, address: ServerAddress): Promise<Server> {
+    return new Promise((resolve, reject) => {
+        const server = app.listen(address.port, address.host);
+        server.once("listening", () => resolve(server));
+        server.once("error", reject);
+        // Slowloris protection; SSE keeps its sockets alive with heartbeats.
+        server.headersTimeout = 20_000;
+        server.requestTimeout = 30_000;
+    });
+}
+
+export function boundAddress(server: Server): ServerAddress {
+    const a = server.address() as AddressInfo;
+    return { host: a.address, port: a.port };
+}
+
+/** Stops accepting, ends idle keep-alive sockets, and gives open streams a moment before closing them. */
+export function stopWebServer(server: Server, graceMs = 2_000): Promise<void> {
+    return new Promise((resolve) => {
+        if (!server.listening) return resolve();
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        force.unref();
+        server.close(() => {
+            clearTimeout(force);
+            resolve();
+        });
+        server.closeIdleConnections();
+    });
+}

@@ -1,0 +1,150 @@
+import type { ErrorRequestHandler, Request, Response } from "express";
+import type { Logger } from "pino";
+import { z } from "zod";
+import {
+    ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, UnavailableError, ValidationError,
+} from "../domain/errors";
+
+/**
+ * The one place where an error becomes an HTTP response: RFC 9457
+ * application/problem+json. Domain errors carry messages meant for clients;
+ * anything else is a bug or an infrastructure failure, so the client gets a
+ * generic 500 and the details go to the log only.
+ */
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+export interface FieldProblem {
+    /** JSON-pointer-like path of the bad field, e.g. `network.allowedIpRanges[0]` or `query.limit`. */
+    path: string;
+    message: string;
+}
+
+export const ProblemSchema = z.object({
+    type: z.string().describe("URI identifying the problem type"),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional().describe("The request path, with the request id as a fragment"),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type Problem = z.infer<typeof ProblemSchema>;
+
+/** An error raised by the HTTP layer itself (authentication, rate limit, unknown route). */
+export class HttpProblem extends Error {
+    constructor(
+        public readonly status: number,
+        public readonly slug: string,
+        public readonly title: string,
+        public readonly detail?: string,
+        public readonly headers: Record<string, string> = {},
+        public readonly errors?: FieldProblem[],
+    ) {
+        super(detail ?? title);
+        this.name = "HttpProblem";
+    }
+}
+
+/** A request part (body, query, header, path) failed its schema. */
+export class RequestValidationError extends HttpProblem {
+    constructor(errors: FieldProblem[]) {
+        super(400, "validation", "Request validation failed", `${errors.length} field(s) are invalid; see errors`, {}, errors);
+        this.name = "RequestValidationError";
+    }
+}
+
+export function problemType(slug: string): string {
+    return `urn:keyvault-platform:problem:${slug}`;
+}
+
+function fieldPath(segments: ReadonlyArray<PropertyKey>): string {
+    return segments.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), "");
+}
+
+/** Turns zod issues into `errors` entries, prefixed with where the value came from (`query`, `body`...). */
+export function zodFieldProblems(error: z.ZodError, prefix?: string): FieldProblem[] {
+    return error.issues.flatMap((issue) => {
+        const base = prefix ? [prefix, ...issue.path] : issue.path;
+        if (issue.code === "unrecognized_keys") {
+            return issue.keys.map((k) => ({ path: fieldPath([...base, k]), message: "is not a known field" }));
+        }
+        return [{ path: fieldPath(base) || "(root)", message: issue.message }];
+    });
+}
+
+interface Mapped {
+    problem: Problem;
+    headers: Record<string, string>;
+    /** Only unexpected failures are logged as errors, with the original exception. */
+    unexpected: boolean;
+}
+
+const DOMAIN_ERRORS: Array<[new (...args: never[]) => Error, number, string, string]> = [
+    [NotFoundError, 404, "not-found", "Not found"],
+    [ForbiddenError, 403, "forbidden", "Forbidden"],
+    [ConflictError, 409, "conflict", "Conflict"],
+    [PreconditionFailedError, 412, "precondition-failed", "Precondition failed"],
+    [UnavailableError, 503, "unavailable", "Service unavailable"],
+];
+
+/** body-parser reports its failures with a `type`; its messages may quote the body, so they are never used. */
+const PARSER_ERRORS: Record<string, [number, string, string, string]> = {
+    "entity.parse.failed": [400, "malformed-json", "Malformed JSON", "The request body is not valid JSON"],
+    "entity.too.large": [413, "payload-too-large", "Payload too large", "The request body exceeds the size limit"],
+    "encoding.unsupported": [415, "unsupported-encoding", "Unsupported content encoding", "Send the body uncompressed or gzip/deflate encoded"],
+    "charset.unsupported": [415, "unsupported-charset", "Unsupported charset", "Send the body as UTF-8"],
+    "request.aborted": [400, "request-aborted", "Request aborted", "The client aborted the request"],
+    "request.size.invalid": [400, "request-size-invalid", "Request size mismatch", "The body length does not match Content-Length"],
+    "parameters.too.many": [413, "payload-too-large", "Payload too large", "Too many parameters"],
+};
+
+export function toProblem(err: unknown, instance: string): Mapped {
+    const make = (status: number, slug: string, title: string, detail?: string, errors?: FieldProblem[]): Problem => ({
+        type: problemType(slug), title, status, ...(detail ? { detail } : {}), instance, ...(errors ? { errors } : {}),
+    });
+    if (err instanceof HttpProblem) {
+        return { problem: make(err.status, err.slug, err.title, err.detail, err.errors), headers: err.headers, unexpected: false };
+    }
+    if (err instanceof ValidationError) {
+        const errors = err.problems.map((p) => ({ path: p.path, message: p.message }));
+        return { problem: make(400, "validation", "Request validation failed", err.message, errors), headers: {}, unexpected: false };
+    }
+    for (const [cls, status, slug, title] of DOMAIN_ERRORS) {
+        if (err instanceof cls) {
+            const headers: Record<string, string> = status === 503 ? { "Retry-After": "5" } : {};
+            return { problem: make(status, slug, title, err.message), headers, unexpected: false };
+        }
+    }
+    const parserType = typeof (err as { type?: unknown })?.type === "string" ? (err as { type: string }).type : undefined;
+    if (parserType && PARSER_ERRORS[parserType]) {
+        const [status, slug, title, detail] = PARSER_ERRORS[parserType];
+        return { problem: make(status, slug, title, detail), headers: {}, unexpected: false };
+    }
+    return { problem: make(500, "internal", "Internal server error", "The server failed to handle the request; the request id identifies it in the logs"), headers: {}, unexpected: true };
+}
+
+export function requestInstance(req: Request, res: Response): string {
+    const id = res.getHeader("X-Request-Id");
+    return `${req.originalUrl.split("?")[0]}${id ? `#${String(id)}` : ""}`;
+}
+
+export function sendProblem(res: Response, problem: Problem, headers: Record<string, string> = {}): void {
+    res.status(problem.status).set(headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+}
+
+/** Express's single error middleware. */
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+    return (err, req, res, next) => {
+        if (res.headersSent) {
+            // A stream (SSE) already started: all that is left is to end it.
+            logger.warn({ err, requestId: res.getHeader("X-Request-Id") }, "error after response started");
+            next(err);
+            return;
+        }
+        const mapped = toProblem(err, requestInstance(req, res));
+        if (mapped.unexpected) {
+            logger.error({ err, requestId: res.getHeader("X-Request-Id"), method: req.method, path: req.path }, "unhandled error");
+        }
+        sendProblem(res, mapped.problem, mapped.headers);
+    };
+}

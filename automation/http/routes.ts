@@ -1,0 +1,208 @@
+import { z } from "zod";
+import type { EnvironmentService } from "../domain/service";
+import { EnvironmentSpecSchema, parseEnvironmentSpec } from "../domain/spec";
+import type { Operation } from "../domain/ports";
+import type { Metrics } from "./metrics";
+import { renderDocsPage } from "./docsPage";
+import { buildOpenApiDocument } from "./openapi";
+import { route, type Route } from "./route";
+import {
+    AcceptedSchema, AuditPageSchema, DEFAULT_PAGE_SIZE, EnvironmentDetailSchema, EnvironmentPageSchema, EnvironmentParamsSchema,
+    EventsHeadersSchema, EventsQuerySchema, IdempotencyHeadersSchema, ListEnvironmentsQuerySchema, OperationParamsSchema,
+    OperationSchema, PageQuerySchema, ReadinessSchema,
+} from "./schemas";
+import { DEFAULT_SSE_OPTIONS, streamOperationEvents } from "./sse";
+
+/**
+ * The API, one declaration per route: parse (done by `route`), call the service,
+ * respond. No business rule lives here.
+ */
+
+export interface RouteDeps {
+    service: EnvironmentService;
+    metrics: Metrics;
+    /** "test-double" is shown loudly on /readyz. */
+    engineKind: string;
+    onStreamError(err: unknown): void;
+    /** Test hook: shorter SSE heartbeats. */
+    sse?: Partial<typeof DEFAULT_SSE_OPTIONS>;
+}
+
+const OperationBody = z.object({ operation: OperationSchema });
+const operationLocation = (op: Operation) => `/v1/operations/${encodeURIComponent(op.id)}`;
+const accepted = { 202: { description: "Queued; follow the operation at the Location header", schema: OperationBody, headers: { Location: "The operation's URL" } } };
+
+export const API_INFO = {
+    title: "keyvault-platform self-service API",
+    version: "1.0.0",
+    description: "Declare Key Vault environments; the server applies them asynchronously with the same components `pulumi up` uses. Every /v1 route needs a bearer token.",
+};
+
+export function buildRoutes(deps: RouteDeps): Route[] {
+    const { service } = deps;
+    const routes: Route[] = [
+        route({
+            method: "put", path: "/v1/environments/{name}", operationId: "putEnvironment", tag: "environments",
+            summary: "Declare the desired spec of an environment",
+            description: "202 with the queued update and a Location header; 200 when the spec is already applied and nothing is pending. An Idempotency-Key replays the first response.",
+            role: "operator", gate: "service",
+            params: EnvironmentParamsSchema, headers: IdempotencyHeadersSchema,
+            body: { schema: EnvironmentSpecSchema, parse: (raw, params) => parseEnvironmentSpec(params.name, raw) },
+            responses: {
+                200: { description: "Already applied; nothing queued", schema: AcceptedSchema },
+                202: { description: "Update queued", schema: AcceptedSchema, headers: { Location: "The operation's URL" } },
+                404: { description: "Not found" }, 409: { description: "The environment is being destroyed" },
+                412: { description: "Idempotency-Key reused with another body" },
+            },
+            async handle({ res, actor, params, headers, body, requestId }) {
+                const result = await service.putEnvironment(actor, params.name, body, headers["idempotency-key"], { requestId });
+                if (result.operation && result.status === 202) res.location(operationLocation(result.operation));
+                res.status(result.status).json({ environment: result.environment, ...(result.operation ? { operation: result.operation } : {}) });
+            },
+        }),
+        route({
+            method: "get", path: "/v1/environments", operationId: "listEnvironments", tag: "environments",
+            summary: "List environments (paginated, filterable by team and status)", role: "reader",
+            query: ListEnvironmentsQuerySchema,
+            responses: { 200: { description: "A page of environments", schema: EnvironmentPageSchema } },
+            async handle({ res, actor, query }) {
+                res.json(await service.listEnvironments(actor, { ...query, limit: query.limit ?? DEFAULT_PAGE_SIZE }));
+            },
+        }),
+        route({
+            method: "get", path: "/v1/environments/{name}", operationId: "getEnvironment", tag: "environments",
+            summary: "The spec, status, redacted outputs and last operation of an environment", role: "reader",
+            params: EnvironmentParamsSchema,
+            responses: { 200: { description: "The environment", schema: EnvironmentDetailSchema }, 404: { description: "Not found (or another team's)" } },
+            async handle({ res, actor, params }) {
+                res.json(await service.getEnvironment(actor, params.name));
+            },
+        }),
+        ...(["preview", "refresh"] as const).map((kind) => route({
+            method: "post", path: `/v1/environments/{name}/${kind}`, operationId: `${kind}Environment`, tag: "environments",
+            summary: kind === "preview" ? "Queue a preview: the planned changes land in the operation's summary" : "Queue a refresh: a drift check against the cloud",
+            role: "operator", gate: "service",
+            params: EnvironmentParamsSchema,
+            responses: { ...accepted, 404: { description: "Not found" }, 409: { description: "Destroyed or being destroyed" } },
+            async handle({ res, actor, params, requestId }) {
+                const op = await service.requestOperation(actor, params.name, kind, { requestId });
+                res.location(operationLocation(op)).status(202).json({ operation: op });
+            },
+        })),
+        route({
+            method: "delete", path: "/v1/environments/{name}", operationId: "deleteEnvironment", tag: "environments",
+            summary: "Destroy the environment, then remove its stack", role: "operator", gate: "service",
+            params: EnvironmentParamsSchema,
+            responses: { ...accepted, 404: { description: "Not found" }, 409: { description: "Already destroyed" } },
+            async handle({ res, actor, params, requestId }) {
+                const op = await service.deleteEnvironment(actor, params.name, { requestId });
+                res.location(operationLocation(op)).status(202).json({ operation: op });
+            },
+        }),
+        route({
+            method: "get", path: "/v1/operations/{id}", operationId: "getOperation", tag: "operations",
+            summary: "An operation's state, attempts, summary and error", role: "reader",
+            params: OperationParamsSchema,
+            responses: { 200: { description: "The operation", schema: OperationSchema }, 404: { description: "Not found" } },
+            async handle({ res, actor, params }) {
+                res.json(await service.getOperation(actor, params.id));
+            },
+        }),
+        route({
+            method: "get", path: "/v1/operations/{id}/events", operationId: "streamOperationEvents", tag: "operations",
+            summary: "Server-Sent Events: stored events after Last-Event-ID (or ?after=), then live ones, then `end`",
+            description: "Each event has `id:` (its seq) and `event:` (its type); comment heartbeats every 15 s. The stream ends with `event: end` once the operation is succeeded, failed or canceled.",
+            role: "reader",
+            params: OperationParamsSchema, query: EventsQuerySchema, headers: EventsHeadersSchema,
+            responses: { 200: { description: "An event stream", contentType: "text/event-stream" }, 404: { description: "Not found" } },
+            async handle({ res, actor, params, query, headers }) {
+                const op = await service.getOperation(actor, params.id);
+                const after = headers["last-event-id"] ?? query.after ?? 0;
+                await streamOperationEvents(res, {
+                    replay: (afterSeq) => service.listEvents(actor, op.id, afterSeq),
+                    subscribe: (listener) => service.subscribe(op.id, listener),
+                    state: async () => (await service.getOperation(actor, op.id)).state,
+                }, after, { ...DEFAULT_SSE_OPTIONS, ...deps.sse, onError: deps.onStreamError });
+            },
+        }),
+        route({
+            method: "post", path: "/v1/operations/{id}/cancel", operationId: "cancelOperation", tag: "operations",
+            summary: "Cancel: a queued operation at once; a running one gracefully through the engine's AbortSignal",
+            role: "operator", gate: "service",
+            params: OperationParamsSchema,
+            responses: {
+                200: { description: "Canceled", schema: OperationSchema },
+                202: { description: "Cancel requested; the running operation is stopping", schema: OperationSchema },
+                404: { description: "Not found" }, 409: { description: "Already finished" },
+            },
+            async handle({ res, actor, params, requestId }) {
+                const op = await service.cancelOperation(actor, params.id, { requestId });
+                res.status(op.state === "canceled" ? 200 : 202).json(op);
+            },
+        }),
+        route({
+            method: "get", path: "/v1/audit", operationId: "listAudit", tag: "audit",
+            summary: "The audit log, newest first (admin)", role: "admin",
+            query: PageQuerySchema,
+            responses: { 200: { description: "A page of audit entries", schema: AuditPageSchema } },
+            async handle({ res, actor, query }) {
+                res.json(await service.listAudit(actor, { limit: query.limit ?? DEFAULT_PAGE_SIZE, cursor: query.cursor }));
+            },
+        }),
+        route({
+            method: "get", path: "/healthz", operationId: "healthz", tag: "operations-infra",
+            summary: "Liveness: the process answers",
+            responses: { 200: { description: "Alive", schema: z.object({ ok: z.literal(true) }) } },
+            handle({ res }) {
+                res.json({ ok: true });
+            },
+        }),
+        route({
+            method: "get", path: "/readyz", operationId: "readyz", tag: "operations-infra",
+            summary: "Readiness: the engine (Pulumi CLI) and the store; 503 names what is missing",
+            responses: {
+                200: { description: "Ready", schema: ReadinessSchema.extend({ engine: z.string() }) },
+                503: { description: "Not ready; `checks` say what fails and how to fix it", schema: ReadinessSchema.extend({ engine: z.string() }) },
+            },
+            async handle({ res }) {
+                const readiness = await service.readiness();
+                const checks = deps.engineKind === "test-double"
+                    ? [{ name: "engine-kind", ok: true, detail: "WARNING: the TEST DOUBLE engine is active (KVP_ENGINE=test-double); operations provision NOTHING" }, ...readiness.checks]
+                    : readiness.checks;
+                res.status(readiness.ok ? 200 : 503).json({ ok: readiness.ok, engine: deps.engineKind, checks });
+            },
+        }),
+        route({
+            method: "get", path: "/metrics", operationId: "metrics", tag: "operations-infra",
+            summary: "Prometheus metrics: operations by kind and state, queue depth, durations, HTTP latency",
+            responses: { 200: { description: "Prometheus text format", contentType: "text/plain" } },
+            async handle({ res }) {
+                res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+            },
+        }),
+    ];
+
+    let document: Record<string, unknown> | undefined;
+    let page: string | undefined;
+    const openapi = () => (document ??= buildOpenApiDocument(routes, API_INFO));
+    routes.push(
+        route({
+            method: "get", path: "/openapi.json", operationId: "openapi", tag: "operations-infra",
+            summary: "This API as OpenAPI 3.1, generated from the schemas that validate requests",
+            responses: { 200: { description: "The OpenAPI document", contentType: "application/json" } },
+            handle({ res }) {
+                res.json(openapi());
+            },
+        }),
+        route({
+            method: "get", path: "/docs", operationId: "docs", tag: "operations-infra",
+            summary: "A human-readable rendering of /openapi.json",
+            responses: { 200: { description: "HTML", contentType: "text/html" } },
+            handle({ res }) {
+                page ??= renderDocsPage(openapi() as Parameters<typeof renderDocsPage>[0]);
+                res.type("html").send(page);
+            },
+        }),
+    );
+    return routes;
+}

@@ -1,0 +1,138 @@
+import { z } from "zod";
+import { EnvironmentNameSchema, EnvironmentSpecSchema, TeamSchema } from "../domain/spec";
+import {
+    ENVIRONMENT_STATUSES, OPERATION_KINDS, OPERATION_STATES,
+    type AuditEntry, type Environment, type Operation, type OperationEvent, type Readiness,
+} from "../domain/ports";
+
+/**
+ * The HTTP edge's schemas: path parameters, query strings and headers that
+ * requests are parsed with, and the response shapes the OpenAPI document
+ * describes. Request bodies use the domain's own EnvironmentSpecSchema, so the
+ * document and the validation cannot drift.
+ */
+
+const MAX_PAGE = 100;
+
+const pageLimit = z.string().regex(/^\d{1,3}$/, `must be a whole number from 1 to ${MAX_PAGE}`)
+    .transform(Number)
+    .pipe(z.number().int().min(1, `must be a whole number from 1 to ${MAX_PAGE}`).max(MAX_PAGE, `must be a whole number from 1 to ${MAX_PAGE}`))
+    .optional()
+    .meta({ description: `Page size, 1-${MAX_PAGE}; defaults to 20.`, example: "20" });
+
+const cursor = z.string().min(1).max(512).regex(/^[\x21-\x7E]+$/, "must be the nextCursor of a previous page")
+    .optional()
+    .meta({ description: "The `nextCursor` of the previous page." });
+
+export const DEFAULT_PAGE_SIZE = 20;
+
+export const EnvironmentParamsSchema = z.object({ name: EnvironmentNameSchema }).strict();
+
+export const OperationIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an operation id as returned by the API")
+    .meta({ description: "Operation id, as returned in the `operation.id` field and the Location header." });
+export const OperationParamsSchema = z.object({ id: OperationIdSchema }).strict();
+
+export const ListEnvironmentsQuerySchema = z.object({
+    limit: pageLimit,
+    cursor,
+    team: TeamSchema.optional(),
+    status: z.enum(ENVIRONMENT_STATUSES).optional().meta({ description: "Only environments in this status." }),
+}).strict();
+
+export const PageQuerySchema = z.object({ limit: pageLimit, cursor }).strict();
+
+const seq = z.string().regex(/^\d{1,15}$/, "must be a non-negative whole number (an event id)").transform(Number);
+
+export const EventsQuerySchema = z.object({
+    after: seq.optional().meta({ description: "Replay events after this seq; the Last-Event-ID header wins when both are sent.", example: "0" }),
+}).strict();
+
+export const EventsHeadersSchema = z.object({
+    "last-event-id": seq.optional().meta({ description: "Sent by EventSource clients on reconnect: resume after this seq." }),
+});
+
+export const IdempotencyHeadersSchema = z.object({
+    "idempotency-key": z.string().regex(/^[\x21-\x7E]{1,255}$/, "must be 1-255 printable ASCII characters without spaces").optional()
+        .meta({ description: "Retrying a PUT with the same key and body returns the first response instead of queuing again." }),
+});
+
+// ---- Responses ---------------------------------------------------------
+
+const timestamp = z.string().meta({ description: "RFC 3339 timestamp", example: "2025-01-01T00:00:00.000Z" });
+
+export const OperationErrorSchema = z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.unknown().optional(),
+});
+
+export const OperationSchema = z.object({
+    id: z.string(),
+    environment: z.string(),
+    team: z.string(),
+    kind: z.enum(OPERATION_KINDS),
+    state: z.enum(OPERATION_STATES),
+    specHash: z.string().optional(),
+    requestedBy: z.string(),
+    attempt: z.number().int(),
+    maxAttempts: z.number().int(),
+    createdAt: timestamp,
+    startedAt: timestamp.optional(),
+    finishedAt: timestamp.optional(),
+    notBefore: timestamp.optional(),
+    cancelRequested: z.boolean(),
+    leaseOwner: z.string().optional(),
+    leaseExpiresAt: timestamp.optional(),
+    summary: z.record(z.string(), z.number()).optional().meta({ description: "Change counts by op, e.g. { create: 12, same: 3 }" }),
+    error: OperationErrorSchema.optional(),
+}).meta({ id: "Operation" }) satisfies z.ZodType<Operation>;
+
+export const EnvironmentSchema = z.object({
+    name: z.string(),
+    team: z.string(),
+    spec: EnvironmentSpecSchema,
+    specHash: z.string(),
+    status: z.enum(ENVIRONMENT_STATUSES),
+    outputs: z.record(z.string(), z.unknown()).optional().meta({ description: "Stack outputs; every secret is replaced by \"[secret]\"." }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    expiresAt: timestamp.optional(),
+    lastOperationId: z.string().optional(),
+}).meta({ id: "Environment" }) satisfies z.ZodType<Environment>;
+
+export const EnvironmentDetailSchema = EnvironmentSchema.extend({
+    lastOperation: OperationSchema.optional(),
+});
+
+export const AcceptedSchema = z.object({
+    environment: EnvironmentSchema,
+    operation: OperationSchema.optional(),
+});
+
+export const EnvironmentPageSchema = z.object({ items: z.array(EnvironmentSchema), nextCursor: z.string().optional() });
+
+export const OperationEventSchema = z.object({
+    operationId: z.string(),
+    seq: z.number().int(),
+    at: timestamp,
+    type: z.string(),
+    data: z.unknown(),
+}) satisfies z.ZodType<OperationEvent>;
+
+export const AuditEntrySchema = z.object({
+    id: z.string(),
+    at: timestamp,
+    actor: z.object({ subject: z.string(), role: z.enum(["admin", "operator", "reader"]), team: z.string().optional() }),
+    action: z.string(),
+    target: z.string(),
+    outcome: z.enum(["accepted", "rejected", "succeeded", "failed"]),
+    details: z.unknown().optional(),
+    requestId: z.string().optional(),
+}) satisfies z.ZodType<AuditEntry>;
+
+export const AuditPageSchema = z.object({ items: z.array(AuditEntrySchema), nextCursor: z.string().optional() });
+
+export const ReadinessSchema = z.object({
+    ok: z.boolean(),
+    checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
+}) satisfies z.ZodType<Readiness>;
