@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import type { Express } from "express";
+import type { JWTVerifyGetKey } from "jose";
+import { EnvironmentService } from "../../automation/domain/service";
+import type { OperationSettings } from "../../automation/domain/operationSettings";
+import { TestDoubleEngine, type TestDoubleOptions } from "../../automation/engine/testDouble";
+import { createApp } from "../../automation/http/app";
+import { createAuthenticator } from "../../automation/http/auth";
+import { createLogger } from "../../automation/http/logger";
+import { createMetrics } from "../../automation/http/metrics";
+import { SqliteStore } from "../../automation/store/sqlite";
+import { sha256Hex, type OidcSettings } from "../../automation/settings";
+
+/**
+ * The real app over the real embedded store and the TEST DOUBLE engine, in a
+ * temp data dir, with logs captured in memory so tests can search them for
+ * secrets.
+ */
+
+export const TOKENS = {
+    admin: "admin-token-for-tests-0123456789",
+    operatorA: "operator-payments-token-0123456789",
+    operatorB: "operator-billing-token-0123456789",
+    readerA: "reader-payments-token-0123456789",
+} as const;
+
+export const TEAM_A = "payments";
+export const TEAM_B = "billing";
+
+export function spec(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+        tier: "dev", location: "westeurope", team: TEAM_A,
+        network: { allowedIpRanges: ["203.0.113.0/24"], allowedSubnetIds: [] },
+        access: [{ principalId: "3fa85f64-5717-4562-b3fc-2c963f66afa6", principalType: "Group", role: "secrets-user" }],
+        alerts: { emails: ["ops@example.com"] },
+        ...overrides,
+    };
+}
+
+export interface HarnessOptions {
+    rateLimitPerMin?: number;
+    bodyLimitBytes?: number;
+    oidc?: OidcSettings;
+    jwks?: JWTVerifyGetKey;
+    engine?: TestDoubleOptions;
+    operationSettings?: Partial<OperationSettings>;
+}
+
+export interface Harness {
+    app: Express;
+    store: SqliteStore;
+    service: EnvironmentService;
+    engine: TestDoubleEngine;
+    dataDir: string;
+    /** Every log line written, as raw JSON text. */
+    logs: string[];
+    close(): Promise<void>;
+}
+
+export function bearer(token: string): { Authorization: string } {
+    return { Authorization: `Bearer ${token}` };
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "kvp-http-"));
+    const logs: string[] = [];
+    const logger = createLogger({ level: "debug", destination: { write: (line: string) => { logs.push(line); } } });
+    const store = await SqliteStore.open({ dataDir });
+    const engine = new TestDoubleEngine(options.engine);
+    const service = new EnvironmentService({ store, engine, logger, settings: options.operationSettings });
+    const metrics = createMetrics({ defaultMetrics: false, operationCounts: () => service.operationStats().then((s) => ({ byKindAndState: s.counts, queueDepth: s.queueDepth })) });
+    const auth = createAuthenticator({
+        adminTokenSha256: sha256Hex(TOKENS.admin),
+        staticTokens: [
+            { id: "payments-operator", sha256: sha256Hex(TOKENS.operatorA), role: "operator", team: TEAM_A },
+            { id: "billing-operator", sha256: sha256Hex(TOKENS.operatorB), role: "operator", team: TEAM_B },
+            { id: "payments-reader", sha256: sha256Hex(TOKENS.readerA), role: "reader", team: TEAM_A },
+        ],
+        oidc: options.oidc,
+        jwks: options.jwks,
+    });
+    const app = createApp({
+        service, logger, metrics, auth,
+        settings: { bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024, rateLimitPerMin: options.rateLimitPerMin ?? 1_000_000, engine: "test-double" },
+        sse: { heartbeatMs: 200, stateCheckMs: 100 },
+    });
+    return {
+        app, store, service, engine, dataDir, logs,
+        async close() {
+            await store.close();
+            rmSync(dataDir, { recursive: true, force: true });
+        },
+    };
+}
