@@ -1,0 +1,26 @@
+import { accessPolicyPolicies } from "./accessPolicies";
+import { certificatePolicies } from "./certificates";
+import { cosmosPolicies } from "./cosmos";
+import type { PackPolicy } from "./helpers";
+import { keyPolicies } from "./keys";
+import { platformPolicies } from "./platform";
+import { roleAssignmentPolicies } from "./roleAssignments";
+import { secretPolicies } from "./secrets";
+import { stackPolicies } from "./stack";
+import { vaultPolicies } from "./vault";
+
+/** The name the pack registers under; violations carry it as policyPackName. */
+export const POLICY_PACK_NAME = "keyvault-baseline";
+
+/** Every policy in the pack, in the order the README's table lists them. */
+export const ALL_POLICIES: readonly PackPolicy[] = [
+    ...vaultPolicies,
+    ...accessPolicyPolicies,
+    ...stackPolicies,
+    ...keyPolicies,
+    ...secretPolicies,
+    ...cosmosPolicies,
+    ...roleAssignmentPolicies,
+    ...certificatePolicies,
+    ...platformPolicies,
+];
