@@ -30,8 +30,10 @@ export interface PrivateEndpointArgs {
 
 const VNET_ID = /\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+$/i;
 
-/** Throws a RunError listing every bad argument, naming the component, the field, the value and what is allowed. */
-export function validatePrivateEndpointArgs(name: string, args: PrivateEndpointArgs): void {
+type CheckedArgs = Pick<PrivateEndpointArgs, "groupId" | "privateDnsZoneName" | "subnetId" | "privateDnsZoneId" | "linkVirtualNetworkIds">;
+
+/** Every problem with the endpoint's arguments, one `field: value reason` line each; Outputs are checked by ARM. */
+export function privateEndpointProblems(args: CheckedArgs): string[] {
     const problems: string[] = [];
     if (!/^[A-Za-z0-9_]+$/.test(args.groupId)) {
         problems.push(`groupId: '${args.groupId}' must be a private-link sub-resource name such as vault or Sql`);
@@ -61,6 +63,12 @@ export function validatePrivateEndpointArgs(name: string, args: PrivateEndpointA
         if (seen.has(id.toLowerCase())) problems.push(`linkVirtualNetworkIds: '${id}' is listed twice; a zone links to each VNet once`);
         seen.add(id.toLowerCase());
     }
+    return problems;
+}
+
+/** Throws a RunError listing every bad argument, naming the component, the field, the value and what is allowed. */
+export function validatePrivateEndpointArgs(name: string, args: PrivateEndpointArgs): void {
+    const problems = privateEndpointProblems(args);
     if (problems.length > 0) throw new pulumi.RunError(`PrivateEndpoint '${name}' has invalid arguments: ${problems.join("; ")}`);
 }
 
