@@ -57,7 +57,8 @@ export interface PulumiEngineOptions {
 const defaultProgram: PulumiFn = async () => {
     // require, not import(): this module is CommonJS, and the program must share the SDK instance the Automation API drives.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { runProgram } = require("../../program") as typeof import("../../program");
+    const { runProgram } = require("../../program") as { runProgram?: () => Record<string, unknown> };
+    if (typeof runProgram !== "function") throw new Error("program.ts must export runProgram(), the program `pulumi up` runs");
     return runProgram();
 };
 
