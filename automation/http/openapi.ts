@@ -38,6 +38,9 @@ function toSchema(schema: z.ZodType, io: "input" | "output", components: Record<
     return hoist(z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" }) as JsonSchema, components);
 }
 
+/** Header names as their specifications spell them; schemas key headers in lowercase, as Node delivers them. */
+const HEADER_SPELLING: Record<string, string> = { "last-event-id": "Last-Event-ID", "idempotency-key": "Idempotency-Key" };
+
 function parameters(schema: z.ZodType | undefined, location: "path" | "query" | "header", components: Record<string, JsonSchema>): unknown[] {
     if (!schema) return [];
     const json = toSchema(schema, "input", components);
@@ -46,7 +49,7 @@ function parameters(schema: z.ZodType | undefined, location: "path" | "query" | 
     return Object.entries(props).map(([name, s]) => {
         const { description, ...rest } = s;
         return {
-            name: location === "header" ? name.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => `${d}${c.toUpperCase()}`) : name,
+            name: location === "header" ? HEADER_SPELLING[name] ?? name : name,
             in: location,
             required: location === "path" || required.has(name),
             ...(description ? { description } : {}),
