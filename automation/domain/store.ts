@@ -138,6 +138,8 @@ export interface StoreTx {
     /** Throws NotFoundError when the environment does not exist. */
     updateEnvironment(name: string, patch: EnvironmentPatch): Promise<Environment>;
     removeEnvironment(name: string): Promise<void>;
+    /** Set when an operation on the environment was interrupted: the stack may be locked or have pending operations. */
+    setRecoveryPending(environment: string, pending: boolean): Promise<void>;
 
     /**
      * Enqueues an operation. An `update` for an environment that already has a queued
@@ -154,6 +156,12 @@ export interface StoreTx {
      */
     requestCancel(id: string, now: string): Promise<Operation>;
 
+    /** Moves a running operation (held by `workerId`) to a terminal state, or to `interrupted`. */
+    finishOperation(request: FinishRequest): Promise<Operation>;
+    /** running (held by workerId) or interrupted → queued, with backoff. */
+    requeueOperation(request: RequeueRequest): Promise<Operation>;
+    /** interrupted → failed, for operations recovery will not retry. */
+    failInterrupted(id: string, error: OperationError, now: string): Promise<Operation>;
     /** Appends with the next per-operation sequence number (from 1). */
     appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent>;
     appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
@@ -180,8 +188,6 @@ export interface Store extends StoreTx {
     listEnvironments(query: EnvironmentQuery): Promise<Page<Environment>>;
     /** Environments whose TTL passed, not destroyed, with no destroy queued or running. */
     listExpiredEnvironments(now: string, limit: number): Promise<Environment[]>;
-    /** Set when an operation on the environment was interrupted: the stack may be locked or have pending operations. */
-    setRecoveryPending(environment: string, pending: boolean): Promise<void>;
     isRecoveryPending(environment: string): Promise<boolean>;
 
     /** Newest first. */
@@ -196,12 +202,6 @@ export interface Store extends StoreTx {
     claimNext(request: ClaimRequest): Promise<Operation | undefined>;
     /** Extends the lease; reports whether it is still ours and whether a cancel was requested. */
     renewLease(id: string, workerId: string, leaseMs: number, now: string): Promise<LeaseState>;
-    /** Moves a running operation (held by `workerId`) to a terminal state, or to `interrupted`. */
-    finishOperation(request: FinishRequest): Promise<Operation>;
-    /** running (held by workerId) or interrupted → queued, with backoff. */
-    requeueOperation(request: RequeueRequest): Promise<Operation>;
-    /** interrupted → failed, for operations recovery will not retry. */
-    failInterrupted(id: string, error: OperationError, now: string): Promise<Operation>;
     /**
      * Running operations whose lease lapsed (or every running one, with `includeLive`, for an
      * exclusive store at start) become `interrupted`, and their environments are flagged

@@ -157,10 +157,14 @@ export class SqliteStore implements Store {
             upsertEnvironment: async (input) => this.upsertEnvironmentSync(input),
             updateEnvironment: async (name, patch) => this.updateEnvironmentSync(name, patch),
             removeEnvironment: async (name) => void this.run("DELETE FROM environments WHERE name = ?", name),
+            setRecoveryPending: async (env, pending) => void this.run("UPDATE environments SET recovery_pending = ? WHERE name = ?", pending ? 1 : 0, env),
             enqueueOperation: async (op) => this.enqueueSync(op),
             getOperation: async (id) => this.getOperationSync(id),
             listActiveOperations: async (env) => this.listActiveSync(env),
             requestCancel: async (id, now) => this.requestCancelSync(id, now),
+            finishOperation: async (request) => this.finishSync(request),
+            requeueOperation: async (request) => this.requeueSync(request),
+            failInterrupted: async (id, error, now) => this.failInterruptedSync(id, error, now),
             appendEvent: async (id, event) => this.appendEventSync(id, event),
             appendAudit: async (entry) => this.appendAuditSync(entry),
             getIdempotency: async (scope, key) => this.getIdempotencySync(scope, key),
@@ -193,6 +197,15 @@ export class SqliteStore implements Store {
     }
     requestCancel(id: string, now: string): Promise<Operation> {
         return this.atomic(() => this.requestCancelSync(id, now));
+    }
+    finishOperation(request: FinishRequest): Promise<Operation> {
+        return this.atomic(() => this.finishSync(request));
+    }
+    requeueOperation(request: RequeueRequest): Promise<Operation> {
+        return this.atomic(() => this.requeueSync(request));
+    }
+    failInterrupted(id: string, error: OperationError, now: string): Promise<Operation> {
+        return this.atomic(() => this.failInterruptedSync(id, error, now));
     }
     appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent> {
         return this.atomic(() => this.appendEventSync(operationId, event));
@@ -383,43 +396,37 @@ export class SqliteStore implements Store {
         return op;
     }
 
-    finishOperation(request: FinishRequest): Promise<Operation> {
-        return this.atomic(() => {
-            const op = this.mustHoldLease(request.id, request.workerId);
-            assertTransition(op.state, request.state);
-            const interrupted = request.state === "interrupted";
-            this.run(
-                `UPDATE operations SET state = ?, finished_at = ?, summary = ?, error = ?, lease_owner = NULL, lease_expires_at = NULL
-                 WHERE id = ?`,
-                request.state, interrupted ? null : request.now,
-                request.summary === undefined ? null : toJson(request.summary), request.error === undefined ? null : toJson(request.error),
-                request.id,
-            );
-            if (interrupted) this.run("UPDATE environments SET recovery_pending = 1 WHERE name = ?", op.environment);
-            return this.mustGetOperation(request.id);
-        });
+    private finishSync(request: FinishRequest): Operation {
+        const op = this.mustHoldLease(request.id, request.workerId);
+        assertTransition(op.state, request.state);
+        const interrupted = request.state === "interrupted";
+        this.run(
+            `UPDATE operations SET state = ?, finished_at = ?, summary = ?, error = ?, lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = ?`,
+            request.state, interrupted ? null : request.now,
+            request.summary === undefined ? null : toJson(request.summary), request.error === undefined ? null : toJson(request.error),
+            request.id,
+        );
+        if (interrupted) this.run("UPDATE environments SET recovery_pending = 1 WHERE name = ?", op.environment);
+        return this.mustGetOperation(request.id);
     }
 
-    requeueOperation(request: RequeueRequest): Promise<Operation> {
-        return this.atomic(() => {
-            const op = request.workerId === undefined ? this.mustGetOperation(request.id) : this.mustHoldLease(request.id, request.workerId);
-            assertTransition(op.state, "queued");
-            this.run(
-                `UPDATE operations SET state = 'queued', not_before = ?, error = ?, lease_owner = NULL, lease_expires_at = NULL
-                 WHERE id = ?`,
-                request.notBefore, request.error === undefined ? null : toJson(request.error), request.id,
-            );
-            return this.mustGetOperation(request.id);
-        });
+    private requeueSync(request: RequeueRequest): Operation {
+        const op = request.workerId === undefined ? this.mustGetOperation(request.id) : this.mustHoldLease(request.id, request.workerId);
+        assertTransition(op.state, "queued");
+        this.run(
+            `UPDATE operations SET state = 'queued', not_before = ?, error = ?, lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = ?`,
+            request.notBefore, request.error === undefined ? null : toJson(request.error), request.id,
+        );
+        return this.mustGetOperation(request.id);
     }
 
-    failInterrupted(id: string, error: OperationError, now: string): Promise<Operation> {
-        return this.atomic(() => {
-            const op = this.mustGetOperation(id);
-            assertTransition(op.state, "failed");
-            this.run("UPDATE operations SET state = 'failed', finished_at = ?, error = ? WHERE id = ?", now, toJson(error), id);
-            return this.mustGetOperation(id);
-        });
+    private failInterruptedSync(id: string, error: OperationError, now: string): Operation {
+        const op = this.mustGetOperation(id);
+        assertTransition(op.state, "failed");
+        this.run("UPDATE operations SET state = 'failed', finished_at = ?, error = ? WHERE id = ?", now, toJson(error), id);
+        return this.mustGetOperation(id);
     }
 
     reclaimExpiredLeases(now: string, options: { includeLive?: boolean } = {}): Promise<Operation[]> {

@@ -1,0 +1,229 @@
+import { audit, recordState } from "../domain/commands";
+import { ConflictError } from "../domain/errors";
+import type { EventHub } from "../domain/eventHub";
+import { mayRetry, statusAfter, statusWhileRunning } from "../domain/lifecycle";
+import { backoffMs, OperationSettings } from "../domain/operationSettings";
+import { Engine, EngineError, EngineResult, Operation, OperationError } from "../domain/ports";
+import { redact, redactOutputs } from "../domain/redact";
+import type { Clock, Ids, Logger } from "../domain/runtime";
+import { EnvironmentSpecSchema, specToStackConfig } from "../domain/spec";
+import type { Store, StoreTx } from "../domain/store";
+import { WORKER_ACTOR } from "./systemActors";
+
+/** Why the worker pulled the AbortSignal; decides the state the operation ends in. */
+export type AbortCause = "canceled" | "idle_timeout" | "timeout" | "shutdown" | "lease_lost";
+
+export interface RunContext {
+    store: Store;
+    engine: Engine;
+    hub: EventHub;
+    settings: OperationSettings;
+    clock: Clock;
+    ids: Ids;
+    logger: Logger;
+    workerId: string;
+    random: () => number;
+}
+
+export interface RunHandle {
+    readonly operation: Operation;
+    abort(cause: AbortCause): void;
+    /** Settles once the outcome is stored (or, after a lost lease, abandoned). Never rejects. */
+    readonly done: Promise<void>;
+}
+
+type Outcome =
+    | { kind: "succeeded"; result: EngineResult }
+    | { kind: "abandoned" }
+    | { kind: "interrupted" }
+    | { kind: "retry"; error: OperationError }
+    | { kind: "failed" | "canceled"; error: OperationError };
+
+const CODE_MESSAGES: Partial<Record<AbortCause, (s: OperationSettings) => OperationError>> = {
+    idle_timeout: (s) => ({ code: "timeout", message: `No progress from the engine for ${Math.round(s.idleTimeoutMs / 1000)} s; the operation was stopped.` }),
+    timeout: (s) => ({ code: "timeout", message: `The operation ran past its ${Math.round(s.operationTimeoutMs / 1000)} s limit and was stopped.` }),
+};
+
+/** Starts one claimed operation. The returned handle lets the worker cancel or shut it down. */
+export function startRun(ctx: RunContext, op: Operation): RunHandle {
+    const controller = new AbortController();
+    let cause: AbortCause | undefined;
+    const abort = (why: AbortCause) => {
+        if (cause) return;
+        cause = why;
+        const message = why === "canceled" ? "The operation was canceled." : why === "shutdown" ? "The server is shutting down." : "The operation was stopped.";
+        controller.abort(new EngineError(why === "idle_timeout" || why === "timeout" ? "timeout" : "canceled", message, false));
+    };
+    const done = execute(ctx, op, controller.signal, abort, () => cause).catch((e: unknown) => {
+        ctx.logger.error({ err: e, operationId: op.id }, "could not record an operation's outcome");
+    });
+    return { operation: op, abort, done };
+}
+
+async function execute(ctx: RunContext, op: Operation, signal: AbortSignal, abort: (c: AbortCause) => void, causeOf: () => AbortCause | undefined): Promise<void> {
+    const { store, engine, settings, logger } = ctx;
+    const startedAt = Date.now();
+    const log = { operationId: op.id, environment: op.environment, kind: op.kind, attempt: op.attempt };
+    const idle = setTimeout(() => abort("idle_timeout"), settings.idleTimeoutMs);
+    const overall = setTimeout(() => abort("timeout"), settings.operationTimeoutMs);
+    let events = Promise.resolve();
+    const onEvent = (type: string, data: unknown) => {
+        idle.refresh();
+        const at = ctx.clock.now().toISOString();
+        events = events
+            .then(async () => ctx.hub.publish(await store.appendEvent(op.id, { type, data: redact(data), at })))
+            .catch((e: unknown) => logger.error({ err: e, ...log }, "could not store an engine event"));
+    };
+
+    const heartbeat = setInterval(() => {
+        store.renewLease(op.id, ctx.workerId, settings.leaseMs, ctx.clock.now().toISOString()).then((lease) => {
+            if (!lease.owned) abort("lease_lost");
+            else if (lease.cancelRequested) abort("canceled");
+        }, (e: unknown) => logger.warn({ err: e, ...log }, "lease renewal failed"));
+    }, settings.heartbeatMs);
+
+    let outcome: Outcome;
+    try {
+        logger.info(log, "operation started");
+        await announceStart(ctx, op);
+        const result = await untilSettledOrAbandoned(perform(ctx, op, signal, onEvent), signal, settings.abortGraceMs);
+        // Work the engine finished stands, whatever was asked meanwhile, unless the operation changed hands.
+        outcome = causeOf() === "lease_lost" ? { kind: "abandoned" } : { kind: "succeeded", result };
+    } catch (e) {
+        outcome = causeOf() ? outcomeOfAbort(causeOf()!, settings) : outcomeOfError(e, op, settings, logger, log);
+    } finally {
+        clearTimeout(idle);
+        clearTimeout(overall);
+        clearInterval(heartbeat);
+    }
+    await events;
+    if (outcome.kind === "abandoned") {
+        logger.warn(log, "lease lost: another worker owns this operation now; dropping it");
+        return;
+    }
+    if (outcome.kind === "succeeded" && op.kind === "destroy") {
+        // The resources are gone; a leftover stack record is harmless and only logged.
+        await engine.removeStack(op.environment).catch((e: unknown) => logger.warn({ err: e, ...log }, "stack removal after destroy failed"));
+    }
+    await record(ctx, op, outcome, Date.now() - startedAt, causeOf() !== undefined);
+    logger.info({ ...log, outcome: outcome.kind, durationMs: Date.now() - startedAt }, "operation finished");
+}
+
+async function announceStart(ctx: RunContext, op: Operation): Promise<void> {
+    const now = ctx.clock.now().toISOString();
+    const event = await ctx.store.transaction(async (tx) => {
+        const status = statusWhileRunning(op.kind);
+        if (status && (await tx.getEnvironment(op.environment))) await tx.updateEnvironment(op.environment, { status, now });
+        return recordState(tx, op, now);
+    });
+    ctx.hub.publish(event);
+}
+
+async function perform(ctx: RunContext, op: Operation, signal: AbortSignal, onEvent: (type: string, data: unknown) => void): Promise<EngineResult> {
+    const env = await ctx.store.getEnvironment(op.environment);
+    if (!env) throw new EngineError("stack_not_found", `Environment ${op.environment} no longer exists.`, false);
+    if (await ctx.store.isRecoveryPending(env.name)) {
+        onEvent("stack.recovery", { message: "An earlier operation was interrupted: cancelling any stale lock and clearing pending operations first." });
+        await ctx.engine.recoverStack(env.name);
+        await ctx.store.transaction((tx) => tx.setRecoveryPending(env.name, false));
+    }
+    signal.throwIfAborted();
+    const spec = EnvironmentSpecSchema.safeParse(env.spec);
+    if (!spec.success) throw new EngineError("config_invalid", "The stored spec no longer passes validation; PUT a corrected spec.", false);
+    return ctx.engine.run({
+        operationId: op.id,
+        kind: op.kind,
+        stackName: env.name,
+        config: specToStackConfig(env.name, spec.data),
+        signal,
+        onEvent: (e) => onEvent(e.type, e.data),
+    });
+}
+
+/**
+ * Waits for the engine, but once the signal fires gives it only `graceMs` to wind down:
+ * an engine that ignores its AbortSignal must not hold the worker (or a shutdown) forever.
+ */
+function untilSettledOrAbandoned<T>(work: Promise<T>, signal: AbortSignal, graceMs: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+        let timer: NodeJS.Timeout | undefined;
+        const onAbort = () => {
+            timer = setTimeout(() => reject(new EngineError("canceled", "The engine did not stop in time after it was aborted.", false)), graceMs);
+        };
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+        work.then(resolve, reject).finally(() => {
+            clearTimeout(timer);
+            signal.removeEventListener("abort", onAbort);
+        });
+    });
+}
+
+function outcomeOfAbort(cause: AbortCause, settings: OperationSettings): Outcome {
+    switch (cause) {
+        case "lease_lost": return { kind: "abandoned" };
+        case "shutdown": return { kind: "interrupted" };
+        case "canceled": return { kind: "canceled", error: { code: "canceled", message: "The operation was canceled." } };
+        default: return { kind: "failed", error: CODE_MESSAGES[cause]!(settings) };
+    }
+}
+
+function outcomeOfError(e: unknown, op: Operation, settings: OperationSettings, logger: Logger, log: object): Outcome {
+    if (e instanceof EngineError) {
+        const error: OperationError = { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) };
+        // A missing CLI will not appear between attempts: fail now, with the install hint.
+        if (e.retryable && e.code !== "cli_missing" && mayRetry(op, settings)) return { kind: "retry", error };
+        return { kind: "failed", error };
+    }
+    logger.error({ err: e, ...log }, "operation failed with an unexpected error");
+    return { kind: "failed", error: { code: "internal", message: "The operation failed unexpectedly; the server log has the details under this operation id." } };
+}
+
+async function record(ctx: RunContext, op: Operation, outcome: Exclude<Outcome, { kind: "abandoned" }>, durationMs: number, aborted: boolean): Promise<void> {
+    const now = ctx.clock.now().toISOString();
+    const txCtx = { ids: ctx.ids, now, maxAttempts: ctx.settings.maxAttempts };
+    const write = async (tx: StoreTx) => {
+        const env = await tx.getEnvironment(op.environment);
+        if (outcome.kind === "retry") {
+            const notBefore = new Date(ctx.clock.now().getTime() + backoffMs(op.attempt, ctx.settings, ctx.random)).toISOString();
+            const requeued = await tx.requeueOperation({ id: op.id, workerId: ctx.workerId, notBefore, error: outcome.error, now });
+            return [await recordState(tx, requeued, now, { error: outcome.error, notBefore })];
+        }
+        if (outcome.kind === "interrupted") {
+            const interrupted = await tx.finishOperation({ id: op.id, workerId: ctx.workerId, state: "interrupted", now });
+            return [await recordState(tx, interrupted, now, { error: { code: "interrupted", message: "The server shut down during this operation; it resumes when the server starts again." } })];
+        }
+        const summary = outcome.kind === "succeeded" ? outcome.result.summary : undefined;
+        const error = outcome.kind === "succeeded" ? undefined : outcome.error;
+        const finished = await tx.finishOperation({ id: op.id, workerId: ctx.workerId, state: outcome.kind, summary, error, now });
+        if (env) {
+            const status = statusAfter(op.kind, outcome.kind);
+            const outputs = outcome.kind !== "succeeded"
+                ? undefined
+                : op.kind === "destroy" ? null : outcome.result.outputs && op.kind !== "preview" ? redactOutputs(outcome.result.outputs) : undefined;
+            await tx.updateEnvironment(op.environment, {
+                now,
+                ...(status ? { status } : {}),
+                ...(outputs !== undefined ? { outputs } : {}),
+                ...(op.kind === "destroy" && outcome.kind === "succeeded" ? { expiresAt: null } : {}),
+            });
+            // An aborted run may have left the stack locked; the next run cleans it up first.
+            if (aborted) await tx.setRecoveryPending(op.environment, true);
+        }
+        await audit(tx, txCtx, WORKER_ACTOR, `operation.${op.kind}`, op.environment, outcome.kind === "succeeded" ? "succeeded" : "failed", {
+            operationId: op.id, state: outcome.kind, attempt: op.attempt, ...(error ? { error: { code: error.code } } : {}),
+        });
+        return [await recordState(tx, finished, now, { ...(summary ? { summary } : {}), ...(error ? { error } : {}), durationMs })];
+    };
+    try {
+        const events = await ctx.store.transaction(write);
+        for (const e of events) ctx.hub.publish(e);
+        if (outcome.kind === "retry") ctx.hub.enqueued();
+    } catch (e) {
+        if (e instanceof ConflictError) {
+            ctx.logger.warn({ operationId: op.id, err: e }, "the operation changed hands before its outcome was stored; leaving it to its new owner");
+            return;
+        }
+        throw e;
+    }
+}

@@ -1,0 +1,188 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { EventHub } from "../domain/eventHub";
+import { OperationSettings, resolveOperationSettings } from "../domain/operationSettings";
+import type { Engine } from "../domain/ports";
+import { Clock, Ids, Logger, randomIds, silentLogger, systemClock } from "../domain/runtime";
+import type { Store } from "../domain/store";
+import { recoverInterrupted } from "./recovery";
+import { RunContext, RunHandle, startRun } from "./runOperation";
+import { sweepExpiredEnvironments } from "./ttlSweeper";
+
+export interface WorkerOptions {
+    store: Store;
+    engine: Engine;
+    /** The service's hub (`service.hub`): live events reach SSE, cancels and enqueues reach the worker. */
+    hub: EventHub;
+    /** Missing values take DEFAULT_OPERATION_SETTINGS. */
+    settings?: Partial<OperationSettings>;
+    clock?: Clock;
+    ids?: Ids;
+    logger?: Logger;
+    /** Identifies this worker's leases. Defaults to host, pid and a random suffix. */
+    workerId?: string;
+    /** Jitter source for backoff; tests pin it. */
+    random?: () => number;
+}
+
+/**
+ * Claims queued operations and runs them on the engine: at most `maxConcurrent` at
+ * once across every worker sharing the store, never two on one environment (the
+ * store's claim guarantees both). At start it recovers what a crash left running;
+ * while it runs it also reclaims lapsed leases and destroys expired TTL environments.
+ */
+export class Worker {
+    readonly id: string;
+    private readonly store: Store;
+    private readonly engine: Engine;
+    private readonly hub: EventHub;
+    private readonly settings: OperationSettings;
+    private readonly clock: Clock;
+    private readonly ids: Ids;
+    private readonly logger: Logger;
+    private readonly random: () => number;
+    private readonly runs = new Map<string, RunHandle>();
+    private readonly unsubscribe: Array<() => void> = [];
+    private state: "new" | "running" | "stopping" | "stopped" = "new";
+    private loop?: Promise<void>;
+    private wake?: () => void;
+    private wakePending = false;
+    private lastReclaim = 0;
+    private lastSweep = 0;
+
+    constructor(options: WorkerOptions) {
+        this.store = options.store;
+        this.engine = options.engine;
+        this.hub = options.hub;
+        this.settings = resolveOperationSettings(options.settings);
+        this.clock = options.clock ?? systemClock;
+        this.ids = options.ids ?? randomIds;
+        this.logger = options.logger ?? silentLogger;
+        this.random = options.random ?? Math.random;
+        this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    }
+
+    /** Recovers interrupted work, then starts claiming. Resolves once recovery is done. */
+    async start(): Promise<void> {
+        if (this.state !== "new") throw new Error(`Worker ${this.id} was already started`);
+        this.state = "running";
+        await recoverInterrupted(this.recoveryContext(), this.store.exclusive);
+        this.lastReclaim = Date.now();
+        this.unsubscribe.push(
+            this.hub.onEnqueued(() => this.poke()),
+            this.hub.onCancelRequested((id) => this.runs.get(id)?.abort("canceled")),
+        );
+        this.loop = this.run();
+        this.logger.info({ workerId: this.id, engine: this.engine.name, maxConcurrent: this.settings.maxConcurrent }, "worker started");
+    }
+
+    /**
+     * Stops claiming, gives running operations `stopDeadlineMs` to finish, then aborts the
+     * rest, which end `interrupted` and resume at the next start. Queued operations stay queued.
+     */
+    async stop(): Promise<void> {
+        if (this.state !== "running") return;
+        this.state = "stopping";
+        this.poke();
+        await this.loop;
+        for (const off of this.unsubscribe.splice(0)) off();
+        if (this.runs.size > 0) {
+            this.logger.info({ running: [...this.runs.keys()], deadlineMs: this.settings.stopDeadlineMs }, "waiting for running operations before stopping");
+            if (!(await this.allRunsDone(this.settings.stopDeadlineMs))) {
+                for (const run of this.runs.values()) run.abort("shutdown");
+                await this.allRunsDone(this.settings.abortGraceMs + 1_000);
+            }
+        }
+        this.state = "stopped";
+        this.logger.info({ workerId: this.id, abandoned: this.runs.size }, "worker stopped");
+    }
+
+    /** Operation ids this worker is running now. */
+    runningOperations(): string[] {
+        return [...this.runs.keys()];
+    }
+
+    private async run(): Promise<void> {
+        while (this.state === "running") {
+            try {
+                await this.housekeeping();
+                await this.claimWhileRoom();
+            } catch (e) {
+                // The store may be briefly unavailable (disk full, locked); keep polling rather than die.
+                this.logger.error({ err: e, workerId: this.id }, "worker cycle failed; retrying");
+            }
+            await this.nap(this.settings.pollMs);
+        }
+    }
+
+    private async housekeeping(): Promise<void> {
+        const now = Date.now();
+        if (now - this.lastReclaim >= this.settings.leaseMs / 2) {
+            this.lastReclaim = now;
+            await recoverInterrupted(this.recoveryContext(), false);
+        }
+        if (now - this.lastSweep >= this.settings.ttlSweepMs) {
+            this.lastSweep = now;
+            const at = this.clock.now();
+            await sweepExpiredEnvironments({ store: this.store, hub: this.hub, ids: this.ids, logger: this.logger, maxAttempts: this.settings.maxAttempts, now: at });
+            await this.store.purgeIdempotency(new Date(at.getTime() - this.settings.idempotencyTtlMs).toISOString());
+        }
+    }
+
+    private async claimWhileRoom(): Promise<void> {
+        while (this.state === "running" && this.runs.size < this.settings.maxConcurrent) {
+            const op = await this.store.claimNext({
+                workerId: this.id, leaseMs: this.settings.leaseMs, maxRunning: this.settings.maxConcurrent, now: this.clock.now().toISOString(),
+            });
+            if (!op) return;
+            const handle = startRun(this.runContext(), op);
+            this.runs.set(op.id, handle);
+            void handle.done.finally(() => {
+                this.runs.delete(op.id);
+                this.poke();
+            });
+        }
+    }
+
+    private poke(): void {
+        this.wakePending = true;
+        this.wake?.();
+    }
+
+    private nap(ms: number): Promise<void> {
+        if (this.wakePending) {
+            this.wakePending = false;
+            return Promise.resolve();
+        }
+        return new Promise((resolve) => {
+            const done = () => {
+                clearTimeout(timer);
+                this.wake = undefined;
+                this.wakePending = false;
+                resolve();
+            };
+            const timer = setTimeout(done, ms);
+            this.wake = done;
+        });
+    }
+
+    private async allRunsDone(withinMs: number): Promise<boolean> {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), withinMs)));
+        const done = Promise.all([...this.runs.values()].map((r) => r.done)).then(() => true as const);
+        const finished = await Promise.race([done, timeout]);
+        clearTimeout(timer);
+        return finished;
+    }
+
+    private runContext(): RunContext {
+        return {
+            store: this.store, engine: this.engine, hub: this.hub, settings: this.settings, clock: this.clock,
+            ids: this.ids, logger: this.logger, workerId: this.id, random: this.random,
+        };
+    }
+
+    private recoveryContext() {
+        return { store: this.store, hub: this.hub, ids: this.ids, logger: this.logger, settings: this.settings, random: this.random, now: this.clock.now() };
+    }
+}
