@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
-import { KEY_VAULT_ROLES, KeyVaultRole, PrincipalType, ROLE_ACCESS_POLICY_EQUIVALENT, roleAssignmentName, roleDefinitionId } from "../config/roles";
+import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES, KeyVaultRole, PrincipalType, ROLE_ACCESS_POLICY_EQUIVALENT, roleAssignmentName, roleDefinitionId } from "../config/roles";
 
 export type AuthorizationMode = "rbac" | "accessPolicies";
 
@@ -35,9 +35,23 @@ export interface VaultAccessGrant {
  *
  * Access policies cannot be scoped below the vault, so a key-scoped grant
  * widens to the vault in that mode; RBAC mode is the only least-privilege one.
+ * A vault holds one policy per object id, and each AccessPolicy resource replaces
+ * it whole: give a principal at most one access-policy grant per vault.
  */
 export function grantVaultAccess(grant: VaultAccessGrant, parent: pulumi.Resource, dependsOn?: pulumi.Input<pulumi.Resource>[]): pulumi.CustomResource {
-    const roleGuid = KEY_VAULT_ROLES[grant.role].id;
+    // Callers outside TypeScript's reach (parsed JSON, casts) must still get a clear error, not a TypeError.
+    const role = Object.hasOwn(KEY_VAULT_ROLES, grant.role) ? KEY_VAULT_ROLES[grant.role] : undefined;
+    if (!role) {
+        throw new pulumi.RunError(`grantVaultAccess '${grant.name}': role '${grant.role}' is not a grantable Key Vault role; allowed: ${Object.keys(KEY_VAULT_ROLES).join(", ")}`);
+    }
+    if (FORBIDDEN_ROLE_IDS[role.id]) {
+        throw new pulumi.RunError(`grantVaultAccess '${grant.name}': role '${grant.role}' is ${FORBIDDEN_ROLE_IDS[role.id]}, which is never granted at vault or key scope`);
+    }
+    if (grant.mode !== "rbac" && grant.mode !== "accessPolicies") {
+        // Without this, a misspelt mode would silently fall through to an access policy.
+        throw new pulumi.RunError(`grantVaultAccess '${grant.name}': mode '${grant.mode}' must be one of "rbac", "accessPolicies"`);
+    }
+    const roleGuid = role.id;
     if (grant.mode === "rbac") {
         return new authorization.RoleAssignment(grant.name, {
             scope: grant.scope,
@@ -45,7 +59,7 @@ export function grantVaultAccess(grant: VaultAccessGrant, parent: pulumi.Resourc
             roleDefinitionId: pulumi.output(grant.subscriptionId).apply((sub) => roleDefinitionId(sub, roleGuid)),
             principalId: grant.principalId,
             principalType: grant.principalType,
-            description: `keyvault-platform: ${KEY_VAULT_ROLES[grant.role].displayName}`,
+            description: `keyvault-platform: ${role.displayName}`,
         }, { parent, dependsOn });
     }
     const perms = ROLE_ACCESS_POLICY_EQUIVALENT[grant.role];
