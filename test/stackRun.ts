@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { record, Recording } from "./mocks";
+import { runProgram } from "../program";
 
 export const STACKS = ["dev", "staging", "prod"] as const;
 export type StackName = (typeof STACKS)[number];
@@ -57,14 +58,13 @@ export function asPulumiConfig(raw: Record<string, unknown>): Record<string, str
 /** Evaluates the real program (program.ts) for a stack under mocks and returns what it registered. */
 export async function runStack(stack: StackName, mutate?: (raw: Record<string, unknown>) => void): Promise<Recording & { outputs: Record<string, unknown> }> {
     pulumi.runtime.setAllConfig(asPulumiConfig(rawConfigFor(stack, mutate)));
-    const { runProgram } = await import("../program");
-    let outputs: Record<string, pulumi.Output<unknown>> = {};
+    const holder: { outputs: Record<string, pulumi.Output<unknown>> } = { outputs: {} };
     const rec = await record(() => {
-        outputs = runProgram();
+        holder.outputs = runProgram();
     });
     const resolved: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(outputs)) {
-        resolved[k] = await new Promise((resolve) => pulumi.output(v).apply((x) => resolve(x)));
+    for (const [k, v] of Object.entries(holder.outputs)) {
+        resolved[k] = await new Promise<unknown>((resolve) => v.apply((x) => resolve(x)));
     }
     return Object.assign(rec, { outputs: resolved });
 }

@@ -1,0 +1,134 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as authorization from "@pulumi/azure-native/authorization";
+import type { StackConfig } from "../config/schema";
+import { ResourceGroup } from "./resourceGroup";
+import { KeyVault } from "./keyVault";
+import { CosmosCmk } from "./cosmosCmk";
+import { Monitoring } from "./monitoring";
+import { cosmosAccountName, MANAGED_BY, nameWithSuffix, vaultName } from "./naming";
+
+export interface KeyVaultEnvironmentArgs {
+    /** Required. The validated stack config (config/schema.ts); the single source of every setting. */
+    config: StackConfig;
+}
+
+/**
+ * One environment: the application vault and everything around it. Both
+ * `pulumi up` (via program.ts) and the self-service server compose exactly this.
+ */
+export class KeyVaultEnvironment extends pulumi.ComponentResource {
+    public readonly resourceGroupName: pulumi.Output<string>;
+    public readonly vaultName: pulumi.Output<string>;
+    public readonly vaultUri: pulumi.Output<string>;
+    public readonly vaultId: pulumi.Output<string>;
+    public readonly cmkVaultName?: pulumi.Output<string>;
+    public readonly cosmosEndpoint?: pulumi.Output<string>;
+    public readonly cosmosAccountName?: pulumi.Output<string>;
+    public readonly workspaceId: pulumi.Output<string>;
+    public readonly actionGroupId: pulumi.Output<string>;
+    public readonly rotationFunctionAppName?: pulumi.Output<string>;
+    public readonly certificateIds?: pulumi.Output<string[]>;
+    public readonly secretProviderClassName?: pulumi.Output<string>;
+
+    constructor(name: string, args: KeyVaultEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("keyvault-platform:environment:KeyVaultEnvironment", name, {}, opts);
+        const c = args.config;
+        const tags = { ...c.tags, Environment: c.environment, ManagedBy: MANAGED_BY };
+        const client = authorization.getClientConfigOutput({ parent: this });
+
+        const rg = new ResourceGroup(`${name}-rg`, { prefix: c.namePrefix, environment: c.environment, location: c.location, tags }, { parent: this });
+        const common = { resourceGroupName: rg.name, location: c.location, tenantId: client.tenantId, subscriptionId: client.subscriptionId, environment: c.environment, tags };
+
+        const vault = new KeyVault(`${name}-kv`, {
+            ...common,
+            vaultName: nameWithSuffix(vaultName, c.namePrefix, c.environment, rg.suffix),
+            sku: c.vaultSku,
+            softDeleteRetentionDays: c.softDeleteRetentionDays,
+            purgeProtection: c.purgeProtection,
+            authorizationMode: c.authorizationMode,
+            accessPolicies: c.accessPolicies,
+            roleAssignments: c.roleAssignments,
+            network: { allowedIpRanges: c.allowedIpRanges, allowedSubnetIds: c.allowedSubnetIds, bypass: c.networkBypass },
+            privateEndpoint: c.privateEndpoint,
+            enabledForDeployment: c.enabledForDeployment,
+            enabledForTemplateDeployment: c.enabledForTemplateDeployment,
+            enabledForDiskEncryption: c.enabledForDiskEncryption,
+        }, { parent: this });
+
+        const monitoredVaults = [{ key: "app", resourceId: vault.resourceId }];
+        let cosmos: CosmosCmk | undefined;
+        if (c.cosmos.enabled) {
+            // A dedicated CMK vault (docs/decisions/cmk-vault-network.md): reachable by Cosmos DB as a
+            // trusted service while the app vault stays private. It holds only the key, so it is RBAC,
+            // purge-protected and firewalled with no rules at all, whatever the stack relaxes elsewhere.
+            const cmkVault = new KeyVault(`${name}-cmkkv`, {
+                ...common,
+                vaultName: nameWithSuffix(vaultName, `${c.namePrefix}-cmk`, c.environment, rg.suffix),
+                sku: c.vaultSku,
+                softDeleteRetentionDays: 90,
+                purgeProtection: true,
+                authorizationMode: "rbac",
+                network: { allowedIpRanges: [], allowedSubnetIds: [], bypass: "AzureServices" },
+                publicNetworkAccess: "Enabled",
+            }, { parent: this });
+            monitoredVaults.push({ key: "cmk", resourceId: cmkVault.resourceId });
+            cosmos = new CosmosCmk(`${name}-cosmos`, {
+                ...common,
+                accountName: nameWithSuffix(cosmosAccountName, c.namePrefix, c.environment, rg.suffix),
+                cmkVault: { resourceId: cmkVault.resourceId, name: cmkVault.name },
+                authorizationMode: "rbac",
+                locations: c.cosmos.locations,
+                consistencyLevel: c.cosmos.consistencyLevel,
+                keySize: c.cosmos.keySize,
+                keyExpiryDays: c.cosmos.keyExpiryDays,
+                keyRotationDays: c.cosmos.keyRotationDays,
+                keyNotifyDaysBeforeExpiry: c.cosmos.keyNotifyDaysBeforeExpiry,
+                publicNetworkAccess: c.cosmos.publicNetworkAccess,
+            }, { parent: this });
+            this.cmkVaultName = cmkVault.name;
+            this.cosmosEndpoint = cosmos.endpoint;
+            this.cosmosAccountName = cosmos.accountName;
+        }
+
+        const monitoring = new Monitoring(`${name}-mon`, {
+            resourceGroupName: rg.name,
+            location: c.location,
+            environment: c.environment,
+            namePrefix: c.namePrefix,
+            workspaceId: c.monitoring.workspaceId,
+            retentionDays: c.monitoring.retentionDays,
+            alertEmails: c.monitoring.alertEmails,
+            thresholds: c.monitoring.thresholds,
+            vaults: monitoredVaults,
+            cosmosAccountId: cosmos?.resourceId,
+            tags,
+        }, { parent: this });
+
+        this.resourceGroupName = rg.name;
+        this.vaultName = vault.name;
+        this.vaultUri = vault.uri;
+        this.vaultId = vault.resourceId;
+        this.workspaceId = monitoring.workspaceId;
+        this.actionGroupId = monitoring.actionGroupId;
+        this.registerOutputs(this.stackOutputs());
+    }
+
+    /** The outputs users need, as stack exports; absent features are simply omitted. */
+    stackOutputs(): Record<string, pulumi.Output<unknown>> {
+        const all: Record<string, pulumi.Output<unknown> | undefined> = {
+            resourceGroupName: this.resourceGroupName,
+            vaultName: this.vaultName,
+            vaultUri: this.vaultUri,
+            vaultId: this.vaultId,
+            cmkVaultName: this.cmkVaultName,
+            cosmosAccountName: this.cosmosAccountName,
+            cosmosEndpoint: this.cosmosEndpoint,
+            workspaceId: this.workspaceId,
+            actionGroupId: this.actionGroupId,
+            rotationFunctionAppName: this.rotationFunctionAppName,
+            certificateIds: this.certificateIds,
+            secretProviderClassName: this.secretProviderClassName,
+        };
+        return Object.fromEntries(Object.entries(all).filter((e): e is [string, pulumi.Output<unknown>] => e[1] !== undefined));
+    }
+}
