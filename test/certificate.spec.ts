@@ -70,7 +70,7 @@ describe("AutoRenewingCertificate settings", () => {
 
     it("leaves out subject alternative names when there are none", () => {
         const p = certificatePolicy(resolveCertificateSettings(base));
-        assert.equal((p.x509CertificateProperties as Record<string, unknown>).subjectAlternativeNames, undefined);
+        assert.equal((p.x509CertificateProperties as unknown as Record<string, unknown>).subjectAlternativeNames, undefined);
     });
 });
 
