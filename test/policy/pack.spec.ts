@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { CONFIG_SCHEMA, DEFAULT_CONFIG, PolicyConfigError, resolveConfig } from "../../policy/config";
+import { ALL_POLICIES } from "../../policy/policies";
+import { MIRRORS } from "../../policy/rules";
+import { FORBIDDEN_ROLE_IDS } from "../../config/roles";
+import { compliantStack } from "./fixtures";
+import { policyNamed, runResourcePolicy } from "./harness";
+import { withPath } from "./cases";
+
+const POLICY_DIR = join(__dirname, "..", "..", "policy");
+
+describe("the policy pack as a whole", () => {
+    it("holds at least 20 policies with unique, stable ids", () => {
+        const names = ALL_POLICIES.map((p) => p.name);
+        assert.ok(names.length >= 20, `only ${names.length} policies`);
+        assert.equal(new Set(names).size, names.length);
+        for (const n of names) assert.match(n, /^[a-z0-9]+(-[a-z0-9]+)+$/);
+    });
+
+    it("gives every policy a description, an enforcement level and a remediation that cites a rule", () => {
+        for (const p of ALL_POLICIES) {
+            assert.ok(p.description.length > 20, p.name);
+            assert.ok(p.enforcementLevel === "mandatory" || p.enforcementLevel === "advisory", p.name);
+            assert.ok(Object.values(MIRRORS).includes(p.mirrors as never), p.name);
+            assert.ok(p.remediationSteps?.includes(`(mirrors ${p.mirrors})`), p.name);
+        }
+    });
+
+    it("keeps the issue's baseline mandatory", () => {
+        const baseline = [
+            "kv-soft-delete-enabled", "kv-purge-protection-prod", "kv-purge-protection-cmk", "kv-rbac-authorization", "kv-network-default-deny",
+            "kv-public-access-private-endpoint", "kv-enabled-for-flags", "kv-access-policy-least-privilege", "kv-key-expiry", "kv-key-rotation-policy",
+            "kv-cmk-key-min-size", "kv-secret-expiry", "kv-secret-content-type", "cosmos-cmk-enabled", "cosmos-disable-local-auth",
+            "cosmos-public-network-access", "no-privileged-role-at-data-scope", "kv-diagnostic-audit-logs", "kv-certificate-lifetime-actions",
+        ];
+        for (const name of baseline) assert.equal(policyNamed(name).enforcementLevel, "mandatory", name);
+    });
+
+    it("cites the rule in each violation message, not only in the metadata", () => {
+        const vault = compliantStack().find((r) => r.name === "kvp-vault")!;
+        const vs = runResourcePolicy(policyNamed("kv-soft-delete-enabled"), { ...vault, props: withPath(vault.props, "properties.enableSoftDelete", false) });
+        assert.equal(vs.length, 1);
+        assert.ok(vs[0].message.includes("Azure.KeyVault.SoftDelete") && vs[0].message.includes("1e66c121-a66a-4b1f-9b83-0fd99bf0fc2d"), vs[0].message);
+    });
+
+    it("declares a config schema holding exactly the keys each policy reads, with the defaults", () => {
+        for (const p of ALL_POLICIES) {
+            for (const [key, schema] of Object.entries(p.configSchema?.properties ?? {})) {
+                assert.deepEqual(schema, CONFIG_SCHEMA[key as keyof typeof CONFIG_SCHEMA], `${p.name}.${key}`);
+                assert.deepEqual((schema as { default?: unknown }).default, DEFAULT_CONFIG[key as keyof typeof DEFAULT_CONFIG], `${p.name}.${key}`);
+            }
+        }
+        assert.deepEqual(Object.keys(policyNamed("cosmos-public-network-access").configSchema!.properties).sort(), ["devTierNames", "prodTierNames", "tierTagKey"]);
+    });
+
+    it("forbids by default the same role ids the role table forbids", () => {
+        assert.deepEqual([...DEFAULT_CONFIG.forbiddenRoleIds].sort(), Object.keys(FORBIDDEN_ROLE_IDS).sort());
+    });
+
+    it("ships a nodejs PulumiPolicy.yaml whose entry point and version resolve", () => {
+        const project = parse(readFileSync(join(POLICY_DIR, "PulumiPolicy.yaml"), "utf8")) as { runtime: { name: string }; main: string };
+        assert.equal(project.runtime.name, "nodejs");
+        assert.ok(readFileSync(join(POLICY_DIR, project.main), "utf8").includes("new PolicyPack("));
+        assert.match(JSON.parse(readFileSync(join(POLICY_DIR, "package.json"), "utf8")).version, /^\d+\.\d+\.\d+$/);
+    });
+});
+
+describe("resolveConfig", () => {
+    it("returns the defaults when the engine sends no config", () => {
+        assert.deepEqual(resolveConfig("p", undefined), DEFAULT_CONFIG);
+        assert.deepEqual(resolveConfig("p", { enforcementLevel: "advisory" }), DEFAULT_CONFIG);
+    });
+
+    it("overlays the keys a team sets", () => {
+        const cfg = resolveConfig("p", { prodTierNames: ["prd"], minimumRsaKeySize: 3072 });
+        assert.deepEqual(cfg.prodTierNames, ["prd"]);
+        assert.equal(cfg.minimumRsaKeySize, 3072);
+        assert.deepEqual(cfg.devTierNames, DEFAULT_CONFIG.devTierNames);
+    });
+
+    const bad: Array<[string, unknown, RegExp]> = [
+        ["prodTierNames", "prod", /policy p: config 'prodTierNames' "prod" is invalid; must be a list of non-empty strings/],
+        ["allowedEnabledForFlags", ["enabledForEverything"], /allowed: enabledForDeployment, enabledForTemplateDeployment, enabledForDiskEncryption/],
+        ["minimumRsaKeySize", 1024, /allowed: 2048, 3072, 4096/],
+        ["forbiddenRoleIds", ["Owner"], /role definition GUIDs/],
+        ["tierTagKey", "", /non-empty tag name/],
+        ["prodTiers", ["prod"], /is not a setting of this pack; known: prodTierNames/],
+    ];
+    for (const [key, value, message] of bad) {
+        it(`refuses ${key}: ${JSON.stringify(value)} naming the policy, key, value and what is allowed`, () => {
+            assert.throws(() => resolveConfig("p", { [key]: value }), (e: unknown) => e instanceof PolicyConfigError && message.test(e.message));
+        });
+    }
+});
