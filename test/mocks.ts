@@ -31,6 +31,8 @@ export interface RecordedResource {
     protect: boolean;
     /** Monotonic registration counter: the order in which the engine received resources. */
     order: number;
+    /** Time at which the engine received the registration (all dependencies resolved). */
+    startedAt: number;
     /** Time at which the mock finished creating the resource. */
     createdAt: number;
 }
@@ -162,6 +164,7 @@ const originalRegister = MockMonitor.prototype.registerResource;
 MockMonitor.prototype.registerResource = async function (this: MockMonitor, req: any, callback: (err: any, res: any) => void) {
     inFlight++;
     const order = ++counter;
+    const startedAt = Date.now();
     return originalRegister.call(this, req, (err: any, res: any) => {
         if (!err && res) {
             const urn: string = res.getUrn();
@@ -177,6 +180,7 @@ MockMonitor.prototype.registerResource = async function (this: MockMonitor, req:
                 ignoreChanges: req.getIgnorechangesList(),
                 protect: req.getProtect?.() ?? false,
                 order,
+                startedAt,
                 createdAt: Date.now(),
             });
         }

@@ -1,0 +1,257 @@
+import { strict as assert } from "node:assert";
+import { createDelayMs, RecordedResource, Recording, SUBSCRIPTION_ID, TENANT_ID } from "./mocks";
+import { runStack, stackYaml } from "./stackRun";
+import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES, roleAssignmentName } from "../config/roles";
+
+const VAULT = "azure-native:keyvault:Vault";
+const ROLE = "azure-native:authorization:RoleAssignment";
+const DIAG = "azure-native:monitor:DiagnosticSetting";
+const COSMOS = "azure-native:cosmosdb:DatabaseAccount";
+const KEY = "azure-native:keyvault:Key";
+
+type Run = Recording & { outputs: Record<string, unknown> };
+
+const roleGuidOf = (r: RecordedResource) => String(r.inputs.roleDefinitionId).split("/").pop();
+const appVault = (run: Run) => run.one(VAULT, "env-kv-");
+const cmkVault = (run: Run) => run.one(VAULT, "env-cmkkv");
+
+/** Assertions every stack must satisfy, whatever its tier. */
+function commonInvariants(stack: string, getRun: () => Run) {
+    it("parents every resource to a component of the program", () => {
+        const run = getRun();
+        const urns = new Set(run.resources.map((r) => r.urn));
+        for (const r of run.resources) {
+            if (r.type === "keyvault-platform:environment:KeyVaultEnvironment") continue;
+            assert.ok(urns.has(r.parentUrn), `${r.type} ${r.name} has no parent inside the program (parent: '${r.parentUrn}')`);
+        }
+    });
+
+    it("soft-deletes, denies by default and authorizes with RBAC on every vault", () => {
+        for (const v of getRun().ofType(VAULT)) {
+            const p = v.inputs.properties;
+            assert.equal(p.enableSoftDelete, true, v.name);
+            assert.equal(p.enableRbacAuthorization, true, v.name);
+            assert.equal(p.networkAcls.defaultAction, "Deny", v.name);
+            assert.equal(p.tenantId, TENANT_ID);
+            for (const flag of ["enabledForDeployment", "enabledForTemplateDeployment", "enabledForDiskEncryption"]) assert.equal(p[flag], false, `${v.name} ${flag}`);
+        }
+    });
+
+    it("sends every vault's logs and metrics to the workspace", () => {
+        const run = getRun();
+        const workspaceId = run.outputs.workspaceId;
+        for (const v of run.ofType(VAULT)) {
+            const diag = run.ofType(DIAG).find((d) => d.inputs.resourceUri === v.id);
+            assert.ok(diag, `no diagnostic setting for ${v.name}`);
+            assert.equal(diag.inputs.workspaceId, workspaceId);
+            assert.ok(diag.inputs.logs.some((l: any) => ["allLogs", "audit"].includes(l.categoryGroup) && l.enabled), "audit logs");
+            assert.ok(diag.inputs.metrics.some((m: any) => m.category === "AllMetrics" && m.enabled), "AllMetrics");
+        }
+    });
+
+    it("grants exactly the configured roles, with deterministic names and full role-definition ids", () => {
+        const run = getRun();
+        const vault = appVault(run);
+        const grants = (stackYaml(stack as "dev").roleAssignments ?? []) as Array<{ principalId: string; principalType: string; role: keyof typeof KEY_VAULT_ROLES }>;
+        const onVault = run.ofType(ROLE).filter((r) => r.inputs.scope === vault.id);
+        assert.equal(onVault.length, grants.length);
+        for (const g of grants) {
+            const roleGuid = KEY_VAULT_ROLES[g.role].id;
+            const ra = onVault.find((r) => r.inputs.principalId === g.principalId && roleGuidOf(r) === roleGuid);
+            assert.ok(ra, `no ${g.role} grant for ${g.principalId}`);
+            assert.equal(ra.inputs.principalType, g.principalType);
+            assert.equal(ra.inputs.roleDefinitionId, `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`);
+            assert.equal(ra.inputs.roleAssignmentName, roleAssignmentName(vault.id, g.principalId, roleGuid));
+        }
+    });
+
+    it("never grants Owner, Contributor, User Access Administrator or Key Vault Contributor", () => {
+        for (const ra of getRun().ofType(ROLE)) assert.equal(FORBIDDEN_ROLE_IDS[roleGuidOf(ra)!], undefined, `${ra.name} grants a forbidden role`);
+    });
+
+    it("tags every taggable resource with its environment", () => {
+        for (const r of getRun().resources) {
+            if (r.inputs.tags === undefined) continue;
+            assert.equal(r.inputs.tags.Environment, stack, `${r.type} ${r.name}`);
+            assert.equal(r.inputs.tags.ManagedBy, "keyvault-platform", `${r.type} ${r.name}`);
+        }
+    });
+
+    it("turns the seed's two KQL queries into alerts wired to the action group", () => {
+        const run = getRun();
+        const rules = run.ofType("azure-native:monitor:ScheduledQueryRule");
+        const queries = rules.map((r) => r.inputs.criteria.allOf[0].query as string);
+        assert.ok(queries.some((q) => /bin\(TimeGenerated, 5m\)/.test(q) && /CallerIPAddress/.test(q)), "unusual-access query");
+        assert.ok(queries.some((q) => /OperationName/.test(q) && /CallerIPAddress/.test(q) && /ResultType/.test(q)), "failed-operations query");
+        for (const r of rules) assert.deepEqual(r.inputs.actions.actionGroups, [run.outputs.actionGroupId], r.name);
+    });
+
+    it("exports the vault, workspace and action group", () => {
+        const o = getRun().outputs;
+        assert.match(String(o.vaultUri), /^https:\/\/kv-[a-z0-9-]+\.vault\.azure\.net\/$/);
+        assert.match(String(o.vaultName), /^kv-kvp-/);
+        assert.match(String(o.workspaceId), /Microsoft\.OperationalInsights\/workspaces\//);
+        assert.match(String(o.actionGroupId), /actionGroups\//);
+    });
+}
+
+describe("the dev stack (Pulumi.dev.yaml)", function () {
+    let run: Run;
+    before(async () => { run = await runStack("dev"); });
+    commonInvariants("dev", () => run);
+
+    it("keeps 7 days of soft delete and leaves purge protection off, as the stack file says", () => {
+        const p = appVault(run).inputs.properties;
+        assert.equal(p.softDeleteRetentionInDays, 7);
+        assert.notEqual(p.enablePurgeProtection, true);
+    });
+
+    it("admits only the developer range through the firewall, with no bypass", () => {
+        const acls = appVault(run).inputs.properties.networkAcls;
+        assert.deepEqual(acls.ipRules, [{ value: "203.0.113.0/24" }]);
+        assert.equal(acls.bypass, "None");
+        assert.equal(appVault(run).inputs.properties.publicNetworkAccess, "Enabled");
+    });
+
+    it("creates no Cosmos DB, CMK vault, private endpoint or rotation", () => {
+        assert.equal(run.ofType(COSMOS).length, 0);
+        assert.equal(run.ofType(VAULT).length, 1);
+        assert.equal(run.ofType("azure-native:network:PrivateEndpoint").length, 0);
+        assert.equal(run.ofType("azure-native:web:WebApp").length, 0);
+    });
+});
+
+describe("the staging stack (Pulumi.staging.yaml)", function () {
+    let run: Run;
+    before(async () => { run = await runStack("staging"); });
+    commonInvariants("staging", () => run);
+
+    it("applies the secure defaults: 90 days and purge protection", () => {
+        const p = appVault(run).inputs.properties;
+        assert.equal(p.softDeleteRetentionInDays, 90);
+        assert.equal(p.enablePurgeProtection, true);
+    });
+
+    it("admits the build agents' subnet through a virtual network rule", () => {
+        const rules = appVault(run).inputs.properties.networkAcls.virtualNetworkRules;
+        assert.equal(rules.length, 1);
+        assert.match(rules[0].id, /\/subnets\/snet-agents$/);
+    });
+
+    it("keeps Cosmos DB off the public network outside dev", () => {
+        assert.equal(run.one(COSMOS).inputs.publicNetworkAccess, "Disabled");
+    });
+});
+
+describe("the prod stack (Pulumi.prod.yaml)", function () {
+    let run: Run;
+    before(async () => { run = await runStack("prod"); });
+    commonInvariants("prod", () => run);
+
+    it("runs a premium vault with 90 days of soft delete and purge protection", () => {
+        const p = appVault(run).inputs.properties;
+        assert.equal(p.sku.name, "premium");
+        assert.equal(p.softDeleteRetentionInDays, 90);
+        assert.equal(p.enablePurgeProtection, true);
+    });
+
+    it("serves the app vault only through a private endpoint in the vault group", () => {
+        const vault = appVault(run);
+        assert.equal(vault.inputs.properties.publicNetworkAccess, "Disabled");
+        const pe = run.one("azure-native:network:PrivateEndpoint");
+        assert.equal(pe.inputs.privateLinkServiceConnections[0].privateLinkServiceId, vault.id);
+        assert.deepEqual(pe.inputs.privateLinkServiceConnections[0].groupIds, ["vault"]);
+        assert.match(pe.inputs.subnet.id, /snet-private-endpoints$/);
+    });
+
+    it("resolves the endpoint through a created privatelink.vaultcore.azure.net zone linked to the VNet", () => {
+        const zone = run.one("azure-native:privatedns:PrivateZone");
+        assert.equal(zone.inputs.privateZoneName ?? zone.state.name, "privatelink.vaultcore.azure.net");
+        const group = run.one("azure-native:network:PrivateDnsZoneGroup");
+        assert.equal(group.inputs.privateDnsZoneConfigs[0].privateDnsZoneId, zone.id);
+        const link = run.one("azure-native:privatedns:VirtualNetworkLink");
+        assert.match(link.inputs.virtualNetwork.id, /virtualNetworks\/vnet-prod$/);
+        assert.equal(link.inputs.registrationEnabled, false);
+    });
+
+    describe("CMK-encrypted Cosmos DB", () => {
+        it("keeps the key in a dedicated, purge-protected vault that only trusted services can reach", () => {
+            const p = cmkVault(run).inputs.properties;
+            assert.equal(p.enablePurgeProtection, true);
+            assert.equal(p.networkAcls.bypass, "AzureServices");
+            assert.equal(p.networkAcls.defaultAction, "Deny");
+            assert.deepEqual(p.networkAcls.ipRules, []);
+            assert.deepEqual(p.networkAcls.virtualNetworkRules, []);
+        });
+
+        it("uses an RSA 3072 wrap/unwrap key with an expiry and a Rotate + Notify policy", () => {
+            const key = run.one(KEY);
+            const p = key.inputs.properties;
+            assert.equal(key.inputs.vaultName, run.outputs.cmkVaultName);
+            assert.equal(p.kty, "RSA");
+            assert.equal(p.keySize, 3072);
+            assert.deepEqual([...p.keyOps].sort(), ["unwrapKey", "wrapKey"]);
+            assert.ok(p.attributes.expires > Date.now() / 1000, "key expires in the future");
+            const actions = p.rotationPolicy.lifetimeActions.map((a: any) => a.action.type.toLowerCase());
+            assert.deepEqual(actions.sort(), ["notify", "rotate"]);
+        });
+
+        it("grants Crypto Service Encryption User on the key itself, not the vault", () => {
+            const key = run.one(KEY);
+            const grant = run.ofType(ROLE).find((r) => roleGuidOf(r) === KEY_VAULT_ROLES["crypto-service-encryption-user"].id);
+            assert.ok(grant, "no Crypto Service Encryption User grant");
+            assert.equal(grant.inputs.scope, key.id);
+            assert.equal(grant.inputs.principalType, "ServicePrincipal");
+        });
+
+        it("points the account at the versionless key URI with its user-assigned identity", () => {
+            const account = run.one(COSMOS);
+            const identity = run.one("azure-native:managedidentity:UserAssignedIdentity");
+            assert.match(account.inputs.keyVaultKeyUri, /^https:\/\/kv-kvp-cmk-prod-[a-z0-9]+\.vault\.azure\.net\/keys\/[a-z0-9-]+$/);
+            assert.equal(account.inputs.identity.type, "UserAssigned");
+            assert.ok(JSON.stringify(account.inputs.identity.userAssignedIdentities).includes(identity.id));
+            assert.equal(account.inputs.defaultIdentity, `UserAssignedIdentity=${identity.id}`);
+            assert.equal(account.inputs.disableLocalAuth, true);
+            assert.equal(account.inputs.publicNetworkAccess, "Disabled");
+        });
+
+        it("lists both regions in failover order with the configured consistency", () => {
+            const account = run.one(COSMOS);
+            assert.deepEqual(account.inputs.locations.map((l: any) => [l.locationName, l.failoverPriority]), [["westeurope", 0], ["northeurope", 1]]);
+            assert.equal(account.inputs.consistencyPolicy.defaultConsistencyLevel, "BoundedStaleness");
+        });
+
+        it("sends the Cosmos account's logs to the workspace too", () => {
+            const account = run.one(COSMOS);
+            assert.ok(run.ofType(DIAG).some((d) => d.inputs.resourceUri === account.id));
+        });
+    });
+
+    it("e-mails both receivers and fires on more than 100 requests per caller IP in 5 minutes", () => {
+        const group = run.one("azure-native:monitor:ActionGroup");
+        assert.deepEqual(group.inputs.emailReceivers.map((r: any) => r.emailAddress).sort(), ["platform-oncall@example.com", "security@example.com"]);
+        const unusual = run.ofType("azure-native:monitor:ScheduledQueryRule").map((r) => r.inputs.criteria.allOf[0].query as string).find((q) => /bin\(TimeGenerated, 5m\)/.test(q));
+        assert.match(unusual!, /let threshold = 100;/);
+        assert.match(unusual!, /AccessCount > threshold/);
+    });
+
+    it("creates the Cosmos account only after the key grant exists", async () => {
+        createDelayMs[ROLE] = 150;
+        try {
+            const slow = await runStack("prod");
+            const grant = slow.ofType(ROLE).find((r) => roleGuidOf(r) === KEY_VAULT_ROLES["crypto-service-encryption-user"].id)!;
+            const account = slow.one(COSMOS);
+            assert.ok(slow.dependsOn(account, grant), "the account must list the grant as a dependency");
+            assert.ok(account.startedAt >= grant.createdAt, `account registered at ${account.startedAt}, before the grant finished at ${grant.createdAt}`);
+        } finally {
+            delete createDelayMs[ROLE];
+        }
+    });
+
+    it("produces the same role-assignment names on a second run", async () => {
+        const again = await runStack("prod");
+        const names = (r: Recording) => r.ofType(ROLE).map((x) => `${x.name}=${x.inputs.roleAssignmentName}`).sort();
+        assert.deepEqual(names(again), names(run));
+        assert.equal(new Set(names(run)).size, run.ofType(ROLE).length);
+    });
+});
