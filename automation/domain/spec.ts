@@ -53,14 +53,19 @@ export const EnvironmentSpecSchema = z.object({
         .optional(),
     cosmos: z.object({
         enabled: z.boolean().meta({ description: "Create a Cosmos DB account encrypted with a customer-managed key from the vault.", example: true }),
-    }).strict().optional(),
+    }).strict().meta({ description: "Optional Cosmos DB account with a customer-managed key." }).optional(),
     alerts: z.object({
         emails: z.array(checked(emailProblem)).min(1).max(50).meta({ description: "Addresses the vault's alerts are sent to.", example: ["ops@example.com"] }),
-    }).strict().optional(),
+    }).strict().meta({ description: "Alert receivers; required in prod." }).optional(),
     ttlHours: z.number().int().min(1).max(720)
         .meta({ description: "Destroy the environment this many hours after its spec last changed (1-720).", example: 72 })
         .optional(),
-}).strict().meta({
+}).strict().superRefine((spec, ctx) => {
+    // Mirrors the stack-config rule so the field is named in spec terms and the schema alone is enough to be valid.
+    if (spec.tier === "prod" && !spec.alerts?.emails.length) {
+        ctx.addIssue({ code: "custom", path: ["alerts", "emails"], message: "needs at least one address in prod: alerts nobody receives protect nothing" });
+    }
+}).meta({
     description: "Desired state of one Key Vault environment.",
     example: {
         tier: "dev", location: "westeurope", team: "payments",
@@ -123,8 +128,18 @@ function pathOf(path: ReadonlyArray<PropertyKey>): string {
     return path.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), "");
 }
 
-function zodProblems(error: z.ZodError, prefix = ""): Problem[] {
+function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+    let cur: unknown = root;
+    for (const seg of path) {
+        if (cur === null || typeof cur !== "object") return undefined;
+        cur = (cur as Record<PropertyKey, unknown>)[seg as string];
+    }
+    return cur;
+}
+
+function zodProblems(error: z.ZodError, input: unknown, prefix = ""): Problem[] {
     return error.issues.flatMap((issue): Problem[] => {
+        const missing = prefix === "" && issue.path.length > 0 && valueAt(input, issue.path) === undefined;
         const at = (extra: PropertyKey[] = []) => {
             const p = pathOf([...issue.path, ...extra]);
             return prefix ? (p ? `${prefix}.${p}` : prefix) : p || "(body)";
@@ -133,9 +148,9 @@ function zodProblems(error: z.ZodError, prefix = ""): Problem[] {
             case "unrecognized_keys":
                 return issue.keys.map((k) => ({ path: at([k]), message: "is not a known field" }));
             case "invalid_value":
-                return [{ path: at(), message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}` }];
+                return [{ path: at(), message: `${missing ? "is required and " : ""}must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}` }];
             case "invalid_type":
-                return [{ path: at(), message: issue.input === undefined ? `is required (${issue.expected})` : `must be ${issue.expected === "array" ? "a list" : `a ${issue.expected}`}` }];
+                return [{ path: at(), message: `${missing ? "is required and " : ""}must be ${issue.expected === "array" ? "a list" : issue.expected === "object" ? "an object" : `a ${issue.expected}`}` }];
             case "too_small":
                 return [{ path: at(), message: issue.origin === "array" ? `must list at least ${issue.minimum} item(s)` : `must be at least ${issue.minimum}${issue.origin === "string" ? " characters" : ""}` }];
             case "too_big":
@@ -149,7 +164,7 @@ function zodProblems(error: z.ZodError, prefix = ""): Problem[] {
 /** Validates an environment name; throws ValidationError naming `name`. */
 export function parseEnvironmentName(name: unknown): string {
     const result = EnvironmentNameSchema.safeParse(name);
-    if (!result.success) throw new ValidationError(zodProblems(result.error, "name"), "The environment name is invalid.");
+    if (!result.success) throw new ValidationError(zodProblems(result.error, name, "name"), "The environment name is invalid.");
     return result.data;
 }
 
@@ -159,7 +174,7 @@ export function parseEnvironmentName(name: unknown): string {
  */
 export function parseEnvironmentSpec(name: string, body: unknown): EnvironmentSpec {
     const result = EnvironmentSpecSchema.safeParse(body);
-    if (!result.success) throw new ValidationError(zodProblems(result.error), "The environment spec is invalid.");
+    if (!result.success) throw new ValidationError(zodProblems(result.error, body), "The environment spec is invalid.");
     const spec = result.data;
     const tagProblems = [["Team", spec.team], ["Environment", name]].flatMap(([k, v]) => {
         const p = tagProblem(k, v);
