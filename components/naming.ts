@@ -124,23 +124,37 @@ interface Segment {
 }
 
 /**
- * Joins segments and, while the result is too long, cuts one character from the end
- * of the longest trimmable segment (the first of equals). The same input therefore
- * always yields the same name, and the unique suffix survives intact. A cut never
- * leaves a segment empty or ending in a hyphen, so the join can never produce `--`.
+ * Cuts one character from a part, or returns undefined when it cannot shrink. Within a
+ * hyphenated part the first word is cut and later words are kept whole, because they
+ * qualify it: `kvp-cmk` must not shorten to the same text as `kvp`. No word ever
+ * empties, so a cut can never produce `--` or a trailing hyphen.
+ */
+function cutOne(text: string): string | undefined {
+    const words = text.split("-");
+    const i = words.findIndex((w) => w.length > 1);
+    if (i < 0) return undefined;
+    words[i] = words[i].slice(0, -1);
+    return words.join("-");
+}
+
+/**
+ * Joins segments and, while the result is too long, cuts one character from the
+ * longest trimmable segment (the first of equals). The same input therefore always
+ * yields the same name, and the unique suffix survives intact.
  */
 function fit(builder: string, segments: Segment[], separator: string, max: number): string {
     const parts = segments.map((s) => ({ ...s }));
     const length = () => parts.reduce((n, p) => n + p.text.length, 0) + separator.length * (parts.length - 1);
     while (length() > max) {
-        let target: (typeof parts)[number] | undefined;
+        let target: { part: (typeof parts)[number]; cut: string } | undefined;
         for (const p of parts) {
-            if (p.trimmable && p.text.length > 1 && (!target || p.text.length > target.text.length)) target = p;
+            const cut = p.trimmable ? cutOne(p.text) : undefined;
+            if (cut !== undefined && (!target || p.text.length > target.part.text.length)) target = { part: p, cut };
         }
         if (!target) {
-            throw new pulumi.RunError(`${builder}: cannot fit '${segments.map((s) => s.text).join(separator)}' into ${max} characters even after shortening every part to one character; use a shorter suffix`);
+            throw new pulumi.RunError(`${builder}: cannot fit '${segments.map((s) => s.text).join(separator)}' into ${max} characters even after shortening every part as far as it goes; use a shorter suffix or purpose`);
         }
-        target.text = target.text.slice(0, -1).replace(/-+$/, "");
+        target.part.text = target.cut;
     }
     return parts.map((p) => p.text).join(separator);
 }

@@ -1,5 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
+import fc from "fast-check";
+import { ENVIRONMENTS } from "../config/schema";
 import {
     actionGroupShortName, cosmosAccountName, functionAppName, logAnalyticsWorkspaceName, NAME_RULES, NameKind, nameProblem,
     nameWithSuffix, platformTags, resourceGroupName, storageAccountName, userAssignedIdentityName, validateName, validateVaultName,
@@ -130,11 +132,32 @@ describe("naming: builders", () => {
         assert.equal(vaultName("contoso1", "staging", "abc123"), "kv-contos-staging-abc123");
     });
 
-    it("never leaves a trailing hyphen inside a part when a cut lands on one", () => {
-        // Cutting one character from "abcdef-g" leaves "abcdef-"; the dangling hyphen goes too.
-        const name = vaultName("abcdef-g", "staging", "abc123");
-        assert.equal(name, "kv-abcdef-staging-abc123");
-        assert.equal(nameProblem("keyVault", name), undefined);
+    it("cuts the first word of a hyphenated part and keeps its qualifier whole", () => {
+        // kv-abcdef-g-staging-abc123 is 26: "abcdef-g" (8) loses a letter of "abcdef", then ties with staging (7) and loses another.
+        assert.equal(vaultName("abcdef-g", "staging", "abc123"), "kv-abcd-g-staging-abc123");
+    });
+
+    it("never gives a qualified vault (the CMK vault's <prefix>-cmk) the same name as the plain one", () => {
+        // Cutting from the end would turn both of these into kv-contos-staging-abc123.
+        assert.notEqual(vaultName("contoso-cmk", "staging", "abc123"), vaultName("contoso", "staging", "abc123"));
+        fc.assert(fc.property(
+            fc.stringMatching(/^[a-z][a-z0-9]{1,7}$/), fc.constantFrom(...ENVIRONMENTS), fc.stringMatching(/^[a-z0-9]{6}$/),
+            (prefix, env, suffix) => {
+                const plain = vaultName(prefix, env, suffix);
+                const cmk = vaultName(`${prefix}-cmk`, env, suffix);
+                return plain !== cmk && nameProblem("keyVault", plain) === undefined && nameProblem("keyVault", cmk) === undefined && cmk.includes("-cmk-");
+            },
+        ), { numRuns: 500 });
+    });
+
+    it("keeps every builder's names valid for any schema-valid prefix and any environment", () => {
+        fc.assert(fc.property(
+            fc.stringMatching(/^[a-z][a-z0-9]{1,7}$/), fc.constantFrom(...ENVIRONMENTS), fc.stringMatching(/^[a-z0-9]{5,6}$/),
+            (prefix, env, suffix) => builders.every((b) => {
+                const name = b.fn(prefix, env, suffix);
+                return nameProblem(b.kind, name) === undefined && name.endsWith(suffix);
+            }),
+        ), { numRuns: 300 });
     });
 
     it("drops hyphens from parts in storage names, which cannot hold any", () => {
