@@ -61,6 +61,8 @@ export interface Settings {
     /** Largest accepted JSON body, in bytes. */
     bodyLimitBytes: number;
     rateLimitPerMin: number;
+    /** How long each test-double run takes (load tests, process tests); ignored by the Pulumi engine. */
+    testDoubleLatencyMs: number;
     logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -150,6 +152,7 @@ export const SettingsEnvSchema = z.object({
     KVP_POLICY_PACK: z.string().optional(),
     KVP_BODY_LIMIT: bodyLimit,
     KVP_RATE_LIMIT_PER_MIN: integer(1, 1_000_000, 300),
+    KVP_TEST_DOUBLE_LATENCY_MS: integer(0, 600_000, 25),
     LOG_LEVEL: oneOf(LOG_LEVELS, "info"),
 }).superRefine((env, ctx) => {
     if (env.KVP_OIDC_ISSUER && !env.KVP_OIDC_AUDIENCE) {
@@ -195,6 +198,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     if (e.KVP_TOKENS_FILE && !existsSync(path.resolve(cwd, e.KVP_TOKENS_FILE))) {
         problems.push({ variable: "KVP_TOKENS_FILE", message: `names a file that does not exist (got ${JSON.stringify(e.KVP_TOKENS_FILE)})` });
     }
+    if (present.KVP_TEST_DOUBLE_LATENCY_MS !== undefined && e.KVP_ENGINE !== "test-double") {
+        problems.push({ variable: "KVP_TEST_DOUBLE_LATENCY_MS", message: "only applies when KVP_ENGINE=test-double" });
+    }
     if (e.KVP_POLICY_PACK && !existsSync(path.resolve(cwd, e.KVP_POLICY_PACK))) {
         problems.push({ variable: "KVP_POLICY_PACK", message: `names a directory that does not exist (got ${JSON.stringify(e.KVP_POLICY_PACK)})` });
     }
@@ -226,6 +232,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
         policyPack,
         bodyLimitBytes: e.KVP_BODY_LIMIT,
         rateLimitPerMin: e.KVP_RATE_LIMIT_PER_MIN,
+        testDoubleLatencyMs: e.KVP_TEST_DOUBLE_LATENCY_MS,
         logLevel: e.LOG_LEVEL,
     };
 }

@@ -124,6 +124,31 @@ describe("HTTP API: happy paths over the real store", () => {
     });
 });
 
+describe("HTTP API: with a worker running operations", () => {
+    let h: Harness;
+    before(async () => { h = await startHarness({ worker: true, engine: { latencyMs: 30 } }); });
+    after(() => h.close());
+
+    it("answers 200 with no operation when the same spec is already applied", async () => {
+        const put = await request(h.app).put("/v1/environments/payments-dev").set(bearer(TOKENS.operatorA)).send(spec());
+        assert.equal(put.status, 202);
+        for (let i = 0; i < 500; i++) {
+            const op = await request(h.app).get(put.headers.location).set(bearer(TOKENS.readerA));
+            if (op.body.state === "succeeded") break;
+            await new Promise((r) => setTimeout(r, 20));
+        }
+        const env = await request(h.app).get("/v1/environments/payments-dev").set(bearer(TOKENS.readerA));
+        assert.equal(env.body.status, "ready");
+        assert.equal(env.body.lastOperation.state, "succeeded");
+        const again = await request(h.app).put("/v1/environments/payments-dev").set(bearer(TOKENS.operatorA)).send(spec());
+        assert.equal(again.status, 200, again.text);
+        assert.equal(again.headers.location, undefined);
+        assert.equal(again.body.operation, undefined);
+        const changed = await request(h.app).put("/v1/environments/payments-dev").set(bearer(TOKENS.operatorA)).send(spec({ tier: "staging" }));
+        assert.equal(changed.status, 202, "a changed spec queues an update");
+    });
+});
+
 describe("HTTP API: errors are problem+json", () => {
     let h: Harness;
     beforeEach(async () => { h = await startHarness({ bodyLimitBytes: 2048 }); });

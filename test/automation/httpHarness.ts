@@ -11,6 +11,7 @@ import { createAuthenticator } from "../../automation/http/auth";
 import { createLogger } from "../../automation/http/logger";
 import { createMetrics } from "../../automation/http/metrics";
 import { SqliteStore } from "../../automation/store/sqlite";
+import { Worker } from "../../automation/worker/worker";
 import { sha256Hex, type OidcSettings } from "../../automation/settings";
 
 /**
@@ -46,6 +47,8 @@ export interface HarnessOptions {
     jwks?: JWTVerifyGetKey;
     engine?: TestDoubleOptions;
     operationSettings?: Partial<OperationSettings>;
+    /** Run a real Worker, so operations progress to a terminal state. */
+    worker?: boolean;
 }
 
 export interface Harness {
@@ -53,6 +56,7 @@ export interface Harness {
     store: SqliteStore;
     service: EnvironmentService;
     engine: TestDoubleEngine;
+    worker?: Worker;
     dataDir: string;
     /** Every log line written, as raw JSON text. */
     logs: string[];
@@ -69,7 +73,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const logger = createLogger({ level: "debug", destination: { write: (line: string) => { logs.push(line); } } });
     const store = await SqliteStore.open({ dataDir });
     const engine = new TestDoubleEngine(options.engine);
-    const service = new EnvironmentService({ store, engine, logger, settings: options.operationSettings });
+    const operationSettings: Partial<OperationSettings> = { pollMs: 20, backoffBaseMs: 50, backoffMaxMs: 200, ...options.operationSettings };
+    const service = new EnvironmentService({ store, engine, logger, settings: operationSettings });
+    const worker = options.worker ? new Worker({ store, engine, hub: service.hub, logger, settings: operationSettings }) : undefined;
+    await worker?.start();
     const metrics = createMetrics({ defaultMetrics: false, operationCounts: () => service.operationStats().then((s) => ({ byKindAndState: s.counts, queueDepth: s.queueDepth })) });
     const auth = createAuthenticator({
         adminTokenSha256: sha256Hex(TOKENS.admin),
@@ -87,8 +94,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         sse: { heartbeatMs: 200, stateCheckMs: 100 },
     });
     return {
-        app, store, service, engine, dataDir, logs,
+        app, store, service, engine, worker, dataDir, logs,
         async close() {
+            await worker?.stop();
             await store.close();
             rmSync(dataDir, { recursive: true, force: true });
         },

@@ -70,6 +70,7 @@ describe("server settings", () => {
         ["an audience without an issuer", { KVP_OIDC_AUDIENCE: "api://kvp" }, "KVP_OIDC_AUDIENCE", /only applies when KVP_OIDC_ISSUER/],
         ["a tokens file that does not exist", { KVP_TOKENS_FILE: "/nonexistent/tokens.json" }, "KVP_TOKENS_FILE", /does not exist/],
         ["a policy pack that does not exist", { KVP_POLICY_PACK: "/nonexistent/policy" }, "KVP_POLICY_PACK", /does not exist/],
+        ["a test-double latency without the test double", { KVP_TEST_DOUBLE_LATENCY_MS: "100" }, "KVP_TEST_DOUBLE_LATENCY_MS", /only applies when KVP_ENGINE=test-double/],
         ["a short passphrase", { PULUMI_CONFIG_PASSPHRASE: "abc" }, "PULUMI_CONFIG_PASSPHRASE", /at least 12/],
     ];
     for (const [what, env, variable, message] of rejected) {
