@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Script } from "node:vm";
-import { buildFunctionPackage, BUNDLE_FILE, hashFunctionSources } from "../components/functionPackage";
+import { buildFunctionPackage, BUNDLE_FILE, hashFunctionSources, registeredFunctions } from "../components/functionPackage";
 
 const FIXTURE = join(__dirname, "fixtures", "rotation-function");
 
@@ -30,6 +30,11 @@ describe("buildFunctionPackage", () => {
         assert.match(bundle, /near expiry: /, "local modules are inlined");
         assert.match(bundle, /require\("@azure\/functions-core"\)/, "the worker-provided core module stays external");
         assert.doesNotMatch(bundle, /require\("@azure\/functions"\)/, "the @azure/functions library itself is bundled");
+    });
+
+    it("produces a bundle that registers the entry's functions with the worker's core API", () => {
+        const pkg = buildFunctionPackage({ projectDir: project });
+        assert.deepEqual(registeredFunctions(join(pkg.dir, BUNDLE_FILE)), [{ name: "fixtureNearExpiry", trigger: "eventGridTrigger" }]);
     });
 
     it("archives exactly the bundle, host.json and package.json", () => {
