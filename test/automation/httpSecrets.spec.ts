@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
 import request from "supertest";
 import { TEST_DOUBLE_SECRET } from "../../automation/engine/testDouble";
+import { createLogger } from "../../automation/http/logger";
 import { bearer, spec, startHarness, TOKENS, type Harness } from "./httpHarness";
 
 const ISSUER = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0";
@@ -73,8 +74,7 @@ describe("secrets never reach logs or responses", function () {
 });
 
 describe("log redaction", () => {
-    it("masks secret-looking fields at any depth, bearer tokens and JWTs inside text", async () => {
-        const { createLogger } = await import("../../automation/http/logger");
+    it("masks secret-looking fields at any depth, bearer tokens and JWTs inside text", () => {
         const lines: string[] = [];
         const logger = createLogger({ level: "info", destination: { write: (l: string) => { lines.push(l); } } });
         const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXZhbHVl";
