@@ -45,6 +45,7 @@ function roleOf(value: string): string {
 interface Row {
     failure: string;
     injected: string;
+    atFailure: string;
     recovery: string;
     current: string;
     currentLogsIn: boolean;
@@ -52,7 +53,14 @@ interface Row {
     pending: string;
 }
 
-async function snapshot(vault: VaultDouble, name: string, pair: RolePair, failure: string, injected: string, recovery: string): Promise<Row> {
+/** The vault right after the failure: whose value is current, does it log in, is a pending marker enabled. */
+async function atFailure(vault: VaultDouble, name: string, pair: RolePair): Promise<string> {
+    const cur = vault.latest(name)!;
+    const pending = vault.versions(pendingSecretName(name)).filter((p) => p.enabled).length;
+    return `current ${roleOf(cur.value) === pair.a ? "A" : "B"}${await logsIn(cur.value) ? " logs in" : " DEAD"}, ${pending} pending`;
+}
+
+async function snapshot(vault: VaultDouble, name: string, pair: RolePair, failure: string, injected: string, crash: string, recovery: string): Promise<Row> {
     const versions = vault.versions(name);
     const cur = versions[versions.length - 1];
     const prev = versions[versions.length - 2];
@@ -60,6 +68,7 @@ async function snapshot(vault: VaultDouble, name: string, pair: RolePair, failur
     return {
         failure,
         injected,
+        atFailure: crash,
         recovery,
         current: `${roleOf(cur.value) === pair.a ? "A" : "B"} (${cur.tags?.RotationState ?? "seed"})`,
         currentLogsIn: await logsIn(cur.value),
@@ -175,12 +184,13 @@ describe("rotation against real PostgreSQL (dual credentials)", function () {
                 }).rotateNow(name);
                 assert.equal(failed.outcome, "failed");
                 assert.ok(await logsIn(vault.latest(name)!.value), "right after the failure the current version logs in");
+                const crash = await atFailure(vault, name, pair);
 
                 const recovery = await serviceFor(vault).rotateNow(name);
                 assert.equal(recovery.outcome, "resumed", recovery.reason);
                 assert.equal(roleOf(vault.latest(name)!.value), pair.b);
                 await assertSettled(vault, name);
-                rows.push(await snapshot(vault, name, pair, point, "thrown error", recovery.outcome));
+                rows.push(await snapshot(vault, name, pair, point, "thrown error", crash, recovery.outcome));
             });
         }
     });
@@ -198,6 +208,7 @@ describe("rotation against real PostgreSQL (dual credentials)", function () {
                 const vault = new VaultDouble(file);
                 assert.ok(await logsIn(vault.latest(name)!.value), "right after the crash the current version logs in");
                 assert.equal(vault.versions(pendingSecretName(name)).filter((v) => v.enabled).length, 1, "the crash left a pending marker");
+                const crash = await atFailure(vault, name, pair);
 
                 // One recovery runs in a fresh process, proving nothing lives outside the vault;
                 // the others run in this process to keep the suite fast.
@@ -212,7 +223,7 @@ describe("rotation against real PostgreSQL (dual credentials)", function () {
                 assert.equal(result.outcome, "resumed", result.reason);
                 assert.equal(roleOf(vault.latest(name)!.value), pair.b);
                 await assertSettled(vault, name);
-                rows.push(await snapshot(vault, name, pair, point, point === "after-provider" ? "SIGKILL (recovered by a new process)" : "SIGKILL", result.outcome));
+                rows.push(await snapshot(vault, name, pair, point, point === "after-provider" ? "SIGKILL, new process recovers" : "SIGKILL", crash, result.outcome));
             });
         }
 
@@ -225,6 +236,7 @@ describe("rotation against real PostgreSQL (dual credentials)", function () {
             assert.equal(crashed.signal, "SIGKILL");
             // An operator re-saves the (still working) current value, e.g. to change its tags.
             const vault = new VaultDouble(file);
+            const crash = await atFailure(vault, name, pair);
             const seeded = vault.latest(name)!;
             await vault.setSecret(name, seeded.value, { tags: seeded.tags });
 
@@ -232,7 +244,7 @@ describe("rotation against real PostgreSQL (dual credentials)", function () {
             assert.equal(result.outcome, "rolled-back", result.reason);
             assert.equal(roleOf(vault.latest(name)!.value), pair.a);
             await assertSettled(vault, name);
-            rows.push(await snapshot(vault, name, pair, "after-provider, then the secret was re-saved", "SIGKILL", result.outcome));
+            rows.push(await snapshot(vault, name, pair, "after-provider, then the secret was re-saved", "SIGKILL", crash, result.outcome));
         });
     });
 });
