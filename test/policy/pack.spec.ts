@@ -60,6 +60,25 @@ describe("the policy pack as a whole", () => {
         assert.deepEqual([...DEFAULT_CONFIG.forbiddenRoleIds].sort(), Object.keys(FORBIDDEN_ROLE_IDS).sort());
     });
 
+    it("documents every policy in policy/README.md with its enforcement level", () => {
+        const readme = readFileSync(join(POLICY_DIR, "README.md"), "utf8");
+        for (const p of ALL_POLICIES) {
+            const row = readme.split("\n").find((line) => line.startsWith(`| \`${p.name}\` |`));
+            assert.ok(row, `README has no row for ${p.name}`);
+            assert.ok(row.includes(`| ${p.enforcementLevel} |`), `README row for ${p.name} does not say ${p.enforcementLevel}`);
+        }
+    });
+
+    it("ships an example config that names real policies and passes validation", () => {
+        const example = JSON.parse(readFileSync(join(POLICY_DIR, "config.example.json"), "utf8")) as Record<string, unknown>;
+        for (const [name, cfg] of Object.entries(example)) {
+            const policy = policyNamed(name);
+            if (typeof cfg === "string") continue;
+            for (const key of Object.keys(cfg as object)) assert.ok(policy.configSchema?.properties[key], `${name} declares no setting ${key}`);
+            assert.doesNotThrow(() => resolveConfig(name, cfg as Record<string, unknown>));
+        }
+    });
+
     it("ships a nodejs PulumiPolicy.yaml whose entry point and version resolve", () => {
         const project = parse(readFileSync(join(POLICY_DIR, "PulumiPolicy.yaml"), "utf8")) as { runtime: { name: string }; main: string };
         assert.equal(project.runtime.name, "nodejs");
