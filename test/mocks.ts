@@ -123,6 +123,8 @@ function computed(args: pulumi.runtime.MockResourceArgs, name: string, id: strin
             return { primaryEndpoints: { blob: `https://${name}.blob.core.windows.net/`, queue: `https://${name}.queue.core.windows.net/`, table: `https://${name}.table.core.windows.net/` } };
         case "azure-native:applicationinsights:Component":
             return { connectionString: `InstrumentationKey=${fakeGuid(id)};IngestionEndpoint=https://westeurope-1.in.applicationinsights.azure.com/`, instrumentationKey: fakeGuid(id) };
+        case "azure-native:eventgrid:SystemTopic":
+            return { identity: i.identity ? { ...i.identity, principalId: fakeGuid(`topic:${id}`), tenantId: TENANT_ID } : undefined };
         case "random:index/randomString:RandomString": {
             const len = i.length ?? 8;
             return { result: createHash("sha256").update(args.name).digest("hex").replace(/[0-9]/g, (d) => "abcdefghij"[Number(d)]).slice(0, len) };
