@@ -1,5 +1,9 @@
 import { strict as assert } from "node:assert";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import request from "supertest";
+import { createEngine } from "../../automation/engine";
 import { TEST_DOUBLE_SECRET } from "../../automation/engine/testDouble";
 import { bearer, spec, startHarness, TEAM_A, TOKENS, type Harness } from "./httpHarness";
 
@@ -146,6 +150,42 @@ describe("HTTP API: with a worker running operations", () => {
         assert.equal(again.body.operation, undefined);
         const changed = await request(h.app).put("/v1/environments/payments-dev").set(bearer(TOKENS.operatorA)).send(spec({ tier: "staging" }));
         assert.equal(changed.status, 202, "a changed spec queues an update");
+    });
+});
+
+describe("HTTP API: without the Pulumi CLI", () => {
+    let h: Harness;
+    let dataDir: string;
+    before(async () => {
+        dataDir = mkdtempSync(path.join(tmpdir(), "kvp-nocli-"));
+        const engine = createEngine({ engine: "pulumi", dataDir, passphrase: "a-test-passphrase-value", pulumiCommand: path.join(dataDir, "no-such-pulumi") });
+        h = await startHarness({ worker: true, engineOverride: engine });
+    });
+    after(async () => {
+        await h.close();
+        rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it("answers /readyz with 503 naming the missing CLI and how to install it", async () => {
+        const res = await request(h.app).get("/readyz");
+        assert.equal(res.status, 503, res.text);
+        assert.equal(res.body.ok, false);
+        const cli = res.body.checks.find((c: { name: string }) => c.name === "pulumi-cli");
+        assert.equal(cli.ok, false);
+        assert.match(cli.detail, /get\.pulumi\.com|pulumi\.com\/docs\/install/);
+    });
+
+    it("fails operations quickly with that reason instead of hanging", async () => {
+        const put = await request(h.app).put("/v1/environments/payments-dev").set(bearer(TOKENS.operatorA)).send(spec()).expect(202);
+        let op = put.body.operation;
+        const deadline = Date.now() + 10_000;
+        while (!["succeeded", "failed", "canceled"].includes(op.state) && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 20));
+            op = (await request(h.app).get(put.headers.location).set(bearer(TOKENS.readerA))).body;
+        }
+        assert.equal(op.state, "failed");
+        assert.equal(op.error.code, "cli_missing");
+        assert.match(op.error.message, /install/);
     });
 });
 

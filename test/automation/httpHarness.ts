@@ -5,6 +5,7 @@ import type { Express } from "express";
 import type { JWTVerifyGetKey } from "jose";
 import { EnvironmentService } from "../../automation/domain/service";
 import type { OperationSettings } from "../../automation/domain/operationSettings";
+import type { Engine } from "../../automation/domain/ports";
 import { TestDoubleEngine, type TestDoubleOptions } from "../../automation/engine/testDouble";
 import { createApp } from "../../automation/http/app";
 import { createAuthenticator } from "../../automation/http/auth";
@@ -47,6 +48,8 @@ export interface HarnessOptions {
     jwks?: JWTVerifyGetKey;
     engine?: TestDoubleOptions;
     operationSettings?: Partial<OperationSettings>;
+    /** Another engine in place of the test double (e.g. a Pulumi engine whose CLI is missing). */
+    engineOverride?: Engine;
     /** Run a real Worker, so operations progress to a terminal state. */
     worker?: boolean;
 }
@@ -55,6 +58,7 @@ export interface Harness {
     app: Express;
     store: SqliteStore;
     service: EnvironmentService;
+    /** The test double (idle when engineOverride is set). */
     engine: TestDoubleEngine;
     worker?: Worker;
     dataDir: string;
@@ -72,7 +76,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const logs: string[] = [];
     const logger = createLogger({ level: "debug", destination: { write: (line: string) => { logs.push(line); } } });
     const store = await SqliteStore.open({ dataDir });
-    const engine = new TestDoubleEngine(options.engine);
+    const testDouble = new TestDoubleEngine(options.engine);
+    const engine = options.engineOverride ?? testDouble;
     const operationSettings: Partial<OperationSettings> = { pollMs: 20, backoffBaseMs: 50, backoffMaxMs: 200, ...options.operationSettings };
     const service = new EnvironmentService({ store, engine, logger, settings: operationSettings });
     const worker = options.worker ? new Worker({ store, engine, hub: service.hub, logger, settings: operationSettings }) : undefined;
@@ -90,11 +95,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     });
     const app = createApp({
         service, logger, metrics, auth,
-        settings: { bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024, rateLimitPerMin: options.rateLimitPerMin ?? 1_000_000, engine: "test-double" },
+        settings: { bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024, rateLimitPerMin: options.rateLimitPerMin ?? 1_000_000, engine: options.engineOverride ? "pulumi" : "test-double" },
         sse: { heartbeatMs: 200, stateCheckMs: 100 },
     });
     return {
-        app, store, service, engine, worker, dataDir, logs,
+        app, store, service, engine: testDouble, worker, dataDir, logs,
         async close() {
             await worker?.stop();
             await store.close();
