@@ -216,6 +216,10 @@ export const StackConfigSchema = z.object({
     if (c.environment === "prod" && c.purgeProtection === false) {
         ctx.addIssue({ code: "custom", path: ["purgeProtection"], message: "cannot be false in prod: a purged prod vault is unrecoverable" });
     }
+    if (c.privateEndpoint && (c.allowedIpRanges.length > 0 || c.allowedSubnetIds.length > 0)) {
+        // With a private endpoint, public network access is Disabled and Azure ignores firewall rules.
+        ctx.addIssue({ code: "custom", path: [c.allowedIpRanges.length > 0 ? "allowedIpRanges" : "allowedSubnetIds"], message: "has no effect with a private endpoint (public network access is Disabled); reach the vault through the endpoint's VNet instead" });
+    }
     if (c.environment === "prod" && c.monitoring.alertEmails.length === 0) {
         ctx.addIssue({ code: "custom", path: ["monitoring", "alertEmails"], message: "needs at least one address in prod: alerts nobody receives protect nothing" });
     }

@@ -44,6 +44,7 @@ describe("stack config schema", () => {
             ["access policies on an RBAC vault", { accessPolicies: [{ objectId: GUID, secrets: ["get"] }] }, "accessPolicies", /authorizationMode is accessPolicies/],
             ["a data-plane role on an access-policy vault", { authorizationMode: "accessPolicies", roleAssignments: [{ principalId: GUID, principalType: "User", role: "secrets-user" }] }, "roleAssignments", /use accessPolicies/],
             ["a private DNS zone for another service", { privateEndpoint: { subnetId: SUBNET, privateDnsZoneId: "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.Network/privateDnsZones/privatelink.blob.core.windows.net" } }, "privateEndpoint.privateDnsZoneId", /privatelink\.vaultcore\.azure\.net/],
+            ["firewall rules next to a private endpoint", { privateEndpoint: { subnetId: SUBNET }, allowedIpRanges: ["203.0.113.0/24"] }, "allowedIpRanges", /no effect with a private endpoint/],
             ["a Cosmos key size of 1024", { cosmos: { enabled: true, keySize: 1024 } }, "cosmos.keySize", /2048, 3072, 4096/],
             ["a Cosmos rotation after expiry", { cosmos: { enabled: true, keyRotationDays: 400, keyExpiryDays: 365 } }, "cosmos.keyRotationDays", /less than keyExpiryDays/],
             ["an unknown consistency level", { cosmos: { consistencyLevel: "Linearizable" } }, "cosmos.consistencyLevel", /"Session"/],
