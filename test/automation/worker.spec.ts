@@ -1,0 +1,341 @@
+import { strict as assert } from "node:assert";
+import { STATE_EVENT, StateEventData } from "../../automation/domain/eventHub";
+import type { OperationSettings } from "../../automation/domain/operationSettings";
+import { Engine, EngineError, EngineResult, EngineRunRequest, Operation, OperationEvent, Readiness } from "../../automation/domain/ports";
+import type { Clock } from "../../automation/domain/runtime";
+import { EnvironmentService } from "../../automation/domain/service";
+import type { Store } from "../../automation/domain/store";
+import { TEST_DOUBLE_SECRET, TestDoubleEngine } from "../../automation/engine/testDouble";
+import { openSqliteStore } from "../../automation/store/sqlite";
+import { Worker } from "../../automation/worker/worker";
+import { ADMIN, eventually, ManualClock, PAYMENTS_OPERATOR, tempDir, validSpec } from "./domainFixtures";
+
+const FAST: Partial<OperationSettings> = {
+    pollMs: 10, leaseMs: 400, heartbeatMs: 50, backoffBaseMs: 5, backoffMaxMs: 20, abortGraceMs: 200,
+    stopDeadlineMs: 300, ttlSweepMs: 20, idleTimeoutMs: 10_000, operationTimeoutMs: 20_000, maxAttempts: 3, maxConcurrent: 4,
+};
+
+interface Rig {
+    store: Store;
+    service: EnvironmentService;
+    worker: Worker;
+    engine: Engine;
+    dataDir: string;
+}
+
+describe("Worker", () => {
+    let dir: ReturnType<typeof tempDir>;
+    const open: Array<{ store: Store; worker?: Worker }> = [];
+
+    beforeEach(() => (dir = tempDir("worker")));
+    afterEach(async () => {
+        for (const { store, worker } of open.splice(0)) {
+            await worker?.stop();
+            await store.close();
+        }
+        dir.remove();
+    });
+
+    async function rig(engine: Engine, settings: Partial<OperationSettings> = {}, clock?: Clock, start = true): Promise<Rig> {
+        const store = await openSqliteStore({ dataDir: dir.path });
+        const merged = { ...FAST, ...settings };
+        const service = new EnvironmentService({ store, engine, settings: merged, clock });
+        const worker = new Worker({ store, engine, hub: service.hub, settings: merged, clock, random: () => 0.5, workerId: "test-worker" });
+        open.push({ store, worker });
+        if (start) await worker.start();
+        return { store, service, worker, engine, dataDir: dir.path };
+    }
+
+    async function put(r: Rig, name = "payments-dev", spec = validSpec()): Promise<Operation> {
+        const result = await r.service.putEnvironment(PAYMENTS_OPERATOR, name, spec);
+        assert.ok(result.operation);
+        return result.operation;
+    }
+
+    function settled(r: Rig, id: string, timeoutMs = 5_000): Promise<Operation> {
+        return eventually(async () => {
+            const op = await r.store.getOperation(id);
+            return op && ["succeeded", "failed", "canceled"].includes(op.state) ? op : undefined;
+        }, `operation ${id} to finish`, timeoutMs);
+    }
+
+    function running(r: Rig, id: string): Promise<Operation> {
+        return eventually(async () => {
+            const op = await r.store.getOperation(id);
+            return op?.state === "running" ? op : undefined;
+        }, `operation ${id} to run`);
+    }
+
+    const states = (events: OperationEvent[]) => events.filter((e) => e.type === STATE_EVENT).map((e) => (e.data as StateEventData).state);
+
+    it("runs an update: stores events in order, streams them live, redacts outputs and marks the environment ready", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 40, progressEvents: 2 });
+        const r = await rig(engine);
+        const op = await put(r);
+        const live: OperationEvent[] = [];
+        r.service.subscribe(op.id, (e) => live.push(e));
+
+        const done = await settled(r, op.id);
+        assert.equal(done.state, "succeeded");
+        assert.equal(done.attempt, 1);
+        assert.deepEqual(done.summary, { create: 2 });
+        const env = await r.service.getEnvironment(PAYMENTS_OPERATOR, "payments-dev");
+        assert.equal(env.status, "ready");
+        assert.equal((env.outputs as { vaultName: string }).vaultName, "kv-payments-dev");
+        assert.ok(!JSON.stringify(env).includes(TEST_DOUBLE_SECRET), "a nested secret output reached the client");
+
+        const stored = await r.store.listEvents(op.id, 0, 100);
+        assert.deepEqual(stored.map((e) => e.seq), stored.map((_, i) => i + 1));
+        assert.deepEqual(states(stored), ["queued", "running", "succeeded"]);
+        assert.ok(stored.some((e) => e.type === "resource-pre"));
+        assert.deepEqual(live.map((e) => e.seq), stored.slice(1).map((e) => e.seq), "live subscribers see every event after the first, in order");
+        const audit = (await r.store.listAudit({ limit: 10 })).items.map((a) => `${a.actor.subject} ${a.action} ${a.outcome}`);
+        assert.ok(audit.includes("system:worker operation.update succeeded"));
+    });
+
+    it("retries a retryable engine failure with backoff, then succeeds", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        engine.script("payments-dev", { kind: "flaky", failures: 2, code: "throttled" });
+        const r = await rig(engine);
+        const op = await put(r);
+        const done = await settled(r, op.id);
+        assert.equal(done.state, "succeeded");
+        assert.equal(done.attempt, 3);
+        assert.equal(done.error, undefined, "a success clears the last attempt's error");
+        const stored = await r.store.listEvents(op.id, 0, 100);
+        assert.deepEqual(states(stored), ["queued", "running", "queued", "running", "queued", "running", "succeeded"]);
+        const retry = stored.find((e) => e.type === STATE_EVENT && (e.data as StateEventData).state === "queued" && (e.data as StateEventData).notBefore);
+        assert.equal((retry?.data as StateEventData).error?.code, "throttled");
+    });
+
+    it("fails once the attempts are used up", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        engine.script("payments-dev", { kind: "flaky", failures: 5 });
+        const r = await rig(engine, { maxAttempts: 2 });
+        const done = await settled(r, (await put(r)).id);
+        assert.equal(done.state, "failed");
+        assert.equal(done.attempt, 2);
+        assert.equal(done.error?.code, "concurrent_update");
+        assert.equal((await r.store.getEnvironment("payments-dev"))?.status, "failed");
+    });
+
+    it("fails fast, without retrying, when the Pulumi CLI is missing", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 1 });
+        engine.script("payments-dev", { kind: "fail", code: "cli_missing", message: "The Pulumi CLI is not installed: see https://www.pulumi.com/docs/install/", retryable: true });
+        const r = await rig(engine);
+        const started = Date.now();
+        const done = await settled(r, (await put(r)).id, 2_000);
+        assert.ok(Date.now() - started < 2_000);
+        assert.equal(done.state, "failed");
+        assert.equal(done.attempt, 1);
+        assert.equal(done.error?.code, "cli_missing");
+        assert.match(done.error?.message ?? "", /pulumi\.com\/docs\/install/);
+    });
+
+    it("cancels a running operation through its AbortSignal", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        engine.script("payments-dev", { kind: "hang" });
+        const r = await rig(engine);
+        const op = await put(r);
+        await running(r, op.id);
+        await r.service.cancelOperation(PAYMENTS_OPERATOR, op.id);
+        const done = await settled(r, op.id);
+        assert.equal(done.state, "canceled");
+        assert.equal((await r.store.getEnvironment("payments-dev"))?.status, "failed");
+        assert.equal(await r.store.isRecoveryPending("payments-dev"), true, "an aborted run may leave a lock: clean up before the next");
+    });
+
+    it("notices a cancel requested through the store alone (another process) at the next heartbeat", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        engine.script("payments-dev", { kind: "hang" });
+        const r = await rig(engine);
+        const op = await put(r);
+        await running(r, op.id);
+        await r.store.requestCancel(op.id, new Date().toISOString());
+        assert.equal((await settled(r, op.id)).state, "canceled");
+    });
+
+    it("stops an operation that goes quiet for the idle timeout", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        engine.script("payments-dev", { kind: "hang" });
+        const r = await rig(engine, { idleTimeoutMs: 100 });
+        const done = await settled(r, (await put(r)).id);
+        assert.equal(done.state, "failed");
+        assert.equal(done.error?.code, "timeout");
+        assert.match(done.error?.message ?? "", /No progress/);
+    });
+
+    it("stops an operation that runs past the overall timeout", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        engine.script("payments-dev", { kind: "hang" });
+        const r = await rig(engine, { operationTimeoutMs: 100 });
+        const done = await settled(r, (await put(r)).id);
+        assert.equal(done.error?.code, "timeout");
+        assert.match(done.error?.message ?? "", /past its/);
+    });
+
+    it("records the outcome even when the engine ignores its AbortSignal", async () => {
+        const deaf: Engine = {
+            name: "deaf",
+            readiness: async (): Promise<Readiness> => ({ ok: true, checks: [] }),
+            run: () => new Promise<EngineResult>(() => {}),
+            recoverStack: async () => {},
+            removeStack: async () => {},
+        };
+        const r = await rig(deaf, { abortGraceMs: 50 });
+        const op = await put(r);
+        await running(r, op.id);
+        await r.service.cancelOperation(PAYMENTS_OPERATOR, op.id);
+        assert.equal((await settled(r, op.id, 2_000)).state, "canceled");
+    });
+
+    it("never runs two operations of one environment at once and keeps to the global cap", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 30, progressEvents: 1 });
+        const r = await rig(engine, { maxConcurrent: 2 });
+        const ids: string[] = [];
+        for (const name of ["env-aa", "env-bb", "env-cc"]) {
+            ids.push((await put(r, name)).id);
+            ids.push((await r.service.requestOperation(PAYMENTS_OPERATOR, name, "preview")).id);
+            ids.push((await r.service.requestOperation(PAYMENTS_OPERATOR, name, "refresh")).id);
+        }
+        for (const id of ids) assert.equal((await settled(r, id)).state, "succeeded");
+        assert.ok([...engine.maxConcurrentByStack.values()].every((n) => n === 1), JSON.stringify([...engine.maxConcurrentByStack]));
+        assert.equal(engine.maxConcurrentOverall, 2);
+        const aa = engine.calls.filter((c) => c.stackName === "env-aa").map((c) => c.kind);
+        assert.deepEqual(aa, ["update", "preview", "refresh"], "one environment's operations run in the order they were asked for");
+    });
+
+    it("destroys on DELETE, removes the stack and clears the outputs", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        const r = await rig(engine);
+        await settled(r, (await put(r)).id);
+        const destroy = await r.service.deleteEnvironment(PAYMENTS_OPERATOR, "payments-dev");
+        assert.equal((await settled(r, destroy.id)).state, "succeeded");
+        const env = await r.store.getEnvironment("payments-dev");
+        assert.equal(env?.status, "destroyed");
+        assert.equal(env?.outputs, undefined);
+        assert.deepEqual(engine.removed, ["payments-dev"]);
+    });
+
+    it("destroys an environment whose TTL passed, once", async () => {
+        const clock = new ManualClock(Date.now());
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        const r = await rig(engine, {}, clock);
+        await settled(r, (await put(r, "payments-dev", validSpec({ ttlHours: 1 }))).id);
+        await settled(r, (await put(r, "payments-keep", validSpec({ ttlHours: 5 }))).id);
+        clock.advance(3_600_001);
+        const destroyed = await eventually(async () => (await r.store.getEnvironment("payments-dev"))?.status === "destroyed", "the TTL destroy");
+        assert.ok(destroyed);
+        assert.equal((await r.store.getEnvironment("payments-keep"))?.status, "ready");
+        assert.deepEqual(engine.removed, ["payments-dev"]);
+        const audit = (await r.store.listAudit({ limit: 50 })).items.map((a) => `${a.actor.subject} ${a.action} ${a.target}`);
+        assert.ok(audit.includes("system:ttl environment.expire payments-dev"));
+        await new Promise((res) => setTimeout(res, 100));
+        assert.equal(engine.calls.filter((c) => c.kind === "destroy").length, 1, "a destroyed environment is not expired again");
+    });
+
+    describe("crash recovery at start", () => {
+        /** Leaves operations `running` under a worker that no longer exists, as a killed process would. */
+        async function crashedWith(kinds: Array<["update" | "destroy", number]>): Promise<{ ids: string[] }> {
+            const store = await openSqliteStore({ dataDir: dir.path });
+            const service = new EnvironmentService({ store, engine: new TestDoubleEngine(), settings: FAST });
+            const ids: string[] = [];
+            for (const [i, [kind, attempt]] of kinds.entries()) {
+                const name = `crashed-${i}`;
+                const now = () => new Date().toISOString();
+                let op: Operation;
+                if (kind === "update") {
+                    op = (await service.putEnvironment(ADMIN, name, validSpec())).operation!;
+                } else {
+                    await service.putEnvironment(ADMIN, name, validSpec());
+                    const update = await store.claimNext({ workerId: "old", leaseMs: 60_000, maxRunning: 9, now: now() });
+                    await store.finishOperation({ id: update!.id, workerId: "old", state: "succeeded", now: now() });
+                    op = await service.deleteEnvironment(ADMIN, name);
+                }
+                for (let a = 0; a < attempt; a++) {
+                    const claimed = await store.claimNext({ workerId: "dead-worker", leaseMs: 60_000, maxRunning: 9, now: new Date().toISOString() });
+                    assert.equal(claimed?.id, op.id);
+                    if (a < attempt - 1) await store.requeueOperation({ id: op.id, workerId: "dead-worker", notBefore: new Date().toISOString(), now: new Date().toISOString() });
+                }
+                ids.push(op.id);
+            }
+            await store.close();
+            return { ids };
+        }
+
+        it("recovers the stack and retries an update left running by a dead process", async () => {
+            const { ids: [id] } = await crashedWith([["update", 1]]);
+            const engine = new TestDoubleEngine({ latencyMs: 5 });
+            const r = await rig(engine);
+            const done = await settled(r, id);
+            assert.equal(done.state, "succeeded");
+            assert.equal(done.attempt, 2);
+            assert.deepEqual(engine.recovered, ["crashed-0"], "the stack is cleaned up before it runs again");
+            assert.equal(await r.store.isRecoveryPending("crashed-0"), false);
+            assert.deepEqual(states(await r.store.listEvents(id, 0, 100)), ["queued", "interrupted", "queued", "running", "succeeded"], "the dead worker wrote no running event; recovery writes the rest");
+        });
+
+        it("fails by policy an interrupted destroy and an update on its last attempt", async () => {
+            const { ids: [destroyId, lastTryId] } = await crashedWith([["destroy", 1], ["update", 3]]);
+            const engine = new TestDoubleEngine({ latencyMs: 5 });
+            const r = await rig(engine);
+            const destroy = await settled(r, destroyId);
+            assert.equal(destroy.state, "failed");
+            assert.match(destroy.error?.message ?? "", /DELETE again/);
+            assert.equal((await r.store.getEnvironment("crashed-0"))?.status, "failed");
+            const lastTry = await settled(r, lastTryId);
+            assert.equal(lastTry.state, "failed");
+            assert.equal(lastTry.error?.code, "interrupted");
+            assert.equal(engine.calls.length, 0);
+            const audit = (await r.store.listAudit({ limit: 50 })).items.map((a) => `${a.actor.subject} ${a.action} ${a.outcome}`);
+            assert.ok(audit.includes("system:recovery operation.recover failed"));
+        });
+    });
+
+    it("stops gracefully: running work ends interrupted, queued work stays queued, and both resume after a restart", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        engine.script("payments-dev", { kind: "hang" });
+        const r = await rig(engine, { maxConcurrent: 1 });
+        const hung = await put(r);
+        await running(r, hung.id);
+        const waiting = await put(r, "payments-stg");
+        const started = Date.now();
+        await r.worker.stop();
+        assert.ok(Date.now() - started < FAST.stopDeadlineMs! + FAST.abortGraceMs! + 1_000, "stop() must respect its deadline");
+        assert.equal((await r.store.getOperation(hung.id))?.state, "interrupted");
+        assert.equal((await r.store.getOperation(waiting.id))?.state, "queued");
+
+        const again = new Worker({ store: r.store, engine, hub: r.service.hub, settings: FAST, random: () => 0.5 });
+        open.push({ store: r.store, worker: again });
+        await again.start();
+        assert.equal((await settled(r, hung.id)).state, "succeeded");
+        assert.equal((await settled(r, waiting.id)).state, "succeeded");
+        assert.deepEqual(engine.recovered, ["payments-dev"]);
+    });
+
+    it("fails a run whose stack recovery reports the CLI missing, quickly", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        engine.recoverStack = async () => {
+            throw new EngineError("cli_missing", "The Pulumi CLI is not installed.", false);
+        };
+        const r = await rig(engine, {}, undefined, false);
+        const op = await put(r);
+        await r.store.setRecoveryPending("payments-dev", true);
+        await r.worker.start();
+        const done = await settled(r, op.id, 2_000);
+        assert.equal(done.error?.code, "cli_missing");
+        assert.equal(engine.calls.length, 0, "nothing runs on a stack that could not be recovered");
+    });
+
+    it("hands engine requests the config derived from the stored spec", async () => {
+        const seen: EngineRunRequest[] = [];
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        const run = engine.run.bind(engine);
+        engine.run = (req) => (seen.push(req), run(req));
+        const r = await rig(engine);
+        await settled(r, (await put(r, "payments-dev", validSpec({ tier: "staging" }))).id);
+        assert.equal(seen[0].config.environment, "staging");
+        assert.deepEqual(seen[0].config.tags, { Team: "payments", Environment: "payments-dev", ManagedBy: "keyvault-platform-server" });
+        assert.equal(seen[0].stackName, "payments-dev");
+    });
+});
