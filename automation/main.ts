@@ -1,12 +1,11 @@
 import type { Server } from "node:http";
-import { isFinalEvent } from "./domain/eventHub";
 import type { OperationSettings } from "./domain/operationSettings";
 import { EnvironmentService } from "./domain/service";
 import { createEngine } from "./engine";
 import { boundAddress, createApp, startWebServer, stopWebServer } from "./http/app";
 import { createAuthenticator, readTokensFile } from "./http/auth";
 import { createLogger } from "./http/logger";
-import { createMetrics } from "./http/metrics";
+import { createMetrics, observeFinishedOperations } from "./http/metrics";
 import { ensureDataDir, loadSettings, resolvePassphrase, SettingsError, type Settings } from "./settings";
 import { SqliteStore } from "./store/sqlite";
 import { Worker } from "./worker/worker";
@@ -76,10 +75,7 @@ async function main(): Promise<void> {
             return { byKindAndState: stats.counts, queueDepth: stats.queueDepth };
         },
     });
-    service.hub.subscribeAll((event) => {
-        if (!isFinalEvent(event)) return;
-        store.getOperation(event.operationId).then((op) => op && metrics.observeOperation(op)).catch(() => undefined);
-    });
+    observeFinishedOperations(service.hub, (id) => store.getOperation(id), metrics);
 
     const auth = createAuthenticator({ adminTokenSha256: settings.adminTokenSha256, staticTokens, oidc: settings.oidc });
     const app = createApp({ service, settings, logger, metrics, auth });

@@ -1,5 +1,6 @@
 import type { RequestHandler } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { isFinalEvent, type EventHub } from "../domain/eventHub";
 import { OPERATION_KINDS, OPERATION_STATES, TERMINAL_STATES, type Operation, type OperationKind, type OperationState } from "../domain/ports";
 
 /**
@@ -99,4 +100,20 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
             };
         },
     };
+}
+
+/**
+ * Feeds the duration histogram from the hub's final state events. The event does
+ * not carry the kind, so the finished operation is read back from the store.
+ */
+export function observeFinishedOperations(
+    hub: Pick<EventHub, "subscribeAll">,
+    load: (operationId: string) => Promise<Operation | undefined>,
+    metrics: Pick<Metrics, "observeOperation">,
+): () => void {
+    return hub.subscribeAll((event) => {
+        if (!isFinalEvent(event)) return;
+        // Metrics are best effort: a failed read must never disturb the worker publishing the event.
+        load(event.operationId).then((op) => op && metrics.observeOperation(op), () => undefined);
+    });
 }

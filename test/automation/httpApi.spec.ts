@@ -150,6 +150,9 @@ describe("HTTP API: with a worker running operations", () => {
         assert.equal(again.body.operation, undefined);
         const changed = await request(h.app).put("/v1/environments/payments-dev").set(bearer(TOKENS.operatorA)).send(spec({ tier: "staging" }));
         assert.equal(changed.status, 202, "a changed spec queues an update");
+        const metrics = await request(h.app).get("/metrics");
+        assert.match(metrics.text, /kvp_operation_duration_seconds_count\{kind="update",state="succeeded"\} 1/);
+        assert.match(metrics.text, /kvp_operations_finished_total\{kind="update",state="succeeded"\} 1/);
     });
 });
 

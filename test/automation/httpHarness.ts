@@ -10,7 +10,7 @@ import { TestDoubleEngine, type TestDoubleOptions } from "../../automation/engin
 import { createApp } from "../../automation/http/app";
 import { createAuthenticator } from "../../automation/http/auth";
 import { createLogger } from "../../automation/http/logger";
-import { createMetrics } from "../../automation/http/metrics";
+import { createMetrics, observeFinishedOperations } from "../../automation/http/metrics";
 import { SqliteStore } from "../../automation/store/sqlite";
 import { Worker } from "../../automation/worker/worker";
 import { sha256Hex, type OidcSettings } from "../../automation/settings";
@@ -83,6 +83,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const worker = options.worker ? new Worker({ store, engine, hub: service.hub, logger, settings: operationSettings }) : undefined;
     await worker?.start();
     const metrics = createMetrics({ defaultMetrics: false, operationCounts: () => service.operationStats().then((s) => ({ byKindAndState: s.counts, queueDepth: s.queueDepth })) });
+    observeFinishedOperations(service.hub, (id) => store.getOperation(id), metrics);
     const auth = createAuthenticator({
         adminTokenSha256: sha256Hex(TOKENS.admin),
         staticTokens: [
