@@ -13,7 +13,7 @@ import { PostgresDualTarget } from "../../functions/rotation/src/targets/postgre
 import { silentLogger } from "../../functions/rotation/src/log";
 import { pendingSecretName } from "../../functions/rotation/src/vault";
 import {
-    ADDRESS, adminQuery, createPair, dropPair, enforcePasswordAuth, localAdmin, logsIn, relaxPasswordAuth, RolePair, uniqueSuffix, uri,
+    ADDRESS, adminQuery, createPair, dropPair, enforcePasswordAuth, localAdmin, logsIn, RolePair, uniqueSuffix, uri,
 } from "./helpers/postgres";
 import { VaultDouble } from "./helpers/vaultDouble";
 
@@ -99,7 +99,6 @@ function runChild(vaultFile: string, name: string, killAt: string): Promise<{ si
 
 describe("rotation against real PostgreSQL (dual credentials)", function () {
     this.timeout(60_000);
-    let changedHba = false;
     const pairs: RolePair[] = [];
     const rows: Row[] = [];
     const dir = mkdtempSync(join(tmpdir(), "kvp-rotation-"));
@@ -111,12 +110,11 @@ describe("rotation against real PostgreSQL (dual credentials)", function () {
     }
 
     before(async () => {
-        changedHba = await enforcePasswordAuth();
+        await enforcePasswordAuth();
     });
 
     after(async () => {
         for (const pair of pairs) await dropPair(pair);
-        if (changedHba) await relaxPasswordAuth();
         rmSync(dir, { recursive: true, force: true });
         if (rows.length > 0) {
             console.log("\n      What the vault held after the recovery run (A/B = role of the current version):");

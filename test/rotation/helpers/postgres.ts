@@ -6,9 +6,11 @@ import type { PostgresAdmin } from "../../../functions/rotation/src/targets/post
 /**
  * Real-PostgreSQL harness. The local server trusts every 127.0.0.1 connection, which
  * would make any login check pass; so the setup prepends one pg_hba.conf rule that
- * demands scram-sha-256 for members of a dedicated group role, and makes every test
- * role a member. The rule matches nobody else (harmless if left behind), is added
- * only when missing, and is removed again by `relax()`.
+ * demands scram-sha-256 for members of a dedicated NOLOGIN group role, and makes every
+ * test role a member. The rule is added only when missing and deliberately left in
+ * place: it matches nobody outside these tests, and removing it at the end of one run
+ * would silently turn the login checks of a concurrent run (another `npm test` on the
+ * same server) back into no-ops. `relaxPasswordAuth` removes it by hand.
  */
 export const PG = { host: "127.0.0.1", port: 5432, database: "test", user: process.env.PGUSER ?? "postgres" };
 export const ENFORCED_GROUP = "kvp_rotation_scram_enforced";
@@ -54,6 +56,7 @@ export async function enforcePasswordAuth(): Promise<boolean> {
     return true;
 }
 
+/** Removes the rule; not called by the suite (see above), kept for cleaning a machine by hand. */
 export async function relaxPasswordAuth(): Promise<void> {
     const { path, lines } = await hba();
     if (!lines.includes(HBA_RULE)) return;
@@ -89,7 +92,7 @@ export async function dropPair(pair: RolePair): Promise<void> {
 
 /** A fresh connection with exactly what a consumer would use: the URI from the vault. */
 export async function logsIn(connectionString: string): Promise<boolean> {
-    const client = new Client({ connectionString, connectionTimeoutMillis: 5000 });
+    const client = new Client({ connectionString, connectionTimeoutMillis: 15_000 });
     try {
         await client.connect();
         await client.query("SELECT 1");
