@@ -1,8 +1,10 @@
 /**
- * Boots the pack the way `pulumi preview --policy-pack policy` does (node with
- * the PulumiPolicy.yaml nodeargs, cwd policy/) and talks to its analyzer over
- * gRPC, so the wiring (entry point, package.json version, module resolution from
- * policy/, config schemas) is proven without the Pulumi CLI.
+ * Boots the pack the way `pulumi preview --policy-pack policy` does: node (with
+ * any PulumiPolicy.yaml nodeargs) running @pulumi/pulumi/cmd/run-policy-pack with
+ * the engine address and the pack directory, cwd policy/. That runner compiles
+ * the pack with its vendored, type-checking ts-node, so this proves the pack
+ * compiles there, resolves its modules from policy/, finds its package.json
+ * version and serves every policy, all without the Pulumi CLI.
  */
 import assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
@@ -20,11 +22,17 @@ import { withPath } from "./cases";
 
 const POLICY_DIR = join(__dirname, "..", "..", "policy");
 
-interface PolicyFile { runtime: { name: string; options: { nodeargs: string } }; main: string }
+interface PolicyFile { runtime: string | { name: string; options?: { nodeargs?: string } } }
 
 function startPack(): Promise<{ child: ChildProcess; port: number }> {
     const project = parse(readFileSync(join(POLICY_DIR, "PulumiPolicy.yaml"), "utf8")) as PolicyFile;
-    const child = spawn(process.execPath, [...project.runtime.options.nodeargs.split(" "), project.main], { cwd: POLICY_DIR, stdio: ["ignore", "pipe", "pipe"] });
+    const nodeargs = typeof project.runtime === "string" ? "" : (project.runtime.options?.nodeargs ?? "");
+    const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [POLICY_DIR] });
+    // The engine address is unused by the runner (the analyzer prints the port it serves on).
+    const args = [...nodeargs.split(" ").filter(Boolean), runner, "127.0.0.1:0", "."];
+    // The pack runs as the CLI would start it: no loader options inherited from the test runner.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "NODE_OPTIONS"));
+    const child = spawn(process.execPath, args, { cwd: POLICY_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
     return new Promise((resolve, reject) => {
         let out = "";
         let err = "";

@@ -79,11 +79,12 @@ describe("the policy pack as a whole", () => {
         }
     });
 
-    it("ships a nodejs PulumiPolicy.yaml whose entry point and version resolve", () => {
-        const project = parse(readFileSync(join(POLICY_DIR, "PulumiPolicy.yaml"), "utf8")) as { runtime: { name: string }; main: string };
-        assert.equal(project.runtime.name, "nodejs");
-        assert.ok(readFileSync(join(POLICY_DIR, project.main), "utf8").includes("new PolicyPack("));
-        assert.match(JSON.parse(readFileSync(join(POLICY_DIR, "package.json"), "utf8")).version, /^\d+\.\d+\.\d+$/);
+    it("ships a nodejs PulumiPolicy.yaml, and a package.json whose entry point builds the pack and whose version is semver", () => {
+        const project = parse(readFileSync(join(POLICY_DIR, "PulumiPolicy.yaml"), "utf8")) as { runtime: string | { name: string } };
+        assert.equal(typeof project.runtime === "string" ? project.runtime : project.runtime.name, "nodejs");
+        const pkg = JSON.parse(readFileSync(join(POLICY_DIR, "package.json"), "utf8")) as { main: string; version: string };
+        assert.ok(readFileSync(join(POLICY_DIR, pkg.main), "utf8").includes("new PolicyPack("));
+        assert.match(pkg.version, /^\d+\.\d+\.\d+$/);
     });
 });
 
