@@ -5,6 +5,9 @@ import { parse } from "yaml";
 import { CONFIG_SCHEMA, DEFAULT_CONFIG, PolicyConfigError, resolveConfig } from "../../policy/config";
 import { ALL_POLICIES } from "../../policy/policies";
 import { MIRRORS } from "../../policy/rules";
+import { POLICY_PACK_DIR } from "../../policy/location";
+import { existsSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import { FORBIDDEN_ROLE_IDS } from "../../config/roles";
 import { compliantStack } from "./fixtures";
 import { policyNamed, runResourcePolicy } from "./harness";
@@ -77,6 +80,11 @@ describe("the policy pack as a whole", () => {
             for (const key of Object.keys(cfg as object)) assert.ok(policy.configSchema?.properties[key], `${name} declares no setting ${key}`);
             assert.doesNotThrow(() => resolveConfig(name, cfg as Record<string, unknown>));
         }
+    });
+
+    it("exports its own absolute directory for the Automation API's policyPacks option", () => {
+        assert.ok(isAbsolute(POLICY_PACK_DIR));
+        assert.ok(existsSync(join(POLICY_PACK_DIR, "PulumiPolicy.yaml")));
     });
 
     it("ships a nodejs PulumiPolicy.yaml, and a package.json whose entry point builds the pack and whose version is semver", () => {
