@@ -66,7 +66,12 @@ export class Worker {
     async start(): Promise<void> {
         if (this.state !== "new") throw new Error(`Worker ${this.id} was already started`);
         this.state = "running";
-        await recoverInterrupted(this.recoveryContext(), this.store.exclusive);
+        try {
+            await recoverInterrupted(this.recoveryContext(), this.store.exclusive);
+        } catch (e) {
+            this.state = "stopped";
+            throw e;
+        }
         this.lastReclaim = Date.now();
         this.unsubscribe.push(
             this.hub.onEnqueued(() => this.poke()),
@@ -117,7 +122,8 @@ export class Worker {
 
     private async housekeeping(): Promise<void> {
         const now = Date.now();
-        if (now - this.lastReclaim >= this.settings.leaseMs / 2) {
+        // An exclusive store has no other workers whose leases could lapse; its orphans were all taken at start.
+        if (!this.store.exclusive && now - this.lastReclaim >= this.settings.leaseMs / 2) {
             this.lastReclaim = now;
             await recoverInterrupted(this.recoveryContext(), false);
         }

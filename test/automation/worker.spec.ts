@@ -292,6 +292,28 @@ describe("Worker", () => {
         });
     });
 
+    it("on a shared store, leaves a live lease alone at start and takes the operation over once the lease lapses", async () => {
+        const r = await rig(new TestDoubleEngine({ latencyMs: 5 }), {}, undefined, false);
+        const op = await put(r);
+        await r.store.claimNext({ workerId: "other-process", leaseMs: 300, maxRunning: 9, now: new Date().toISOString() });
+        const shared = new Proxy(r.store, {
+            get: (target, prop) => {
+                if (prop === "exclusive") return false;
+                const value = Reflect.get(target, prop);
+                return typeof value === "function" ? value.bind(target) : value;
+            },
+        });
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        const worker = new Worker({ store: shared, engine, hub: r.service.hub, settings: FAST, random: () => 0.5 });
+        open.push({ store: r.store, worker });
+        await worker.start();
+        assert.equal((await r.store.getOperation(op.id))?.state, "running", "another worker's live lease is respected");
+        const done = await settled(r, op.id);
+        assert.equal(done.state, "succeeded");
+        assert.equal(done.attempt, 2);
+        assert.deepEqual(engine.recovered, ["payments-dev"]);
+    });
+
     it("stops gracefully: running work ends interrupted, queued work stays queued, and both resume after a restart", async () => {
         const engine = new TestDoubleEngine({ latencyMs: 5 });
         engine.script("payments-dev", { kind: "hang" });
