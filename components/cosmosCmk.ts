@@ -39,6 +39,8 @@ export interface CosmosCmkArgs {
     consistencyLevel?: ConsistencyLevel;
     /** Optional. RSA key size in bits. Defaults to 3072 (the size Microsoft recommends). */
     keySize?: CmkKeySize;
+    /** Optional. Create the CMK as RSA-HSM, which requires a premium vault. Defaults to false (software RSA). */
+    hsm?: boolean;
     /** Optional. Days until each key version expires. Defaults to 365. */
     keyExpiryDays?: number;
     /** Optional. Days after creation at which Key Vault rotates the key. Defaults to 180. */
@@ -196,7 +198,7 @@ export class CosmosCmk extends pulumi.ComponentResource {
             vaultName: args.cmkVault.name,
             keyName: s.keyName,
             properties: {
-                kty: "RSA",
+                kty: args.hsm ? "RSA-HSM" : "RSA",
                 keySize: s.keySize,
                 keyOps: ["wrapKey", "unwrapKey"],
                 attributes: { enabled: true, expires: keyExpiresAt(new Date(), s.keyExpiryDays) },

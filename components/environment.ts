@@ -80,6 +80,8 @@ export class KeyVaultEnvironment extends pulumi.ComponentResource {
                 locations: c.cosmos.locations,
                 consistencyLevel: c.cosmos.consistencyLevel,
                 keySize: c.cosmos.keySize,
+                // A premium CMK vault exists for HSM protection; a software key there would waste it.
+                hsm: c.vaultSku === "premium",
                 keyExpiryDays: c.cosmos.keyExpiryDays,
                 keyRotationDays: c.cosmos.keyRotationDays,
                 keyNotifyDaysBeforeExpiry: c.cosmos.keyNotifyDaysBeforeExpiry,

@@ -249,6 +249,11 @@ describe("CosmosCmk variants", () => {
         assert.equal(rec.one(T.key).inputs.properties.keySize, 3072);
     });
 
+    it("creates an HSM-backed key when asked, for premium CMK vaults", async () => {
+        const rec = await record(() => new CosmosCmk("hsm", baseArgs({ hsm: true })));
+        assert.equal(rec.one(T.key).inputs.properties.kty, "RSA-HSM");
+    });
+
     it("bounds staleness explicitly when BoundedStaleness is chosen", async () => {
         const rec = await record(() => new CosmosCmk("bs", baseArgs({ consistencyLevel: "BoundedStaleness" })));
         assert.deepEqual(rec.one(T.account).inputs.consistencyPolicy, { defaultConsistencyLevel: "BoundedStaleness", maxIntervalInSeconds: 300, maxStalenessPrefix: 100_000 });

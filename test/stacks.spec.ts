@@ -138,6 +138,10 @@ describe("the staging stack (Pulumi.staging.yaml)", function () {
         assert.match(rules[0].id, /\/subnets\/snet-agents$/);
     });
 
+    it("uses a software RSA key in a standard CMK vault", () => {
+        assert.equal(run.one(KEY).inputs.properties.kty, "RSA");
+    });
+
     it("keeps Cosmos DB off the public network outside dev", () => {
         assert.equal(run.one(COSMOS).inputs.publicNetworkAccess, "Disabled");
     });
@@ -188,7 +192,7 @@ describe("the prod stack (Pulumi.prod.yaml)", function () {
             const key = run.one(KEY);
             const p = key.inputs.properties;
             assert.equal(key.inputs.vaultName, run.outputs.cmkVaultName);
-            assert.equal(p.kty, "RSA");
+            assert.equal(p.kty, "RSA-HSM", "prod's premium CMK vault holds an HSM-backed key");
             assert.equal(p.keySize, 3072);
             assert.deepEqual([...p.keyOps].sort(), ["unwrapKey", "wrapKey"]);
             assert.ok(p.attributes.expires > Date.now() / 1000, "key expires in the future");
