@@ -24,7 +24,7 @@ function settingsOrExit(): Settings {
         return loadSettings();
     } catch (e) {
         if (e instanceof SettingsError) {
-            process.stderr.write(`${e.message}\nSee docs/server.md for every setting.\n`);
+            process.stderr.write(`${e.message}\nSee README.md, section "Settings", for every setting.\n`);
             process.exit(2);
         }
         throw e;

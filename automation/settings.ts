@@ -6,7 +6,7 @@ import { z } from "zod";
 /**
  * The server's settings: one schema over process.env, validated once at start-up.
  * A bad value stops the process with a message naming the variable and what it
- * accepts; secret variables are never echoed. docs/server.md documents each one.
+ * accepts; secret variables are never echoed. README.md ("Settings") documents each one.
  */
 
 export const ENGINES = ["pulumi", "test-double"] as const;
