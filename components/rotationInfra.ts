@@ -5,7 +5,8 @@ import * as eventgrid from "@pulumi/azure-native/eventgrid";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
 import * as storage from "@pulumi/azure-native/storage";
 import * as web from "@pulumi/azure-native/web";
-import * as classicStorage from "@pulumi/azure/storage";
+// The blob module alone: the storage index also loads mixins that cost ~200 ms per program run.
+import { Blob as ClassicBlob } from "@pulumi/azure/storage/blob";
 import type { Provider } from "@pulumi/azure/provider";
 import { createHash } from "node:crypto";
 import { PLATFORM_ROLES, roleAssignmentName, roleDefinitionId } from "../config/roles";
@@ -253,7 +254,7 @@ export class RotationInfra extends pulumi.ComponentResource {
 
         // The deployer uploads the package with Entra ID; scoped to the code container, nothing else.
         const deployerGrant = role("code-deployer", codeContainer.id, args.deployerPrincipalId, STORAGE_BLOB_DATA_CONTRIBUTOR, "deployer uploads the function package", undefined, undefined);
-        const packageBlob = new classicStorage.Blob(`${name}-package`, {
+        const packageBlob = new ClassicBlob(`${name}-package`, {
             name: FLEX_PACKAGE_BLOB,
             storageContainerId: codeContainer.id,
             type: "Block",
