@@ -3,9 +3,14 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import type { StackConfig } from "../config/schema";
 import { ResourceGroup } from "./resourceGroup";
 import { KeyVault } from "./keyVault";
+import { AutoRenewingCertificate, createCertificateContacts } from "./certificate";
+import { createClassicAzureProvider } from "./classicAzureProvider";
+import { RotationInfra } from "./rotationInfra";
+import { SecretsStoreCsi } from "./secretsStoreCsi";
+import { grantVaultAccess } from "./vaultAccess";
 import { CosmosCmk } from "./cosmosCmk";
 import { Monitoring } from "./monitoring";
-import { cosmosAccountName, MANAGED_BY, nameWithSuffix, vaultName } from "./naming";
+import { cosmosAccountName, functionAppName, MANAGED_BY, nameWithSuffix, storageAccountName, vaultName } from "./naming";
 
 export interface KeyVaultEnvironmentArgs {
     /** Required. The validated stack config (config/schema.ts); the single source of every setting. */
@@ -105,6 +110,80 @@ export class KeyVaultEnvironment extends pulumi.ComponentResource {
             cosmosAccountId: cosmos?.resourceId,
             tags,
         }, { parent: this });
+
+        // @pulumi/azure (classic) serves what azure-native cannot: certificates and an Entra-signed blob upload.
+        const classic = c.rotation.enabled || c.certificates.length > 0
+            ? createClassicAzureProvider(`${name}-azure-classic`, { subscriptionId: client.subscriptionId, tenantId: client.tenantId }, { parent: this })
+            : undefined;
+
+        if (c.rotation.enabled && classic) {
+            const rotation = new RotationInfra(`${name}-rotation`, {
+                resourceGroupName: rg.name,
+                location: c.location,
+                subscriptionId: client.subscriptionId,
+                tenantId: client.tenantId,
+                storageAccountName: nameWithSuffix(storageAccountName, c.namePrefix, c.environment, rg.suffix),
+                functionAppName: nameWithSuffix(functionAppName, c.namePrefix, c.environment, rg.suffix),
+                vault: { resourceId: vault.resourceId, name: vault.name, uri: vault.uri },
+                authorizationMode: c.authorizationMode,
+                workspaceResourceId: monitoring.workspaceId,
+                classicProvider: classic,
+                deployerPrincipalId: client.objectId,
+                deployerPrincipalType: c.deployerPrincipalType,
+                schedule: c.rotation.schedule,
+                sqlServerIds: c.rotation.sqlServerIds,
+                postgresServerIds: c.rotation.postgresServerIds,
+                tags,
+            }, { parent: this });
+            this.rotationFunctionAppName = rotation.functionAppName;
+        }
+
+        if (c.certificates.length > 0 && classic) {
+            // Certificates are created on the data plane with the deployer's own identity.
+            const deployerGrant = grantVaultAccess({
+                name: `${name}-deployer-certificates-officer`,
+                mode: c.authorizationMode,
+                scope: vault.resourceId,
+                vaultName: vault.name,
+                resourceGroupName: rg.name,
+                tenantId: client.tenantId,
+                principalId: client.objectId,
+                principalType: c.deployerPrincipalType,
+                role: "certificates-officer",
+                subscriptionId: client.subscriptionId,
+            }, this);
+            const contacts = createCertificateContacts(`${name}-certificate-contacts`, { keyVaultId: vault.resourceId, provider: classic, emails: c.certificateContactEmails }, this);
+            const certs = c.certificates.map((cert) => new AutoRenewingCertificate(`${name}-cert-${cert.name}`, {
+                keyVaultId: vault.resourceId,
+                provider: classic,
+                certificateName: cert.name,
+                subject: cert.subject,
+                dnsNames: cert.dnsNames,
+                validityMonths: cert.validityMonths,
+                dependsOn: [contacts, deployerGrant],
+                tags,
+            }, { parent: this }));
+            this.certificateIds = pulumi.all(certs.map((x) => x.versionlessId));
+        }
+
+        if (c.secretsStoreCsi.enabled && c.secretsStoreCsi.oidcIssuerUrl) {
+            const csi = new SecretsStoreCsi(`${name}-csi`, {
+                resourceGroupName: rg.name,
+                location: c.location,
+                subscriptionId: client.subscriptionId,
+                tenantId: client.tenantId,
+                vault: { resourceId: vault.resourceId, name: vault.name },
+                authorizationMode: c.authorizationMode,
+                oidcIssuerUrl: c.secretsStoreCsi.oidcIssuerUrl,
+                objects: c.secretsStoreCsi.objects,
+                namespace: c.secretsStoreCsi.namespace,
+                serviceAccountName: c.secretsStoreCsi.serviceAccountName,
+                syncSecretName: c.secretsStoreCsi.syncSecretName,
+                exampleDeployment: c.secretsStoreCsi.exampleDeployment,
+                tags,
+            }, { parent: this });
+            this.secretProviderClassName = csi.secretProviderClassName;
+        }
 
         this.resourceGroupName = rg.name;
         this.vaultName = vault.name;

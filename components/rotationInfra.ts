@@ -65,6 +65,8 @@ export interface RotationInfraArgs {
     classicProvider: Provider;
     /** Required. Object id of the principal running `pulumi up`; it gets Storage Blob Data Contributor on the code container only. */
     deployerPrincipalId: pulumi.Input<string>;
+    /** Optional. Kind of the deploying identity (azure-native would otherwise default it to User). Defaults to ServicePrincipal. */
+    deployerPrincipalType?: "User" | "ServicePrincipal";
     /** Optional. ARM ids of Azure SQL servers the function rotates; each gets SQL Server Contributor. Defaults to none. */
     sqlServerIds?: string[];
     /** Optional. ARM ids of PostgreSQL flexible servers the function rotates (a database role, not ARM; see docs). Defaults to none. */
@@ -199,7 +201,7 @@ export class RotationInfra extends pulumi.ComponentResource {
         const parent = { parent: this };
         const vaultResourceGroup = args.vault.resourceGroupName ?? args.resourceGroupName;
 
-        const role = (child: string, scope: pulumi.Input<string>, principalId: pulumi.Input<string>, roleGuid: string, description: string, dependsOn?: pulumi.Input<pulumi.Resource>[], principalType: "ServicePrincipal" | undefined = "ServicePrincipal") =>
+        const role = (child: string, scope: pulumi.Input<string>, principalId: pulumi.Input<string>, roleGuid: string, description: string, dependsOn?: pulumi.Input<pulumi.Resource>[], principalType: "User" | "ServicePrincipal" = "ServicePrincipal") =>
             new authorization.RoleAssignment(`${name}-${child}`, {
                 scope,
                 roleAssignmentName: pulumi.all([scope, principalId]).apply(([sc, p]) => roleAssignmentName(sc, p, roleGuid)),
@@ -253,7 +255,7 @@ export class RotationInfra extends pulumi.ComponentResource {
         ];
 
         // The deployer uploads the package with Entra ID; scoped to the code container, nothing else.
-        const deployerGrant = role("code-deployer", codeContainer.id, args.deployerPrincipalId, STORAGE_BLOB_DATA_CONTRIBUTOR, "deployer uploads the function package", undefined, undefined);
+        const deployerGrant = role("code-deployer", codeContainer.id, args.deployerPrincipalId, STORAGE_BLOB_DATA_CONTRIBUTOR, "deployer uploads the function package", undefined, args.deployerPrincipalType ?? "ServicePrincipal");
         const packageBlob = new ClassicBlob(`${name}-package`, {
             name: FLEX_PACKAGE_BLOB,
             storageContainerId: codeContainer.id,

@@ -177,6 +177,8 @@ export const StackConfigSchema = z.object({
     softDeleteRetentionDays: z.number().int().min(7).max(90).optional(),
     purgeProtection: z.boolean().optional(),
     authorizationMode: z.enum(["rbac", "accessPolicies"]).default("rbac"),
+    /** Kind of identity that runs `pulumi up` (it gets data-plane grants for certificates and the function package). */
+    deployerPrincipalType: z.enum(["User", "ServicePrincipal"]).default("ServicePrincipal"),
     roleAssignments: z.array(RoleGrantSchema).default([]),
     accessPolicies: z.array(AccessPolicySchema).default([]),
     allowedIpRanges: z.array(check(ipRuleProblem)).max(1000).default([]),

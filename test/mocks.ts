@@ -161,6 +161,19 @@ pulumi.runtime.setMocks(
     false,
 );
 
+/**
+ * Recordings hold plain data only: assets and archives (whose fields are Promises) become
+ * `{ asset: "<Class>" }`, so tests can compare, serialize and structuredClone them.
+ */
+function plain(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(plain);
+    if (value === null || typeof value !== "object") return value;
+    if (value instanceof Promise) return undefined;
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return { asset: (value as object).constructor.name };
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+}
+
 // Wrap the engine boundary once; the mock monitor is a fresh instance per setMocks, so patch the prototype.
 const originalRegister = MockMonitor.prototype.registerResource;
 MockMonitor.prototype.registerResource = async function (this: MockMonitor, req: any, callback: (err: any, res: any) => void) {
@@ -175,8 +188,8 @@ MockMonitor.prototype.registerResource = async function (this: MockMonitor, req:
                 name: req.getName(),
                 urn,
                 id: res.getId(),
-                inputs: deserializeProperties(req.getObject()),
-                state: deserializeProperties(res.getObject()),
+                inputs: plain(deserializeProperties(req.getObject())) as Record<string, any>,
+                state: plain(deserializeProperties(res.getObject())) as Record<string, any>,
                 parentUrn: req.getParent(),
                 dependencies: req.getDependenciesList(),
                 ignoreChanges: req.getIgnorechangesList(),

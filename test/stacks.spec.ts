@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { createDelayMs, RecordedResource, Recording, SUBSCRIPTION_ID, TENANT_ID } from "./mocks";
+import { parse as parseYaml } from "yaml";
 import { runStack, stackYaml } from "./stackRun";
 import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES, roleAssignmentName } from "../config/roles";
 
@@ -53,7 +54,8 @@ function commonInvariants(stack: string, getRun: () => Run) {
         const run = getRun();
         const vault = appVault(run);
         const grants = (stackYaml(stack as "dev").roleAssignments ?? []) as Array<{ principalId: string; principalType: string; role: keyof typeof KEY_VAULT_ROLES }>;
-        const onVault = run.ofType(ROLE).filter((r) => r.inputs.scope === vault.id);
+        // The vault component's own grants; platform identities (rotation, CSI, deployer) get theirs elsewhere.
+        const onVault = run.ofType(ROLE).filter((r) => r.inputs.scope === vault.id && r.parentUrn === run.one("keyvault-platform:keyvault:KeyVault", "env-kv").urn);
         assert.equal(onVault.length, grants.length);
         for (const g of grants) {
             const roleGuid = KEY_VAULT_ROLES[g.role].id;
@@ -210,7 +212,7 @@ describe("the prod stack (Pulumi.prod.yaml)", function () {
 
         it("points the account at the versionless key URI with its user-assigned identity", () => {
             const account = run.one(COSMOS);
-            const identity = run.one("azure-native:managedidentity:UserAssignedIdentity");
+            const identity = run.ofType("azure-native:managedidentity:UserAssignedIdentity").find((i) => i.parentUrn === run.one("keyvault-platform:data:CosmosCmk").urn)!;
             assert.match(account.inputs.keyVaultKeyUri, /^https:\/\/kv-kvp-cmk-prod-[a-z0-9]+\.vault\.azure\.net\/keys\/[a-z0-9-]+$/);
             assert.equal(account.inputs.identity.type, "UserAssigned");
             assert.ok(JSON.stringify(account.inputs.identity.userAssignedIdentities).includes(identity.id));
@@ -237,6 +239,110 @@ describe("the prod stack (Pulumi.prod.yaml)", function () {
         const unusual = run.ofType("azure-native:monitor:ScheduledQueryRule").map((r) => r.inputs.criteria.allOf[0].query as string).find((q) => /bin\(TimeGenerated, 5m\)/.test(q));
         assert.match(unusual!, /let threshold = 100;/);
         assert.match(unusual!, /AccessCount > threshold/);
+    });
+
+    describe("secret rotation", () => {
+        const fnIdentity = () => run.ofType("azure-native:managedidentity:UserAssignedIdentity").find((i) => /^id-func-/.test(i.state.name))!;
+
+        it("deploys a Linux function app with a user-assigned identity and no secrets in its settings", () => {
+            const app = run.one("azure-native:web:WebApp");
+            assert.match(app.inputs.kind, /^functionapp/);
+            assert.equal(app.inputs.identity.type, "UserAssigned");
+            assert.equal(app.inputs.httpsOnly, true);
+            const settings = Object.fromEntries(app.inputs.siteConfig.appSettings.map((x: any) => [x.name, x.value]));
+            assert.equal(settings.KEY_VAULT_URL, run.outputs.vaultUri);
+            assert.equal(settings.ROTATION_SCHEDULE, "0 0 3 * * *");
+            for (const [k, v] of Object.entries(settings)) assert.doesNotMatch(`${k}=${v}`, /AccountKey=|SharedAccessSignature|password/i, k);
+        });
+
+        it("grants the function Key Vault Secrets Officer on the vault and SQL Server Contributor on the target", () => {
+            const principal = fnIdentity().state.principalId;
+            const mine = run.ofType(ROLE).filter((r) => r.inputs.principalId === principal);
+            const vaultGrant = mine.find((r) => roleGuidOf(r) === KEY_VAULT_ROLES["secrets-officer"].id);
+            assert.ok(vaultGrant, "Secrets Officer grant");
+            assert.equal(vaultGrant.inputs.scope, appVault(run).id);
+            const sqlGrant = mine.find((r) => roleGuidOf(r) === "6d8ee4ec-f05a-4a1d-8b00-a9b17e38b437");
+            assert.ok(sqlGrant, "SQL Server Contributor grant");
+            assert.match(sqlGrant.inputs.scope, /Microsoft\.Sql\/servers\/sql-payments-prod$/);
+        });
+
+        it("subscribes the function to SecretNearExpiry on the vault's own system topic, one event at a time, with dead-lettering", () => {
+            const topic = run.one("azure-native:eventgrid:SystemTopic");
+            assert.equal(topic.inputs.source, appVault(run).id);
+            assert.equal(topic.inputs.topicType, "Microsoft.KeyVault.vaults");
+            const sub = run.one("azure-native:eventgrid:SystemTopicEventSubscription");
+            assert.equal(sub.inputs.systemTopicName, topic.state.name);
+            assert.deepEqual(sub.inputs.filter.includedEventTypes, ["Microsoft.KeyVault.SecretNearExpiry"]);
+            assert.equal(sub.inputs.destination.endpointType, "AzureFunction");
+            assert.equal(sub.inputs.destination.maxEventsPerBatch, 1);
+            assert.equal(sub.inputs.destination.resourceId, `${run.one("azure-native:web:WebApp").id}/functions/secretNearExpiry`);
+            assert.ok(sub.inputs.retryPolicy.maxDeliveryAttempts > 1);
+            assert.ok(sub.inputs.deadLetterWithResourceIdentity?.deadLetterDestination?.blobContainerName, "dead-letter destination");
+        });
+
+        it("gives the deploying identity its configured principal type, not azure-native's User default", () => {
+            for (const r of run.ofType(ROLE).filter((x) => /deployer/.test(x.name))) assert.equal(r.inputs.principalType, "ServicePrincipal", r.name);
+        });
+    });
+
+    it("issues the seed's auto-renewing certificate: self-signed RSA 4096, AutoRenew at 30 days, EmailContacts at 60", () => {
+        const cert = run.one("azure:keyvault/certificate:Certificate");
+        const p = cert.inputs.certificatePolicy;
+        assert.equal(cert.inputs.keyVaultId, appVault(run).id);
+        assert.equal(p.issuerParameters.name, "Self");
+        assert.deepEqual([p.keyProperties.keyType, p.keyProperties.keySize, p.keyProperties.reuseKey], ["RSA", 4096, false]);
+        assert.equal(p.secretProperties.contentType, "application/x-pkcs12");
+        const actions = Object.fromEntries(p.lifetimeActions.map((a: any) => [a.action.actionType, a.trigger.daysBeforeExpiry]));
+        assert.deepEqual(actions, { AutoRenew: 30, EmailContacts: 60 });
+        assert.deepEqual(p.x509CertificateProperties.keyUsages.sort(), ["digitalSignature", "keyEncipherment"]);
+        assert.deepEqual(p.x509CertificateProperties.extendedKeyUsages.sort(), ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]);
+        assert.equal(run.one("azure:keyvault/certificateContacts:CertificateContacts").inputs.contacts[0].email, "pki@example.com");
+    });
+
+    describe("Kubernetes Secrets Store CSI", () => {
+        const csiIdentity = () => {
+            const fic = run.one("azure-native:managedidentity:FederatedIdentityCredential");
+            return run.ofType("azure-native:managedidentity:UserAssignedIdentity").find((i) => i.state.name === fic.inputs.resourceName)!;
+        };
+
+        it("federates the identity with the cluster's issuer for the app's service account", () => {
+            const fic = run.one("azure-native:managedidentity:FederatedIdentityCredential");
+            assert.equal(fic.inputs.issuer, stackYaml("prod").secretsStoreCsi && (stackYaml("prod").secretsStoreCsi as any).oidcIssuerUrl);
+            assert.equal(fic.inputs.subject, "system:serviceaccount:payments:payments-api");
+            assert.deepEqual(fic.inputs.audiences, ["api://AzureADTokenExchange"]);
+            const grant = run.ofType(ROLE).find((r) => r.inputs.principalId === csiIdentity().state.principalId);
+            assert.equal(roleGuidOf(grant!), KEY_VAULT_ROLES["secrets-user"].id);
+            assert.equal(grant!.inputs.scope, appVault(run).id);
+        });
+
+        it("declares a SecretProviderClass for workload identity with tenantID spelled as the driver expects", () => {
+            const spc = run.one("kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass");
+            const params = spc.inputs.spec.parameters;
+            assert.equal(spc.inputs.spec.provider, "azure");
+            assert.equal(params.clientID, csiIdentity().state.clientId);
+            assert.equal(params.keyvaultName, run.outputs.vaultName);
+            assert.equal(params.tenantID, TENANT_ID);
+            assert.equal(params.tenantId, undefined);
+            assert.equal(params.usePodIdentity, "false");
+            const objects = (parseYaml(params.objects).array as string[]).map((o) => parseYaml(o));
+            assert.deepEqual(objects.map((o: any) => o.objectName), ["database-connection-string", "api-key", "api-tls"]);
+            const synced = spc.inputs.spec.secretObjects[0];
+            assert.equal(synced.secretName, "app-secrets");
+            assert.deepEqual(synced.data.map((d: any) => [d.objectName, d.key]), [["database-connection-string", "connection-string"], ["api-key", "api-key"]]);
+        });
+
+        it("annotates the service account and mounts the volume in an example deployment that reads a synced secret", () => {
+            const sa = run.one("kubernetes:core/v1:ServiceAccount");
+            assert.equal(sa.inputs.metadata.annotations["azure.workload.identity/client-id"], csiIdentity().state.clientId);
+            const pod = run.one("kubernetes:apps/v1:Deployment").inputs.spec.template;
+            assert.equal(pod.metadata.labels["azure.workload.identity/use"], "true");
+            assert.equal(pod.spec.serviceAccountName, "payments-api");
+            const volume = pod.spec.volumes.find((v: any) => v.csi);
+            assert.equal(volume.csi.driver, "secrets-store.csi.k8s.io");
+            assert.equal(volume.csi.volumeAttributes.secretProviderClass, run.outputs.secretProviderClassName);
+            const env = pod.spec.containers[0].env.find((e: any) => e.valueFrom?.secretKeyRef);
+            assert.deepEqual(env.valueFrom.secretKeyRef, { name: "app-secrets", key: "connection-string" });
+        });
     });
 
     it("creates the Cosmos account only after the key grant exists", async () => {
