@@ -1,0 +1,519 @@
+import { randomUUID } from "node:crypto";
+import { escapeIdentifier, Pool, type PoolClient, types as pgTypes } from "pg";
+import { UnavailableError } from "../domain/errors";
+import type { AuditEntry, Environment, Operation, OperationError, OperationEvent, OperationState } from "../domain/ports";
+import { assertTransition } from "../domain/stateMachine";
+import type {
+    ClaimRequest, EnqueueResult, EnvironmentPatch, EnvironmentQuery, FinishRequest, IdempotencyRecord, LeaseState,
+    NewAuditEntry, NewEvent, NewOperation, OperationCount, Page, PageQuery, RequeueRequest, Store, StoreReadiness, StoreTx,
+    UpsertEnvironment,
+} from "../domain/store";
+import { isConnectionError, isRetryableConflict, isUniqueViolation, toPostgresStoreError } from "./postgresErrors";
+import { LOCK, migratePostgres } from "./postgresMigrations";
+import { PgRow, rowToAudit, rowToEnvironment, rowToEvent, rowToOperation } from "./postgresRows";
+import { ACTIVE, PostgresTx, type StoreNotification, type TxScope } from "./postgresTx";
+import { decodeCursor, encodeCursor } from "./sqliteRows";
+
+export interface PostgresStoreOptions {
+    /** Required. A libpq URL, e.g. `postgres://kvp@db.example.com:5432/kvp?sslmode=verify-full` (the `DATABASE_URL` setting). */
+    connectionString: string;
+    /** Optional. Schema that holds the tables; created if missing. Defaults to the first schema on the connection's search_path (usually `public`). */
+    schema?: string;
+    /** Optional. Connections this process keeps open. Defaults to 10. */
+    maxConnections?: number;
+    /** Optional. How long to wait for a connection before reporting the store unavailable. Defaults to 5000 ms. */
+    connectTimeoutMs?: number;
+    /** Optional. Server-side cap on any one statement, lock waits included. Defaults to 30000 ms. */
+    statementTimeoutMs?: number;
+    /** Optional. `application_name` of every connection, so operators can tell replicas apart in pg_stat_activity. Defaults to "keyvault-platform". */
+    applicationName?: string;
+    /** Optional. NOTIFY other processes of stored events, enqueues and cancels (see `listen`). Defaults to true. */
+    notify?: boolean;
+    /** Optional. Called when an idle connection breaks (e.g. PostgreSQL restarted); the pool drops it and reconnects on demand. */
+    onConnectionError?: (error: unknown) => void;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const CLAIM_CANDIDATES = 20;
+/** Transactions that hit a deadlock or serialization failure are run again this many times in all. */
+const TX_ATTEMPTS = 3;
+/** A checked-out connection can be dead without the pool knowing yet (a restart); that many fresh tries. */
+const CONNECT_ATTEMPTS = 3;
+
+/** `json` columns stay text: rows.ts parses them, so SQL NULL and JSON null remain distinct. */
+const JSON_OID = 114;
+const JSON_AS_TEXT = {
+    getTypeParser: ((oid: number, format?: "text" | "binary") =>
+        oid === JSON_OID ? (value: string) => value : pgTypes.getTypeParser(oid, format as "text")) as typeof pgTypes.getTypeParser,
+};
+
+/**
+ * The store on PostgreSQL, for several server and worker processes sharing one
+ * database. It keeps the embedded store's contract: the same state machine, collapse
+ * of redundant updates, per-environment serialization and global cap, leases, and
+ * events numbered per operation. How each holds across processes:
+ *   - transactions on one environment are serialized by a transaction-scoped advisory
+ *     lock on the environment (see PostgresTx);
+ *   - claims are serialized by one advisory lock per schema, so the running count read
+ *     inside the claim is exact and the global cap holds across every process;
+ *   - a partial unique index makes a second running operation on one environment
+ *     impossible to commit, whatever happens above it;
+ *   - every instant comes from the caller's `now`, as in the embedded store.
+ * Lost connections surface as UnavailableError; the pool replaces broken connections on
+ * its own, so the store recovers from a PostgreSQL restart with no manual step.
+ */
+export class PostgresStore implements Store {
+    readonly exclusive = false;
+    private closed = false;
+    private readonly listeners = new Set<() => Promise<void>>();
+
+    private constructor(
+        private readonly pool: Pool,
+        private readonly scope: TxScope,
+        private readonly schemaVersion: number,
+    ) {}
+
+    /** Connects, creates the schema if asked, and runs pending migrations (once, even with several replicas starting). */
+    static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+        if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
+            throw new UnavailableError(`The PostgreSQL schema ${JSON.stringify(options.schema)} is not allowed: use lowercase letters, digits and _, starting with a letter or _, at most 63 characters.`);
+        }
+        const session = [
+            options.schema === undefined ? undefined : `search_path=${options.schema}`,
+            `statement_timeout=${Math.max(0, Math.floor(options.statementTimeoutMs ?? 30_000))}`,
+            // A process that stalls mid-transaction must not hold an environment's lock for long.
+            "idle_in_transaction_session_timeout=60000",
+        ];
+        const { connectionString, options: urlOptions } = withoutOptions(options.connectionString);
+        const pool = new Pool({
+            connectionString,
+            // Startup options apply before the first statement, on every connection the pool opens.
+            options: [urlOptions, ...session.filter((o) => o !== undefined).map((o) => `-c ${o}`)].filter(Boolean).join(" "),
+            max: options.maxConnections ?? 10,
+            connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+            idleTimeoutMillis: 30_000,
+            keepAlive: true,
+            application_name: options.applicationName ?? "keyvault-platform",
+            types: JSON_AS_TEXT,
+        });
+        // Without a listener an idle connection that breaks (PostgreSQL restarting) would crash the process.
+        pool.on("error", (e) => options.onConnectionError?.(e));
+        try {
+            const client = await pool.connect();
+            client.on("error", ignoreError);
+            try {
+                const version = await migratePostgres(client, options.schema);
+                const schema = options.schema ?? String((await client.query<{ s: string }>("SELECT current_schema() AS s")).rows[0].s);
+                const scope: TxScope = { scope: schema, origin: randomUUID(), channel: options.notify === false ? undefined : notificationChannel(schema) };
+                client.off("error", ignoreError);
+                client.release();
+                return new PostgresStore(pool, scope, version);
+            } catch (e) {
+                client.off("error", ignoreError);
+                client.release(e instanceof Error ? e : true);
+                throw e;
+            }
+        } catch (e) {
+            await pool.end().catch(() => undefined);
+            throw toPostgresStoreError(e);
+        }
+    }
+
+    // ---- plumbing ----------------------------------------------------------
+
+    private assertOpen(): void {
+        if (this.closed) throw new UnavailableError("The store is closed.");
+    }
+
+    /** A read outside any transaction; retried once on a fresh connection if the first one turns out dead. */
+    private async rows(sql: string, params: unknown[] = []): Promise<PgRow[]> {
+        this.assertOpen();
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return (await this.pool.query<PgRow>(sql, params)).rows;
+            } catch (e) {
+                if (attempt < CONNECT_ATTEMPTS && isConnectionError(e) && !this.closed) continue;
+                throw toPostgresStoreError(e);
+            }
+        }
+    }
+
+    /**
+     * A connection inside BEGIN; stale pooled connections found dead at BEGIN are dropped and
+     * replaced. While checked out, a connection that breaks between statements emits `error`;
+     * unheard, that would crash the process. The next statement on it fails, and that
+     * failure is what the caller sees.
+     */
+    private async begin(): Promise<PoolClient> {
+        for (let attempt = 1; ; attempt++) {
+            this.assertOpen();
+            const client = await this.pool.connect();
+            client.on("error", ignoreError);
+            try {
+                await client.query("BEGIN");
+                return client;
+            } catch (e) {
+                client.off("error", ignoreError);
+                client.release(e instanceof Error ? e : true);
+                if (attempt < CONNECT_ATTEMPTS && isConnectionError(e)) continue;
+                throw e;
+            }
+        }
+    }
+
+    private async once<T>(fn: (tx: PostgresTx) => Promise<T>): Promise<T> {
+        const client = await this.begin();
+        const release = (broken?: unknown) => {
+            client.off("error", ignoreError);
+            client.release(broken === undefined ? undefined : broken instanceof Error ? broken : true);
+        };
+        try {
+            const result = await fn(new PostgresTx(client, this.scope));
+            // If the connection dies during COMMIT the outcome is unknown: report it, never retry blindly.
+            await client.query("COMMIT");
+            release();
+            return result;
+        } catch (e) {
+            if (isConnectionError(e)) {
+                release(e);
+            } else {
+                await client.query("ROLLBACK").then(() => release(), (rollbackError: unknown) => release(rollbackError));
+            }
+            throw e;
+        }
+    }
+
+    private async atomic<T>(fn: (tx: PostgresTx) => Promise<T>): Promise<T> {
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await this.once(fn);
+            } catch (e) {
+                if (attempt < TX_ATTEMPTS && isRetryableConflict(e)) continue;
+                throw toPostgresStoreError(e);
+            }
+        }
+    }
+
+    /**
+     * Runs `fn` in one transaction. On a deadlock it is rolled back and run again, so `fn`
+     * must only touch the store (the domain's transactions do; they publish after commit).
+     */
+    transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+        return this.atomic(fn);
+    }
+
+    // ---- StoreTx, outside a transaction --------------------------------------
+
+    async getEnvironment(name: string): Promise<Environment | undefined> {
+        const [row] = await this.rows("SELECT * FROM environments WHERE name = $1", [name]);
+        return row ? rowToEnvironment(row) : undefined;
+    }
+    upsertEnvironment(input: UpsertEnvironment): Promise<Environment> {
+        return this.atomic((tx) => tx.upsertEnvironment(input));
+    }
+    updateEnvironment(name: string, patch: EnvironmentPatch): Promise<Environment> {
+        return this.atomic((tx) => tx.updateEnvironment(name, patch));
+    }
+    removeEnvironment(name: string): Promise<void> {
+        return this.atomic((tx) => tx.removeEnvironment(name));
+    }
+    setRecoveryPending(environment: string, pending: boolean): Promise<void> {
+        return this.atomic((tx) => tx.setRecoveryPending(environment, pending));
+    }
+    enqueueOperation(op: NewOperation): Promise<EnqueueResult> {
+        return this.atomic((tx) => tx.enqueueOperation(op));
+    }
+    async getOperation(id: string): Promise<Operation | undefined> {
+        const [row] = await this.rows("SELECT * FROM operations WHERE id = $1", [id]);
+        return row ? rowToOperation(row) : undefined;
+    }
+    async listActiveOperations(environment: string): Promise<Operation[]> {
+        return (await this.rows(`SELECT * FROM operations WHERE environment = $1 AND state IN ${ACTIVE} ORDER BY seq`, [environment])).map(rowToOperation);
+    }
+    requestCancel(id: string, now: string): Promise<Operation> {
+        return this.atomic((tx) => tx.requestCancel(id, now));
+    }
+    finishOperation(request: FinishRequest): Promise<Operation> {
+        return this.atomic((tx) => tx.finishOperation(request));
+    }
+    requeueOperation(request: RequeueRequest): Promise<Operation> {
+        return this.atomic((tx) => tx.requeueOperation(request));
+    }
+    failInterrupted(id: string, error: OperationError, now: string): Promise<Operation> {
+        return this.atomic((tx) => tx.failInterrupted(id, error, now));
+    }
+    appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent> {
+        return this.atomic((tx) => tx.appendEvent(operationId, event));
+    }
+    appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
+        return this.atomic((tx) => tx.appendAudit(entry));
+    }
+    getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
+        return this.atomic((tx) => tx.getIdempotency(scope, key));
+    }
+    putIdempotency(record: IdempotencyRecord): Promise<void> {
+        return this.atomic((tx) => tx.putIdempotency(record));
+    }
+
+    // ---- queries -------------------------------------------------------------
+
+    async listEnvironments(query: EnvironmentQuery): Promise<Page<Environment>> {
+        const after = query.cursor === undefined ? "" : String(decodeCursor(query.cursor, "name", "string").name);
+        const rows = await this.rows(
+            `SELECT * FROM environments
+             WHERE name > $1 AND ($2::text IS NULL OR team = $2) AND ($3::text IS NULL OR status = $3)
+             ORDER BY name LIMIT $4`,
+            [after, query.team ?? null, query.status ?? null, query.limit + 1],
+        );
+        const items = rows.slice(0, query.limit).map(rowToEnvironment);
+        return rows.length > query.limit ? { items, nextCursor: encodeCursor({ name: items[items.length - 1].name }) } : { items };
+    }
+
+    async listExpiredEnvironments(now: string, limit: number): Promise<Environment[]> {
+        // One TTL destroy per expiry: if it fails, a person decides what happens next.
+        return (await this.rows(
+            `SELECT * FROM environments e
+             WHERE e.expires_at IS NOT NULL AND e.expires_at <= $1 AND e.status NOT IN ('destroyed', 'destroying')
+               AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.environment = e.name AND o.kind = 'destroy'
+                               AND (o.state IN ${ACTIVE} OR o.created_at >= e.expires_at))
+             ORDER BY e.expires_at LIMIT $2`,
+            [now, limit],
+        )).map(rowToEnvironment);
+    }
+
+    async isRecoveryPending(environment: string): Promise<boolean> {
+        const [row] = await this.rows("SELECT recovery_pending FROM environments WHERE name = $1", [environment]);
+        return row?.recovery_pending === true;
+    }
+
+    async listOperations(environment: string, limit: number): Promise<Operation[]> {
+        return (await this.rows("SELECT * FROM operations WHERE environment = $1 ORDER BY seq DESC LIMIT $2", [environment, limit])).map(rowToOperation);
+    }
+
+    async listOperationsByState(state: OperationState, limit: number): Promise<Operation[]> {
+        return (await this.rows("SELECT * FROM operations WHERE state = $1 ORDER BY seq LIMIT $2", [state, limit])).map(rowToOperation);
+    }
+
+    async countOperations(): Promise<OperationCount[]> {
+        return (await this.rows("SELECT kind, state, count(*) AS n FROM operations GROUP BY kind, state ORDER BY kind, state"))
+            .map((r) => ({ kind: String(r.kind) as OperationCount["kind"], state: String(r.state) as OperationCount["state"], count: Number(r.n) }));
+    }
+
+    async listEvents(operationId: string, afterSeq: number, limit: number): Promise<OperationEvent[]> {
+        return (await this.rows("SELECT * FROM events WHERE operation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", [operationId, afterSeq, limit])).map(rowToEvent);
+    }
+
+    async listAudit(query: PageQuery): Promise<Page<AuditEntry>> {
+        const before = query.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(decodeCursor(query.cursor, "seq", "number").seq);
+        const rows = await this.rows("SELECT * FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2", [before, query.limit + 1]);
+        const items = rows.slice(0, query.limit).map(rowToAudit);
+        return rows.length > query.limit ? { items, nextCursor: encodeCursor({ seq: Number(rows[query.limit - 1].seq) }) } : { items };
+    }
+
+    purgeIdempotency(before: string): Promise<number> {
+        return this.atomic(async (tx) => tx.purgeIdempotencyBefore(before));
+    }
+
+    // ---- claims and leases -----------------------------------------------------
+
+    /**
+     * One claim at a time per schema (an advisory lock), so the running count read here is
+     * exact across processes. Candidates are tried oldest first; an environment a
+     * transaction is changing right now is skipped (try-lock), as is a row another
+     * session holds (SKIP LOCKED). Each candidate is re-checked after its locks are taken.
+     */
+    claimNext(request: ClaimRequest): Promise<Operation | undefined> {
+        return this.atomic(async (tx) => {
+            await tx.exec("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK.claim, this.scope.scope]);
+            const [{ n }] = await tx.query("SELECT count(*) AS n FROM operations WHERE state = 'running'");
+            if (Number(n) >= request.maxRunning) return undefined;
+            const eligible = `o.state = 'queued' AND (o.not_before IS NULL OR o.not_before <= $1)
+                AND NOT EXISTS (SELECT 1 FROM operations b WHERE b.environment = o.environment
+                                AND (b.state IN ('running', 'interrupted') OR (b.state = 'queued' AND b.seq < o.seq)))`;
+            const candidates = await tx.query(`SELECT o.id, o.environment FROM operations o WHERE ${eligible} ORDER BY o.seq LIMIT $2`, [request.now, CLAIM_CANDIDATES]);
+            for (const c of candidates) {
+                if (!(await tx.tryLockEnvironment(String(c.environment)))) continue;
+                const [row] = await tx.query(`SELECT o.id FROM operations o WHERE o.id = $2 AND ${eligible} FOR UPDATE OF o SKIP LOCKED`, [request.now, c.id]);
+                if (!row) continue;
+                assertTransition("queued", "running");
+                try {
+                    const [claimed] = await tx.query(
+                        `UPDATE operations SET state = 'running', attempt = attempt + 1, started_at = $1, not_before = NULL,
+                             lease_owner = $2, lease_expires_at = $3 WHERE id = $4 RETURNING *`,
+                        [request.now, request.workerId, addMs(request.now, request.leaseMs), c.id],
+                    );
+                    return rowToOperation(claimed);
+                } catch (e) {
+                    // The partial unique index refused a second running operation on the environment.
+                    if (isUniqueViolation(e, "operations_one_running_per_environment")) return undefined;
+                    throw e;
+                }
+            }
+            return undefined;
+        });
+    }
+
+    async renewLease(id: string, workerId: string, leaseMs: number, now: string): Promise<LeaseState> {
+        const [row] = await this.rows(
+            `WITH renewed AS (
+                 UPDATE operations SET lease_expires_at = $1 WHERE id = $2 AND state = 'running' AND lease_owner = $3 RETURNING id
+             )
+             SELECT (SELECT count(*) FROM renewed) AS owned, (SELECT cancel_requested FROM operations WHERE id = $2) AS cancel`,
+            [addMs(now, leaseMs), id, workerId],
+        );
+        return { owned: Number(row.owned) === 1, cancelRequested: row.cancel === true };
+    }
+
+    /**
+     * Each lapsed operation is reclaimed in its own short transaction under its environment's
+     * lock, re-checking the lease there: a worker that renewed in the meantime keeps it.
+     */
+    async reclaimExpiredLeases(now: string, options: { includeLive?: boolean } = {}): Promise<Operation[]> {
+        const includeLive = options.includeLive === true;
+        const lapsed = `state = 'running' AND ($1::boolean OR lease_expires_at IS NULL OR lease_expires_at < $2)`;
+        const candidates = await this.rows(`SELECT id, environment FROM operations WHERE ${lapsed} ORDER BY seq`, [includeLive, now]);
+        const reclaimed: Operation[] = [];
+        for (const c of candidates) {
+            const op = await this.atomic(async (tx) => {
+                await tx.lockEnvironment(String(c.environment));
+                assertTransition("running", "interrupted");
+                const [row] = await tx.query(
+                    `UPDATE operations SET state = 'interrupted', lease_owner = NULL, lease_expires_at = NULL WHERE id = $3 AND ${lapsed} RETURNING *`,
+                    [includeLive, now, c.id],
+                );
+                if (!row) return undefined;
+                await tx.exec("UPDATE environments SET recovery_pending = true WHERE name = $1", [c.environment]);
+                return rowToOperation(row);
+            });
+            if (op) reclaimed.push(op);
+        }
+        return reclaimed;
+    }
+
+    // ---- cross-process notifications -------------------------------------------
+
+    /**
+     * Listens for what other processes sharing the database commit: stored events, new or
+     * requeued operations, and cancels of running operations. This process's own
+     * notifications are dropped (its EventHub already has them). A lost listening connection
+     * is re-established with backoff; notifications sent while it was down are not replayed,
+     * which is safe because workers also poll and SSE streams re-read the store.
+     * Returns a function that stops listening.
+     */
+    async listen(handler: (notification: StoreNotification) => void, onError?: (error: unknown) => void): Promise<() => Promise<void>> {
+        this.assertOpen();
+        const channel = this.scope.channel;
+        if (channel === undefined) throw new UnavailableError("Notifications are off for this store (notify: false).");
+        let stopped = false;
+        let client: PoolClient | undefined;
+        let retry: NodeJS.Timeout | undefined;
+        const connect = async (delayMs: number): Promise<void> => {
+            try {
+                const c = await this.pool.connect();
+                client = c;
+                c.on("notification", (m) => {
+                    if (m.channel !== channel || m.payload === undefined) return;
+                    try {
+                        const { origin, ...message } = JSON.parse(m.payload) as StoreNotification & { origin: string };
+                        if (origin !== this.scope.origin) handler(message as StoreNotification);
+                    } catch (e) {
+                        onError?.(e);
+                    }
+                });
+                c.on("error", (e) => {
+                    onError?.(e);
+                    c.release(e);
+                    client = undefined;
+                    if (!stopped) retry = setTimeout(() => void connect(Math.min(delayMs * 2, 10_000)), delayMs);
+                });
+                await c.query(`LISTEN ${escapeIdentifier(channel)}`);
+            } catch (e) {
+                onError?.(e);
+                if (client) {
+                    client.release(e instanceof Error ? e : true);
+                    client = undefined;
+                }
+                if (!stopped) retry = setTimeout(() => void connect(Math.min(delayMs * 2, 10_000)), delayMs);
+                else throw e;
+            }
+        };
+        await connect(250);
+        const stop = async () => {
+            stopped = true;
+            clearTimeout(retry);
+            this.listeners.delete(stop);
+            const c = client;
+            client = undefined;
+            if (!c) return;
+            await c.query(`UNLISTEN ${escapeIdentifier(channel)}`).then(() => c.release(), (e: unknown) => c.release(e instanceof Error ? e : true));
+        };
+        this.listeners.add(stop);
+        return stop;
+    }
+
+    // ---- lifecycle -----------------------------------------------------------
+
+    async readiness(): Promise<StoreReadiness> {
+        try {
+            const [row] = await this.rows("SELECT max(version) AS v, current_setting('server_version') AS server FROM schema_migrations");
+            return { ok: true, detail: `PostgreSQL ${String(row.server)}, schema ${this.scope.scope} at version ${Number(row.v)}` };
+        } catch (e) {
+            return { ok: false, detail: e instanceof Error ? e.message : "PostgreSQL is unavailable" };
+        }
+    }
+
+    /** The schema version this server migrated to at start. */
+    get version(): number {
+        return this.schemaVersion;
+    }
+
+    /** Connections open and idle, and callers waiting for one (for metrics and tests). */
+    poolStats(): { total: number; idle: number; waiting: number } {
+        return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+    }
+
+    async close(): Promise<void> {
+        if (this.closed) return;
+        for (const stop of [...this.listeners]) await stop().catch(() => undefined);
+        this.closed = true;
+        await this.pool.end();
+    }
+
+    /** The schema holding the tables. */
+    get schema(): string {
+        return this.scope.scope;
+    }
+}
+
+const ignoreError = (): void => undefined;
+
+/**
+ * Splits a libpq `options` parameter off the URL: node-postgres lets the URL's value
+ * replace the pool's, and the store's own startup options must be added, not lost.
+ */
+function withoutOptions(connectionString: string): { connectionString: string; options?: string } {
+    let url: URL;
+    try {
+        url = new URL(connectionString);
+    } catch {
+        return { connectionString };
+    }
+    const options = url.searchParams.get("options") ?? undefined;
+    if (options === undefined) return { connectionString };
+    url.searchParams.delete("options");
+    return { connectionString: url.toString(), options };
+}
+
+function addMs(isoTime: string, ms: number): string {
+    return new Date(Date.parse(isoTime) + ms).toISOString();
+}
+
+/** One channel per schema, so test schemas (and tenants) sharing a database never hear each other. */
+function notificationChannel(schema: string): string {
+    return `kvp_${schema}`.slice(0, 63);
+}
+
+/** Opens the PostgreSQL store named by `DATABASE_URL` and runs pending migrations. */
+export function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+    return PostgresStore.open(options);
+}

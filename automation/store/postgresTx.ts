@@ -1,0 +1,294 @@
+import type { PoolClient } from "pg";
+import { ConflictError, NotFoundError } from "../domain/errors";
+import type { AuditEntry, Environment, Operation, OperationError, OperationEvent } from "../domain/ports";
+import { assertTransition } from "../domain/stateMachine";
+import type {
+    EnqueueResult, EnvironmentPatch, FinishRequest, IdempotencyRecord, NewAuditEntry, NewEvent, NewOperation, RequeueRequest,
+    StoreTx, UpsertEnvironment,
+} from "../domain/store";
+import { LOCK } from "./postgresMigrations";
+import { iso, PgRow, rowToAudit, rowToEnvironment, rowToEvent, rowToOperation, toJson } from "./postgresRows";
+
+export const ACTIVE = "('queued', 'running', 'interrupted')";
+
+/** What a committed transaction tells other processes through NOTIFY. */
+export type StoreNotification =
+    | { kind: "event"; operationId: string; seq: number }
+    | { kind: "enqueued" }
+    | { kind: "cancel"; operationId: string };
+
+export interface TxScope {
+    /** Schema name, so advisory-lock keys and NOTIFY channels of two schemas in one database never meet. */
+    scope: string;
+    /** NOTIFY channel, or undefined when notifications are off. */
+    channel?: string;
+    /** Identifies this store instance in NOTIFY payloads, so it can ignore its own. */
+    origin: string;
+}
+
+/**
+ * The StoreTx face over one connection inside BEGIN ... COMMIT (READ COMMITTED).
+ *
+ * Locking discipline, which is what makes transactions on one environment as serial
+ * as the embedded store's single writer, across every process:
+ *   1. an idempotency key's advisory lock (only PUT takes it), then
+ *   2. the environment's transaction-scoped advisory lock, taken by the first method
+ *      that touches the environment or one of its operations, then
+ *   3. row locks.
+ * The claimer only ever try-locks an environment, so it skips one a transaction is
+ * changing instead of waiting, and never deadlocks with it. Each statement after a
+ * lock sees everything committed before the lock was granted.
+ */
+export class PostgresTx implements StoreTx {
+    private readonly lockedEnvironments = new Set<string>();
+
+    constructor(private readonly client: PoolClient, private readonly ctx: TxScope) {}
+
+    /** Raw SQL inside the transaction, for the store's claim and reclaim paths. */
+    async query(sql: string, params: unknown[] = []): Promise<PgRow[]> {
+        return (await this.client.query<PgRow>(sql, params)).rows;
+    }
+
+    async exec(sql: string, params: unknown[] = []): Promise<void> {
+        await this.client.query(sql, params);
+    }
+
+    private async one(sql: string, params: unknown[] = []): Promise<PgRow | undefined> {
+        return (await this.query(sql, params))[0];
+    }
+
+    async lockEnvironment(name: string): Promise<void> {
+        if (this.lockedEnvironments.has(name)) return;
+        await this.client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK.environment, `${this.ctx.scope}:${name}`]);
+        this.lockedEnvironments.add(name);
+    }
+
+    /** For the claimer: false when a transaction is changing the environment right now. */
+    async tryLockEnvironment(name: string): Promise<boolean> {
+        if (this.lockedEnvironments.has(name)) return true;
+        const [row] = await this.query("SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok", [LOCK.environment, `${this.ctx.scope}:${name}`]);
+        if (row.ok !== true) return false;
+        this.lockedEnvironments.add(name);
+        return true;
+    }
+
+    /** Locks the environment an operation belongs to (an operation never changes environment), then reads the operation. */
+    private async lockOperation(id: string): Promise<Operation | undefined> {
+        const owner = await this.one("SELECT environment FROM operations WHERE id = $1", [id]);
+        if (!owner) return undefined;
+        await this.lockEnvironment(String(owner.environment));
+        const row = await this.one("SELECT * FROM operations WHERE id = $1", [id]);
+        return row ? rowToOperation(row) : undefined;
+    }
+
+    private async mustLockOperation(id: string): Promise<Operation> {
+        const op = await this.lockOperation(id);
+        if (!op) throw new NotFoundError(`Operation ${id} does not exist.`);
+        return op;
+    }
+
+    private async mustHoldLease(id: string, workerId: string): Promise<Operation> {
+        const op = await this.mustLockOperation(id);
+        if (op.state !== "running" || op.leaseOwner !== workerId) {
+            throw new ConflictError(`Operation ${id} is no longer held by worker ${workerId} (state ${op.state}).`);
+        }
+        return op;
+    }
+
+    async notify(message: StoreNotification): Promise<void> {
+        if (this.ctx.channel === undefined) return;
+        // Delivered only if and when the transaction commits, in commit order.
+        await this.client.query("SELECT pg_notify($1, $2)", [this.ctx.channel, JSON.stringify({ ...message, origin: this.ctx.origin })]);
+    }
+
+    // ---- environments --------------------------------------------------------
+
+    async getEnvironment(name: string): Promise<Environment | undefined> {
+        await this.lockEnvironment(name);
+        const row = await this.one("SELECT * FROM environments WHERE name = $1", [name]);
+        return row ? rowToEnvironment(row) : undefined;
+    }
+
+    async upsertEnvironment(e: UpsertEnvironment): Promise<Environment> {
+        await this.lockEnvironment(e.name);
+        const row = await this.one(
+            `INSERT INTO environments (name, team, spec, spec_hash, status, created_at, updated_at, expires_at)
+             VALUES ($1, $2, $3::json, $4, $5, $6, $6, $7)
+             ON CONFLICT (name) DO UPDATE SET team = excluded.team, spec = excluded.spec, spec_hash = excluded.spec_hash,
+                 status = excluded.status, updated_at = excluded.updated_at, expires_at = excluded.expires_at
+             RETURNING *`,
+            [e.name, e.team, toJson(e.spec), e.specHash, e.status, e.now, e.expiresAt],
+        );
+        return rowToEnvironment(row!);
+    }
+
+    async updateEnvironment(name: string, patch: EnvironmentPatch): Promise<Environment> {
+        await this.lockEnvironment(name);
+        const sets: string[] = ["updated_at = $1"];
+        const params: unknown[] = [patch.now];
+        const set = (column: string, value: unknown, cast = "") => {
+            params.push(value);
+            sets.push(`${column} = $${params.length}${cast}`);
+        };
+        if (patch.status !== undefined) set("status", patch.status);
+        if (patch.outputs !== undefined) set("outputs", patch.outputs === null ? null : toJson(patch.outputs), "::json");
+        if (patch.expiresAt !== undefined) set("expires_at", patch.expiresAt);
+        if (patch.lastOperationId !== undefined) set("last_operation_id", patch.lastOperationId);
+        params.push(name);
+        // Built from the fixed column names above; every value is bound.
+        const row = await this.one(`UPDATE environments SET ${sets.join(", ")} WHERE name = $${params.length} RETURNING *`, params);
+        if (!row) throw new NotFoundError(`Environment ${name} does not exist.`);
+        return rowToEnvironment(row);
+    }
+
+    async removeEnvironment(name: string): Promise<void> {
+        await this.lockEnvironment(name);
+        await this.client.query("DELETE FROM environments WHERE name = $1", [name]);
+    }
+
+    async setRecoveryPending(environment: string, pending: boolean): Promise<void> {
+        await this.lockEnvironment(environment);
+        await this.client.query("UPDATE environments SET recovery_pending = $1 WHERE name = $2", [pending, environment]);
+    }
+
+    // ---- operations ----------------------------------------------------------
+
+    async enqueueOperation(op: NewOperation): Promise<EnqueueResult> {
+        await this.lockEnvironment(op.environment);
+        if (op.kind === "update") {
+            const collapsed = await this.one(
+                `UPDATE operations SET spec_hash = $1, requested_by = $2, team = $3
+                 WHERE id = (SELECT id FROM operations WHERE environment = $4 AND kind = 'update' AND state = 'queued' ORDER BY seq DESC LIMIT 1)
+                 RETURNING *`,
+                [op.specHash ?? null, op.requestedBy, op.team, op.environment],
+            );
+            if (collapsed) return { operation: rowToOperation(collapsed), collapsed: true };
+        }
+        const row = await this.one(
+            `INSERT INTO operations (id, environment, team, kind, state, spec_hash, requested_by, attempt, max_attempts, created_at)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, 0, $7, $8) RETURNING *`,
+            [op.id, op.environment, op.team, op.kind, op.specHash ?? null, op.requestedBy, op.maxAttempts, op.now],
+        );
+        await this.notify({ kind: "enqueued" });
+        return { operation: rowToOperation(row!), collapsed: false };
+    }
+
+    getOperation(id: string): Promise<Operation | undefined> {
+        return this.lockOperation(id);
+    }
+
+    async listActiveOperations(environment: string): Promise<Operation[]> {
+        await this.lockEnvironment(environment);
+        return (await this.query(`SELECT * FROM operations WHERE environment = $1 AND state IN ${ACTIVE} ORDER BY seq`, [environment])).map(rowToOperation);
+    }
+
+    async requestCancel(id: string, now: string): Promise<Operation> {
+        const op = await this.mustLockOperation(id);
+        switch (op.state) {
+            case "queued":
+            case "interrupted": {
+                assertTransition(op.state, "canceled");
+                const row = await this.one(
+                    `UPDATE operations SET state = 'canceled', cancel_requested = true, finished_at = $1, lease_owner = NULL, lease_expires_at = NULL
+                     WHERE id = $2 RETURNING *`,
+                    [now, id],
+                );
+                return rowToOperation(row!);
+            }
+            case "running": {
+                const row = await this.one("UPDATE operations SET cancel_requested = true WHERE id = $1 RETURNING *", [id]);
+                // The lease holder may run in another process: tell it now rather than at its next lease renewal.
+                await this.notify({ kind: "cancel", operationId: id });
+                return rowToOperation(row!);
+            }
+            case "canceled":
+                return op;
+            default:
+                throw new ConflictError(`Operation ${id} already ${op.state}; there is nothing to cancel.`);
+        }
+    }
+
+    async finishOperation(request: FinishRequest): Promise<Operation> {
+        const op = await this.mustHoldLease(request.id, request.workerId);
+        assertTransition(op.state, request.state);
+        const interrupted = request.state === "interrupted";
+        const row = await this.one(
+            `UPDATE operations SET state = $1, finished_at = $2, summary = $3::json, error = $4::json, lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $5 RETURNING *`,
+            [
+                request.state, interrupted ? null : request.now,
+                request.summary === undefined ? null : toJson(request.summary), request.error === undefined ? null : toJson(request.error),
+                request.id,
+            ],
+        );
+        if (interrupted) await this.client.query("UPDATE environments SET recovery_pending = true WHERE name = $1", [op.environment]);
+        return rowToOperation(row!);
+    }
+
+    async requeueOperation(request: RequeueRequest): Promise<Operation> {
+        const op = request.workerId === undefined ? await this.mustLockOperation(request.id) : await this.mustHoldLease(request.id, request.workerId);
+        assertTransition(op.state, "queued");
+        const row = await this.one(
+            `UPDATE operations SET state = 'queued', not_before = $1, error = $2::json, lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $3 RETURNING *`,
+            [request.notBefore, request.error === undefined ? null : toJson(request.error), request.id],
+        );
+        await this.notify({ kind: "enqueued" });
+        return rowToOperation(row!);
+    }
+
+    async failInterrupted(id: string, error: OperationError, now: string): Promise<Operation> {
+        const op = await this.mustLockOperation(id);
+        assertTransition(op.state, "failed");
+        const row = await this.one("UPDATE operations SET state = 'failed', finished_at = $1, error = $2::json WHERE id = $3 RETURNING *", [now, toJson(error), id]);
+        return rowToOperation(row!);
+    }
+
+    // ---- events, audit, idempotency -------------------------------------------
+
+    async appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent> {
+        // The counter row stays locked until commit, so a concurrent appender waits and events commit in seq order.
+        const row = await this.one(
+            `WITH counter AS (
+                 INSERT INTO event_counters (operation_id, last_seq) VALUES ($1, 1)
+                 ON CONFLICT (operation_id) DO UPDATE SET last_seq = event_counters.last_seq + 1
+                 RETURNING last_seq
+             )
+             INSERT INTO events (operation_id, seq, at, type, data)
+             SELECT $1, last_seq, $2, $3, $4::json FROM counter
+             RETURNING *`,
+            [operationId, event.at, event.type, toJson(event.data)],
+        );
+        const stored = rowToEvent(row!);
+        await this.notify({ kind: "event", operationId, seq: stored.seq });
+        return stored;
+    }
+
+    async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
+        const row = await this.one(
+            `INSERT INTO audit (id, at, actor, action, target, outcome, details, request_id)
+             VALUES ($1, $2, $3::json, $4, $5, $6, $7::json, $8) RETURNING *`,
+            [entry.id, entry.at, toJson(entry.actor), entry.action, entry.target, entry.outcome, entry.details === undefined ? null : toJson(entry.details), entry.requestId ?? null],
+        );
+        return rowToAudit(row!);
+    }
+
+    /** Locks the key first: a concurrent request with the same key waits for this one and then replays its response. */
+    async getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
+        await this.client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK.idempotency, `${this.ctx.scope}:${scope}:${key}`]);
+        const row = await this.one("SELECT * FROM idempotency WHERE scope = $1 AND key = $2", [scope, key]);
+        if (!row) return undefined;
+        return { scope, key, requestHash: String(row.request_hash), response: JSON.parse(String(row.response)), createdAt: iso(row.created_at)! };
+    }
+
+    async purgeIdempotencyBefore(before: string): Promise<number> {
+        return (await this.client.query("DELETE FROM idempotency WHERE created_at < $1", [before])).rowCount ?? 0;
+    }
+
+    async putIdempotency(r: IdempotencyRecord): Promise<void> {
+        await this.client.query(
+            "INSERT INTO idempotency (scope, key, request_hash, response, created_at) VALUES ($1, $2, $3, $4::json, $5)",
+            [r.scope, r.key, r.requestHash, toJson(r.response), r.createdAt],
+        );
+    }
+}

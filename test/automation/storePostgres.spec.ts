@@ -1,0 +1,245 @@
+import { strict as assert } from "node:assert";
+import { ConflictError, UnavailableError } from "../../automation/domain/errors";
+import type { StoreNotification } from "../../automation/store/postgresTx";
+import { createPostgresStore, type PostgresStore } from "../../automation/store/postgres";
+import { toPostgresStoreError } from "../../automation/store/postgresErrors";
+import { POSTGRES_MIGRATIONS } from "../../automation/store/postgresMigrations";
+import { eventually, ManualClock } from "./domainFixtures";
+import { describeStoreContract } from "./storeContract";
+import { adminQuery, dropSchema, openTestStore, terminateBackends, testSchemaName } from "./storePostgresHarness";
+
+describeStoreContract("PostgreSQL", async () => {
+    const schema = testSchemaName();
+    let store = await openTestStore(schema);
+    return {
+        store,
+        async reopen() {
+            await store.close();
+            store = await openTestStore(schema);
+            return store;
+        },
+        async dispose() {
+            await store.close();
+            await dropSchema(schema);
+        },
+    };
+});
+
+describe("PostgreSQL store", () => {
+    let schema: string;
+    let store: PostgresStore | undefined;
+    const clock = new ManualClock();
+    const now = () => clock.iso();
+
+    beforeEach(() => (schema = testSchemaName()));
+    afterEach(async () => {
+        await store?.close();
+        store = undefined;
+        await dropSchema(schema);
+    });
+
+    async function seed(s: PostgresStore, environment: string, id: string) {
+        await s.upsertEnvironment({ name: environment, team: "payments", spec: {}, specHash: "h", status: "pending", expiresAt: null, now: now() });
+        return (await s.enqueueOperation({ id, environment, team: "payments", kind: "update", requestedBy: "a", maxAttempts: 3, now: now() })).operation;
+    }
+
+    it("migrates once when several replicas start together, under one advisory lock", async () => {
+        const stores = await Promise.all(Array.from({ length: 4 }, () => openTestStore(schema)));
+        try {
+            const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`);
+            assert.deepEqual(versions.map((v) => v.version), POSTGRES_MIGRATIONS.map((m) => m.version));
+            for (const s of stores) assert.match((await s.readiness()).detail, new RegExp(`schema ${schema} at version ${POSTGRES_MIGRATIONS.length}`));
+        } finally {
+            await Promise.all(stores.map((s) => s.close()));
+        }
+    });
+
+    it("refuses a database written by a newer server", async () => {
+        await (await openTestStore(schema)).close();
+        await adminQuery(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES (99, 'future')`);
+        await assert.rejects(openTestStore(schema), /newer than this server understands/);
+    });
+
+    it("refuses a schema name it would have to quote", async () => {
+        await assert.rejects(openTestStore("Bad-Schema; DROP"), (e: unknown) => e instanceof UnavailableError && /schema/.test(e.message));
+    });
+
+    it("makes a second running operation on one environment impossible to commit, whatever the caller does", async () => {
+        store = await openTestStore(schema);
+        await seed(store, "pay-dev", "op-1");
+        await store.enqueueOperation({ id: "op-2", environment: "pay-dev", team: "payments", kind: "preview", requestedBy: "a", maxAttempts: 3, now: now() });
+        assert.ok(await store.claimNext({ workerId: "w1", leaseMs: 1_000, maxRunning: 5, now: now() }));
+        await assert.rejects(adminQuery(`UPDATE ${schema}.operations SET state = 'running' WHERE id = 'op-2'`), /operations_one_running_per_environment/);
+    });
+
+    it("numbers concurrent appends to one operation without gaps or duplicates", async () => {
+        store = await openTestStore(schema, { maxConnections: 8 });
+        const s = store;
+        const stored = await Promise.all(Array.from({ length: 40 }, (_, i) => s.appendEvent("op-x", { type: "log", data: { i }, at: now() })));
+        assert.deepEqual(stored.map((e) => e.seq).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1));
+        assert.deepEqual((await s.listEvents("op-x", 0, 100)).map((e) => e.seq), Array.from({ length: 40 }, (_, i) => i + 1));
+    });
+
+    it("serializes transactions on one environment across separate stores (as across processes)", async () => {
+        const stores = await Promise.all([openTestStore(schema), openTestStore(schema), openTestStore(schema)]);
+        try {
+            await stores[0].upsertEnvironment({ name: "pay-dev", team: "payments", spec: {}, specHash: "h", status: "pending", expiresAt: null, now: now() });
+            await Promise.all(Array.from({ length: 15 }, (_, i) => stores[i % 3].transaction(async (tx) => {
+                const current = await tx.getEnvironment("pay-dev");
+                await new Promise((r) => setTimeout(r, 2));
+                const count = Number((current?.outputs as { count?: number } | undefined)?.count ?? 0);
+                await tx.updateEnvironment("pay-dev", { outputs: { count: count + 1 }, now: now() });
+            })));
+            assert.deepEqual((await stores[1].getEnvironment("pay-dev"))?.outputs, { count: 15 });
+        } finally {
+            await Promise.all(stores.map((s) => s.close()));
+        }
+    });
+
+    it("replays one response to concurrent requests with the same idempotency key", async () => {
+        const stores = await Promise.all([openTestStore(schema), openTestStore(schema)]);
+        try {
+            const outcomes = await Promise.all(stores.map((s, i) => s.transaction(async (tx) => {
+                const previous = await tx.getIdempotency("alice", "k1");
+                if (previous) return previous.response;
+                await new Promise((r) => setTimeout(r, 20));
+                await tx.putIdempotency({ scope: "alice", key: "k1", requestHash: "r", response: { winner: i }, createdAt: now() });
+                return { winner: i };
+            })));
+            assert.deepEqual(outcomes[0], outcomes[1]);
+        } finally {
+            await Promise.all(stores.map((s) => s.close()));
+        }
+    });
+
+    it("reports a duplicate idempotency key as ConflictError", async () => {
+        store = await openTestStore(schema);
+        await store.putIdempotency({ scope: "alice", key: "k", requestHash: "r", response: {}, createdAt: now() });
+        await assert.rejects(store.putIdempotency({ scope: "alice", key: "k", requestHash: "r2", response: {}, createdAt: now() }), ConflictError);
+    });
+
+    it("keeps SQL NULL and JSON null apart, and JSON documents as written", async () => {
+        store = await openTestStore(schema);
+        const spec = { tier: "dev", alerts: { emails: [] }, a: "\u0000x" };
+        await store.upsertEnvironment({ name: "pay-dev", team: "payments", spec, specHash: "h", status: "pending", expiresAt: null, now: now() });
+        assert.equal(JSON.stringify((await store.getEnvironment("pay-dev"))?.spec), JSON.stringify(spec));
+        assert.equal((await store.appendEvent("op-1", { type: "t", data: null, at: now() })).data, null);
+        const entry = await store.appendAudit({ id: "a1", at: now(), actor: { subject: "s", role: "admin" }, action: "x", target: "t", outcome: "accepted", details: null });
+        assert.equal(entry.details, null);
+        const [withoutDetails] = (await store.listAudit({ limit: 1 })).items;
+        assert.equal(withoutDetails.details, null);
+        const bare = await store.appendAudit({ id: "a2", at: now(), actor: { subject: "s", role: "admin" }, action: "x", target: "t", outcome: "accepted" });
+        assert.equal("details" in bare, false);
+    });
+
+    it("tells other processes about stored events, enqueues and cancels, and not itself", async () => {
+        store = await openTestStore(schema);
+        const other = await openTestStore(schema);
+        const heardByOther: StoreNotification[] = [];
+        const heardBySelf: StoreNotification[] = [];
+        const stopOther = await other.listen((n) => heardByOther.push(n));
+        const stopSelf = await store.listen((n) => heardBySelf.push(n));
+        try {
+            const op = await seed(store, "pay-dev", "op-1");
+            await store.claimNext({ workerId: "w1", leaseMs: 10_000, maxRunning: 5, now: now() });
+            await store.appendEvent(op.id, { type: "t", data: {}, at: now() });
+            await store.requestCancel(op.id, now());
+            await eventually(() => heardByOther.length >= 3, "three notifications");
+            assert.deepEqual(heardByOther, [{ kind: "enqueued" }, { kind: "event", operationId: "op-1", seq: 1 }, { kind: "cancel", operationId: "op-1" }]);
+            await other.appendEvent("op-9", { type: "t", data: {}, at: now() });
+            await eventually(() => heardBySelf.length === 1, "the other store's event");
+            assert.deepEqual(heardBySelf, [{ kind: "event", operationId: "op-9", seq: 1 }]);
+        } finally {
+            await stopOther();
+            await stopSelf();
+            await other.close();
+        }
+    });
+
+    describe("when PostgreSQL goes away", () => {
+        it("reports an unreachable server as UnavailableError and unready, without the connection string", async () => {
+            const url = "postgres://kvp:s3cret-password@127.0.0.1:1/test";
+            await assert.rejects(createPostgresStore({ connectionString: url, connectTimeoutMs: 500 }), (e: unknown) =>
+                e instanceof UnavailableError && /cannot be reached/.test(e.message) && !e.message.includes("s3cret"));
+        });
+
+        it("recovers by itself after every backend of the store is terminated", async () => {
+            store = await openTestStore(schema);
+            await seed(store, "pay-dev", "op-1");
+            assert.equal((await store.readiness()).ok, true);
+            const s = store;
+            await Promise.all(Array.from({ length: 5 }, () => s.getEnvironment("pay-dev")));
+            assert.ok((await terminateBackends(schema)) >= 1, "the store had connections to terminate");
+            // Idle connections died under the pool; the next calls must get fresh ones without any manual step.
+            await eventually(async () => (await s.readiness()).ok, "readiness after the restart");
+            assert.equal((await s.getEnvironment("pay-dev"))?.name, "pay-dev");
+            const claimed = await s.claimNext({ workerId: "w1", leaseMs: 1_000, maxRunning: 5, now: now() });
+            assert.equal(claimed?.id, "op-1");
+        });
+
+        it("fails a transaction whose connection dies as UnavailableError, rolls it back, and serves the next one", async () => {
+            store = await openTestStore(schema);
+            const s = store;
+            await seed(s, "pay-dev", "op-1");
+            await assert.rejects(s.transaction(async (tx) => {
+                await tx.updateEnvironment("pay-dev", { status: "ready", now: now() });
+                await terminateBackends(schema);
+                await tx.appendAudit({ id: "a1", at: now(), actor: { subject: "s", role: "admin" }, action: "x", target: "t", outcome: "accepted" });
+            }), (e: unknown) => e instanceof UnavailableError && /PostgreSQL closed the connection|cannot be reached/.test(e.message));
+            assert.equal((await s.getEnvironment("pay-dev"))?.status, "pending", "the half-done transaction left nothing behind");
+            await s.updateEnvironment("pay-dev", { status: "ready", now: now() });
+            assert.equal((await s.getEnvironment("pay-dev"))?.status, "ready");
+        });
+
+        it("keeps listening after its connection is terminated", async () => {
+            store = await openTestStore(schema);
+            const other = await openTestStore(schema, { applicationName: "kvp-test-other" });
+            const heard: StoreNotification[] = [];
+            const stop = await store.listen((n) => heard.push(n));
+            try {
+                await terminateBackends(schema);
+                await eventually(async () => {
+                    await other.appendEvent("op-1", { type: "t", data: {}, at: now() });
+                    return heard.length > 0;
+                }, "a notification after the listener reconnected", 10_000);
+            } finally {
+                await stop();
+                await other.close();
+            }
+        });
+    });
+
+    it("maps PostgreSQL failures to UnavailableError and leaves other errors alone", () => {
+        const pg = (code: string, message = "x") => Object.assign(new Error(message), { code });
+        const table: Array<[unknown, RegExp | undefined]> = [
+            [pg("57P01", "terminating connection due to administrator command"), /closed the connection/],
+            [pg("ECONNREFUSED"), /cannot be reached/],
+            [new Error("Connection terminated unexpectedly"), /cannot be reached/],
+            [pg("53100"), /out of resources/],
+            [pg("25006"), /read-only/],
+            [pg("3D000"), /does not exist/],
+            [pg("28P01"), /credentials/],
+            [pg("40P01"), /deadlocks/],
+            [pg("57014"), /cancelled the statement/],
+            [pg("42601"), undefined],
+            [new TypeError("bug"), undefined],
+        ];
+        for (const [error, message] of table) {
+            const mapped = toPostgresStoreError(error);
+            if (message) {
+                assert.ok(mapped instanceof UnavailableError, `${String(error)} should be unavailable`);
+                assert.match(mapped.message, message);
+            } else {
+                assert.equal(mapped, error);
+            }
+        }
+        assert.ok(toPostgresStoreError(pg("23505")) instanceof ConflictError);
+    });
+
+    it("refuses to be used after close", async () => {
+        const s = await openTestStore(schema);
+        await s.close();
+        await assert.rejects(s.getEnvironment("x"), /closed/);
+        await assert.rejects(s.claimNext({ workerId: "w", leaseMs: 1, maxRunning: 1, now: now() }), /closed/);
+    });
+});
