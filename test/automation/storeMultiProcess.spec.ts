@@ -17,10 +17,16 @@ import { adminQuery, dropSchema, openTestStore, testSchemaName } from "./storePo
 
 const CHILD = join(__dirname, "storePostgresChild.ts");
 
-function startChild(env: Record<string, string>): { child: ChildProcess; exited: Promise<{ code: number | null; stderr: string }>; stdout: () => string } {
+interface Child {
+    child: ChildProcess;
+    exited: Promise<{ code: number | null; stderr: string }>;
+    stdout(): string;
+}
+
+function startChild(env: Record<string, string>): Child {
     const child = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", CHILD], {
         env: { ...process.env, ...env },
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
@@ -61,8 +67,11 @@ describe("PostgreSQL store shared by several processes", function () {
 
         const cap = 3;
         const children = Array.from({ length: 4 }, (_, i) => startChild({
-            KVP_CHILD_SCHEMA: schema, KVP_CHILD_ID: `worker-${i}`, KVP_CHILD_MODE: "work", KVP_CHILD_MAX_RUNNING: String(cap), KVP_CHILD_LOOPS: "2",
+            KVP_CHILD_SCHEMA: schema, KVP_CHILD_ID: `worker-${i}`, KVP_CHILD_MODE: "work", KVP_CHILD_MAX_RUNNING: String(cap), KVP_CHILD_LOOPS: "3",
         }));
+        // All start together, so the claims really race.
+        await eventually(() => children.every((c) => c.stdout().includes("ready")), "every worker process to be ready", 30_000);
+        for (const { child } of children) child.stdin!.end("go\n");
         for (const { exited } of children) {
             const { code, stderr } = await exited;
             assert.equal(code, 0, stderr);

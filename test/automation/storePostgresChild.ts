@@ -3,9 +3,11 @@
  * It talks to the schema named in KVP_CHILD_SCHEMA through its own PostgresStore, as a
  * separate server replica would.
  *
- *   KVP_CHILD_MODE=work  claims and finishes operations on KVP_CHILD_LOOPS concurrent loops
- *                        until none is queued or running; each run is logged in `run_log`
- *                        with the database clock, strictly inside its claim and its finish.
+ *   KVP_CHILD_MODE=work  prints `ready`, waits for a line on stdin (so every process starts
+ *                        together), then claims and finishes operations on KVP_CHILD_LOOPS
+ *                        concurrent loops until none is queued or running; each run is logged
+ *                        in `run_log` with the database clock, strictly inside its claim and
+ *                        its finish.
  *   KVP_CHILD_MODE=hang  claims one operation with a short lease, prints `claimed <id>`,
  *                        and waits to be killed.
  */
@@ -43,7 +45,7 @@ async function work(store: PostgresStore, log: Client): Promise<void> {
             continue;
         }
         await log.query("INSERT INTO run_log (op_id, environment, worker, started_at) VALUES ($1, $2, $3, clock_timestamp())", [op.id, op.environment, workerId]);
-        await sleep(3 + Math.random() * 12);
+        await sleep(10 + Math.random() * 20);
         await log.query("UPDATE run_log SET finished_at = clock_timestamp() WHERE op_id = $1 AND finished_at IS NULL", [op.id]);
         await store.finishOperation({ id: op.id, workerId, state: "succeeded", now: new Date().toISOString() });
     }
@@ -63,6 +65,9 @@ async function main(): Promise<void> {
         await client.connect();
         return client;
     }));
+    process.stdout.write("ready\n");
+    await new Promise((resolve) => process.stdin.once("data", resolve));
+    process.stdin.destroy();
     await Promise.all(logs.map((log) => work(store, log)));
     await Promise.all(logs.map((log) => log.end()));
     await store.close();
