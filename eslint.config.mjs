@@ -16,6 +16,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ["**/*.mjs", "**/*.cjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+  },
+  {
     files: ["test/**/*.ts"],
     // Tests inspect raw engine payloads, which are untyped by nature.
     rules: { "@typescript-eslint/no-unused-expressions": "off", "@typescript-eslint/no-explicit-any": "off" },

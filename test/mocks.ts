@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+import * as sdkSettings from "@pulumi/pulumi/runtime/settings";
 import { createHash } from "node:crypto";
 
 export const SUBSCRIPTION_ID = "11111111-2222-3333-4444-555555555555";
@@ -38,6 +39,12 @@ export interface RecordedResource {
 }
 
 let recorded: RecordedResource[] = [];
+let recording = true;
+
+/** Benchmarks turn recording off so they time the program, not the harness's bookkeeping. */
+export function setRecording(on: boolean): void {
+    recording = on;
+}
 let inFlight = 0;
 let counter = 0;
 
@@ -181,7 +188,7 @@ MockMonitor.prototype.registerResource = async function (this: MockMonitor, req:
     const order = ++counter;
     const startedAt = Date.now();
     return originalRegister.call(this, req, (err: any, res: any) => {
-        if (!err && res) {
+        if (!err && res && recording) {
             const urn: string = res.getUrn();
             recorded.push({
                 type: req.getType(),
@@ -209,14 +216,25 @@ export function resetRecorded(): void {
     recorded = [];
 }
 
-/** Waits until no registration is in flight and nothing new arrives for a few ticks. */
-export async function settle(quietMs = 30): Promise<RecordedResource[]> {
-    let last = -1;
+/**
+ * Waits, as the language host does at the end of a program, until the SDK's RPC queue has
+ * drained (every registration, including ones started by applies along the way), then until
+ * the last recording callbacks have run.
+ */
+// Marked @internal in the SDK's typings, but it is the very drain the language host awaits.
+const waitForRPCs = (sdkSettings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs;
+
+export async function settle(): Promise<RecordedResource[]> {
     for (;;) {
-        await new Promise((r) => setTimeout(r, quietMs));
-        if (inFlight === 0 && last === counter) return [...recorded];
-        last = counter;
+        await waitForRPCs();
+        await new Promise((r) => setImmediate(r));
+        if (inFlight === 0) return [...recorded];
     }
+}
+
+/** How many registrations the engine has received so far, recorded or not. */
+export function registrations(): number {
+    return counter;
 }
 
 /** Everything recorded so far (custom and component resources). */
