@@ -133,6 +133,7 @@ export class KeyVaultEnvironment extends pulumi.ComponentResource {
                 schedule: c.rotation.schedule,
                 sqlServerIds: c.rotation.sqlServerIds,
                 postgresServerIds: c.rotation.postgresServerIds,
+                virtualNetworkSubnetId: c.rotation.subnetId,
                 tags,
             }, { parent: this });
             this.rotationFunctionAppName = rotation.functionAppName;

@@ -67,6 +67,11 @@ export interface RotationInfraArgs {
     deployerPrincipalId: pulumi.Input<string>;
     /** Optional. Kind of the deploying identity (azure-native would otherwise default it to User). Defaults to ServicePrincipal. */
     deployerPrincipalType?: "User" | "ServicePrincipal";
+    /**
+     * Optional. Subnet (delegated to Microsoft.App/environments) for the app's outbound VNet integration.
+     * Required to reach a vault that only its private endpoint serves. Defaults to none.
+     */
+    virtualNetworkSubnetId?: string;
     /** Optional. ARM ids of Azure SQL servers the function rotates; each gets SQL Server Contributor. Defaults to none. */
     sqlServerIds?: string[];
     /** Optional. ARM ids of PostgreSQL flexible servers the function rotates (a database role, not ARM; see docs). Defaults to none. */
@@ -327,6 +332,8 @@ export class RotationInfra extends pulumi.ComponentResource {
             resourceGroupName: args.resourceGroupName,
             location: args.location,
             kind: "functionapp,linux",
+            // Outbound through the VNet, so a private-endpoint-only vault stays reachable.
+            ...(args.virtualNetworkSubnetId ? { virtualNetworkSubnetId: args.virtualNetworkSubnetId } : {}),
             serverFarmId: plan.id,
             httpsOnly: true,
             identity: { type: "UserAssigned", userAssignedIdentities: [identity.id] },
@@ -344,6 +351,7 @@ export class RotationInfra extends pulumi.ComponentResource {
             },
             siteConfig: {
                 appSettings: settings,
+                vnetRouteAllEnabled: args.virtualNetworkSubnetId !== undefined,
                 minTlsVersion: "1.2",
                 scmMinTlsVersion: "1.2",
                 ftpsState: "Disabled",

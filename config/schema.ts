@@ -135,6 +135,8 @@ export const RotationSchema = z.object({
     /** ARM ids of the rotation targets; the function gets the matching provider role on each. */
     sqlServerIds: z.array(check(armResourceIdProblem)).default([]),
     postgresServerIds: z.array(check(armResourceIdProblem)).default([]),
+    /** Subnet delegated to Microsoft.App/environments for the function's VNet integration. */
+    subnetId: check(subnetIdProblem).optional(),
 }).strict();
 
 export const CertificateSchema = z.object({
@@ -227,6 +229,9 @@ export const StackConfigSchema = z.object({
     }
     if (c.certificates.length > 0 && c.certificateContactEmails.length === 0) {
         ctx.addIssue({ code: "custom", path: ["certificateContactEmails"], message: "needs at least one address: certificates use an EmailContacts lifetime action" });
+    }
+    if (c.rotation.enabled && c.privateEndpoint && !c.rotation.subnetId) {
+        ctx.addIssue({ code: "custom", path: ["rotation", "subnetId"], message: "is required when the vault has a private endpoint: the rotation function reaches the vault only through VNet integration" });
     }
     if (c.rotation.enabled && c.rotation.sqlServerIds.length + c.rotation.postgresServerIds.length === 0) {
         ctx.addIssue({ code: "custom", path: ["rotation"], message: "is enabled but names no target; set sqlServerIds or postgresServerIds" });

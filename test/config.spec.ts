@@ -55,6 +55,7 @@ describe("stack config schema", () => {
             ["a misspelled key", { purgeProtecton: true }, "purgeProtecton", /not a known setting/],
             ["a region with spaces", { location: "West Europe" }, "location", /region name/],
             ["a five-field timer schedule", { rotation: { enabled: true, schedule: "0 3 * * *", postgresServerIds: [SUBNET] } }, "rotation.schedule", /six-field NCRONTAB/],
+            ["rotation behind a private endpoint without VNet integration", { privateEndpoint: { subnetId: SUBNET }, rotation: { enabled: true, postgresServerIds: [SUBNET] } }, "rotation.subnetId", /VNet integration/],
             ["rotation without targets", { rotation: { enabled: true } }, "rotation", /names no target/],
             ["CSI without an OIDC issuer", { secretsStoreCsi: { enabled: true } }, "secretsStoreCsi.oidcIssuerUrl", /required/],
             ["a certificate without contacts", { certificates: [{ name: "tls", subject: "CN=a.example.com" }] }, "certificateContactEmails", /at least one address/],

@@ -249,6 +249,8 @@ describe("the prod stack (Pulumi.prod.yaml)", function () {
             assert.match(app.inputs.kind, /^functionapp/);
             assert.equal(app.inputs.identity.type, "UserAssigned");
             assert.equal(app.inputs.httpsOnly, true);
+            assert.match(app.inputs.virtualNetworkSubnetId, /\/subnets\/snet-functions$/, "VNet integration reaches the private vault");
+            assert.equal(app.inputs.siteConfig.vnetRouteAllEnabled, true);
             const settings = Object.fromEntries(app.inputs.siteConfig.appSettings.map((x: any) => [x.name, x.value]));
             assert.equal(settings.KEY_VAULT_URL, run.outputs.vaultUri);
             assert.equal(settings.ROTATION_SCHEDULE, "0 0 3 * * *");
