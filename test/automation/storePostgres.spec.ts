@@ -1,7 +1,10 @@
 import { strict as assert } from "node:assert";
 import { ConflictError, UnavailableError } from "../../automation/domain/errors";
 import type { StoreNotification } from "../../automation/store/postgresTx";
+import { EventHub } from "../../automation/domain/eventHub";
+import type { OperationEvent } from "../../automation/domain/ports";
 import { createPostgresStore, type PostgresStore } from "../../automation/store/postgres";
+import { bridgeStoreNotifications } from "../../automation/store/postgresNotify";
 import { toPostgresStoreError } from "../../automation/store/postgresErrors";
 import { POSTGRES_MIGRATIONS } from "../../automation/store/postgresMigrations";
 import { eventually, ManualClock } from "./domainFixtures";
@@ -153,6 +156,34 @@ describe("PostgreSQL store", () => {
             await stopOther();
             await stopSelf();
             await other.close();
+        }
+    });
+
+    it("bridges another replica's events, enqueues and cancels into this process's hub", async () => {
+        store = await openTestStore(schema);
+        const replica = await openTestStore(schema);
+        const hub = new EventHub();
+        const seen: OperationEvent[] = [];
+        let wakes = 0;
+        const cancels: string[] = [];
+        hub.onEnqueued(() => wakes++);
+        hub.onCancelRequested((id) => cancels.push(id));
+        const unsubscribe = hub.subscribe("op-1", (e) => seen.push(e));
+        const stop = await bridgeStoreNotifications(store, hub);
+        try {
+            await seed(replica, "pay-dev", "op-1");
+            await replica.claimNext({ workerId: "w-b", leaseMs: 10_000, maxRunning: 5, now: now() });
+            for (let i = 0; i < 5; i++) await replica.appendEvent("op-1", { type: "log", data: { i }, at: now() });
+            await replica.appendEvent("op-unwatched", { type: "log", data: {}, at: now() });
+            await replica.requestCancel("op-1", now());
+            await eventually(() => seen.length === 5 && cancels.length === 1, "the bridged events and cancel");
+            assert.deepEqual(seen.map((e) => [e.seq, (e.data as { i: number }).i]), [[1, 0], [2, 1], [3, 2], [4, 3], [5, 4]]);
+            assert.deepEqual(cancels, ["op-1"]);
+            assert.ok(wakes >= 1, "the enqueue woke this process's worker");
+        } finally {
+            unsubscribe();
+            await stop();
+            await replica.close();
         }
     });
 
