@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { keyOf, valueAt } from "./paths";
 import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "./roles";
 import {
     armResourceIdProblem, emailProblem, ipRuleProblem, isGuid, locationProblem, ncrontabProblem,
@@ -272,19 +273,6 @@ export class StackConfigError extends Error {
         super(`Invalid stack configuration:\n${problems.map((p) => `  - ${prefix}:${p.key}: ${p.message}${p.value === undefined ? "" : ` (got ${JSON.stringify(p.value)})`}`).join("\n")}`);
         this.name = "StackConfigError";
     }
-}
-
-function keyOf(path: ReadonlyArray<PropertyKey>): string {
-    return path.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), "");
-}
-
-function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-    let cur: unknown = root;
-    for (const seg of path) {
-        if (cur === null || typeof cur !== "object") return undefined;
-        cur = (cur as Record<PropertyKey, unknown>)[seg as string];
-    }
-    return cur;
 }
 
 /** Rewords zod's messages so each names what is allowed, not only what went wrong. */

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { keyOf, valueAt } from "../../config/paths";
 import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "../../config/roles";
 import { ENVIRONMENTS, parseStackConfig, StackConfigError, StackConfigInput } from "../../config/schema";
 import { emailProblem, ipRuleProblem, isGuid, locationProblem, subnetIdProblem, tagProblem } from "../../config/validators";
@@ -124,24 +125,11 @@ function specPathOf(configKey: string): string {
     return configKey;
 }
 
-function pathOf(path: ReadonlyArray<PropertyKey>): string {
-    return path.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), "");
-}
-
-function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-    let cur: unknown = root;
-    for (const seg of path) {
-        if (cur === null || typeof cur !== "object") return undefined;
-        cur = (cur as Record<PropertyKey, unknown>)[seg as string];
-    }
-    return cur;
-}
-
 function zodProblems(error: z.ZodError, input: unknown, prefix = ""): Problem[] {
     return error.issues.flatMap((issue): Problem[] => {
         const missing = prefix === "" && issue.path.length > 0 && valueAt(input, issue.path) === undefined;
         const at = (extra: PropertyKey[] = []) => {
-            const p = pathOf([...issue.path, ...extra]);
+            const p = keyOf([...issue.path, ...extra]);
             return prefix ? (p ? `${prefix}.${p}` : prefix) : p || "(body)";
         };
         switch (issue.code) {
