@@ -12,7 +12,7 @@ import { isConnectionError, isRetryableConflict, isUniqueViolation, toPostgresSt
 import { LOCK, migratePostgres } from "./postgresMigrations";
 import { PgRow, rowToAudit, rowToEnvironment, rowToEvent, rowToOperation } from "./postgresRows";
 import { ACTIVE, PostgresTx, type StoreNotification, type TxScope } from "./postgresTx";
-import { decodeCursor, encodeCursor } from "./sqliteRows";
+import { decodeCursor, encodeCursor } from "./rows";
 
 export interface PostgresStoreOptions {
     /** Required. A libpq URL, e.g. `postgres://kvp@db.example.com:5432/kvp?sslmode=verify-full` (the `DATABASE_URL` setting). */
