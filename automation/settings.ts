@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
 
@@ -11,12 +12,17 @@ import { z } from "zod";
 
 export const ENGINES = ["pulumi", "test-double"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+/** What one process does: everything, only the HTTP API, or only the worker (the last two share a PostgreSQL store). */
+export const ROLES = ["all", "api", "worker"] as const;
+export type Role = (typeof ROLES)[number];
+/** Pulumi state backends several replicas can share; a `file://` directory is one machine's. */
+export const SHARED_BACKENDS = "azblob://<container> (with AZURE_STORAGE_ACCOUNT) or https://api.pulumi.com (with PULUMI_ACCESS_TOKEN)";
 /** Asymmetric algorithms only: `none` and HMAC (a shared secret the issuer would also hold) are never accepted. */
 export const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
 /** Variables whose values are secret: errors name them but never repeat what they hold. */
-const SECRET_VARIABLES = new Set(["KVP_ADMIN_TOKEN", "PULUMI_CONFIG_PASSPHRASE"]);
+const SECRET_VARIABLES = new Set(["KVP_ADMIN_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "DATABASE_URL"]);
 
 /** Where the repository's CrossGuard policy pack lives, if it has one. */
 const REPO_POLICY_DIR = path.resolve(__dirname, "..", "policy");
@@ -38,7 +44,26 @@ export interface OidcSettings {
     teamClaim: string;
 }
 
+/** The PostgreSQL store, selected by DATABASE_URL. */
+export interface DatabaseSettings {
+    /** The libpq URL, password included: hand it to the store only, never to a log. */
+    url: string;
+    /** `host:port/database`, safe to log. */
+    display: string;
+    /** Schema holding the tables; undefined means the connection's default (usually `public`). */
+    schema?: string;
+    poolSize: number;
+}
+
 export interface Settings {
+    /** Which parts run in this process. */
+    role: Role;
+    /** This replica's name: worker ids, PostgreSQL application_name and the replica registry. */
+    replicaName: string;
+    /** Set when DATABASE_URL is: the PostgreSQL store instead of the embedded one. */
+    database?: DatabaseSettings;
+    /** How long a claimed operation stays this worker's without a heartbeat; a dead worker's operations are reclaimed after it. */
+    leaseMs: number;
     host: string;
     port: number;
     /** Absolute path of the data directory (store, passphrase, stack working dirs). */
@@ -114,10 +139,38 @@ const bodyLimit = z.string().default("64kb").transform((raw, ctx) => {
 });
 
 const BACKEND_PREFIXES = ["file://", "azblob://", "https://"];
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const REPLICA_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** Host, port and database of a PostgreSQL URL, or why it is not one; never the user or password. */
+export function describeDatabaseUrl(raw: string): { display: string } | { problem: string } {
+    let url: URL;
+    try {
+        url = new URL(raw);
+    } catch {
+        return { problem: "must be a URL like postgres://<user>:<password>@<host>:5432/<database>?sslmode=verify-full" };
+    }
+    if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+        return { problem: `must start with postgres:// or postgresql:// (got ${url.protocol}//...)` };
+    }
+    const database = decodeURIComponent(url.pathname.replace(/^\//, ""));
+    if (!url.hostname) return { problem: "must name a host, e.g. postgres://<user>@<host>:5432/<database>" };
+    if (!database || database.includes("/")) return { problem: `must name one database after the host (got host ${url.hostname})` };
+    return { display: `${url.hostname}:${url.port || "5432"}/${database}` };
+}
 const KEY_VAULT_KEY_URL = /^azurekeyvault:\/\/[a-z0-9-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)\/keys\/[A-Za-z0-9-]{1,127}(\/[0-9a-f]{32})?$/i;
 
 /** The environment variables the server reads; empty strings count as unset. */
 export const SettingsEnvSchema = z.object({
+    KVP_ROLE: oneOf(ROLES, "all"),
+    KVP_REPLICA_NAME: z.string().regex(REPLICA_NAME, { message: "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit" }).optional(),
+    DATABASE_URL: z.string().superRefine((v, ctx) => {
+        const db = describeDatabaseUrl(v);
+        if ("problem" in db) ctx.addIssue({ code: "custom", message: db.problem });
+    }).optional(),
+    KVP_DATABASE_SCHEMA: z.string().regex(SCHEMA_NAME, { message: "must be lowercase letters, digits and _, starting with a letter or _, at most 63 characters" }).optional(),
+    KVP_DATABASE_POOL_SIZE: integer(1, 100, 10),
+    KVP_LEASE_S: integer(2, 600, 30),
     HOST: z.string().min(1).default("127.0.0.1"),
     PORT: integer(0, 65535, 8080),
     KVP_DATA_DIR: z.string().min(1).default("./.data"),
@@ -163,6 +216,21 @@ export const SettingsEnvSchema = z.object({
             if (env[k]) ctx.addIssue({ code: "custom", path: [k], message: "only applies when KVP_OIDC_ISSUER is set" });
         }
     }
+    if (env.DATABASE_URL === undefined) {
+        if (env.KVP_DATABASE_SCHEMA) ctx.addIssue({ code: "custom", path: ["KVP_DATABASE_SCHEMA"], message: "only applies when DATABASE_URL is set" });
+        if (env.KVP_ROLE !== "all") {
+            ctx.addIssue({ code: "custom", path: ["KVP_ROLE"], message: `${env.KVP_ROLE} needs DATABASE_URL: separate API and worker processes share a PostgreSQL store (the embedded store belongs to one process)` });
+        }
+    }
+    // Separate API and worker processes mean more than one replica, so the state and the stack passphrase must be shared.
+    if (env.KVP_ROLE !== "all") {
+        if (env.KVP_BACKEND_URL === undefined || env.KVP_BACKEND_URL.startsWith("file://")) {
+            ctx.addIssue({ code: "custom", path: ["KVP_BACKEND_URL"], message: `KVP_ROLE=${env.KVP_ROLE} runs beside other processes, and a file:// backend cannot be shared between replicas: use ${SHARED_BACKENDS}` });
+        }
+        if (env.KVP_SECRETS_PROVIDER === "passphrase" && env.PULUMI_CONFIG_PASSPHRASE === undefined) {
+            ctx.addIssue({ code: "custom", path: ["PULUMI_CONFIG_PASSPHRASE"], message: `is required with KVP_ROLE=${env.KVP_ROLE} and the passphrase secrets provider: every replica must use the same passphrase (or use KVP_SECRETS_PROVIDER=azurekeyvault://...)` });
+        }
+    }
     if (env.KVP_OP_IDLE_TIMEOUT_S > env.KVP_OP_TIMEOUT_S) {
         ctx.addIssue({ code: "custom", path: ["KVP_OP_IDLE_TIMEOUT_S"], message: `must not exceed KVP_OP_TIMEOUT_S (${env.KVP_OP_TIMEOUT_S})` });
     }
@@ -194,6 +262,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     }
     const e = parsed.data;
     const dataDir = path.resolve(cwd, e.KVP_DATA_DIR);
+    const database = e.DATABASE_URL === undefined ? undefined : {
+        url: e.DATABASE_URL,
+        display: (describeDatabaseUrl(e.DATABASE_URL) as { display: string }).display,
+        schema: e.KVP_DATABASE_SCHEMA,
+        poolSize: e.KVP_DATABASE_POOL_SIZE,
+    };
     const problems: SettingProblem[] = [];
     if (e.KVP_TOKENS_FILE && !existsSync(path.resolve(cwd, e.KVP_TOKENS_FILE))) {
         problems.push({ variable: "KVP_TOKENS_FILE", message: `names a file that does not exist (got ${JSON.stringify(e.KVP_TOKENS_FILE)})` });
@@ -208,6 +282,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
 
     const policyPack = e.KVP_POLICY_PACK ? path.resolve(cwd, e.KVP_POLICY_PACK) : existsSync(REPO_POLICY_DIR) ? REPO_POLICY_DIR : undefined;
     return {
+        role: e.KVP_ROLE,
+        replicaName: e.KVP_REPLICA_NAME ?? safeHostname(),
+        database,
+        leaseMs: e.KVP_LEASE_S * 1000,
         host: e.HOST,
         port: e.PORT,
         dataDir,
@@ -235,6 +313,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
         testDoubleLatencyMs: e.KVP_TEST_DOUBLE_LATENCY_MS,
         logLevel: e.LOG_LEVEL,
     };
+}
+
+/** The host name as a replica name: characters outside the allowed set become `-`. */
+function safeHostname(): string {
+    const name = hostname().replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 63);
+    return name || "replica";
 }
 
 /** Creates the data directory, owner-only: it holds the store and possibly the passphrase. */
