@@ -119,6 +119,25 @@ describe("Worker", () => {
         assert.equal((await r.store.getEnvironment("payments-dev"))?.status, "failed");
     });
 
+    it("ends an operation the policy pack refused as failed, naming each policy in the operation and its events", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 1 });
+        const violations = [
+            { policy: "kv-purge-protection-prod", pack: "keyvault-baseline", message: "Key vaults in a production tier have purge protection enabled.", urn: "urn:pulumi:prod::keyvault-platform::azure-native:keyvault:Vault::env-kv-vault" },
+            { policy: "no-privileged-role-at-data-scope", pack: "keyvault-baseline", message: "No Owner role at vault scope." },
+        ];
+        engine.script("payments-dev", { kind: "fail", code: "policy_violation", message: "2 mandatory policy violations", retryable: false, details: violations });
+        const r = await rig(engine);
+        const done = await settled(r, (await put(r)).id);
+        assert.equal(done.state, "failed");
+        assert.equal(done.attempt, 1, "a policy violation is not retried");
+        assert.equal(done.error?.code, "policy_violation");
+        assert.deepEqual((done.error?.details as Array<{ policy: string }>).map((v) => v.policy), ["kv-purge-protection-prod", "no-privileged-role-at-data-scope"]);
+        const events = await r.service.listEvents(ADMIN, done.id, 0);
+        const final = events.filter((e) => e.type === STATE_EVENT).pop()!;
+        assert.equal((final.data as StateEventData).state, "failed");
+        assert.match(JSON.stringify(final.data), /kv-purge-protection-prod/);
+    });
+
     it("fails fast, without retrying, when the Pulumi CLI is missing", async () => {
         const engine = new TestDoubleEngine({ latencyMs: 1 });
         engine.script("payments-dev", { kind: "fail", code: "cli_missing", message: "The Pulumi CLI is not installed: see https://www.pulumi.com/docs/install/", retryable: true });
