@@ -160,6 +160,8 @@ export class ReplicaRegistry {
             application_name: this.options.applicationName ?? "keyvault-platform:replicas",
             keepAlive: true,
             connectionTimeoutMillis: 5_000,
+            // A heartbeat stuck on a half-open connection must not hang shutdown.
+            query_timeout: 5_000,
         });
         // A broken idle connection (PostgreSQL restarting) is replaced at the next heartbeat.
         client.on("error", (e) => {

@@ -81,6 +81,57 @@ describe("server settings", () => {
         });
     }
 
+    it("selects the PostgreSQL store from DATABASE_URL and shows only its host, port and database", () => {
+        const s = loadSettings({ DATABASE_URL: "postgres://kvp:Sup3r-Secret@db.example.com/kvp?sslmode=verify-full", KVP_DATABASE_SCHEMA: "kvp_prod" }, "/srv/app");
+        assert.equal(s.database?.url, "postgres://kvp:Sup3r-Secret@db.example.com/kvp?sslmode=verify-full");
+        assert.equal(s.database?.display, "db.example.com:5432/kvp");
+        assert.equal(s.database?.schema, "kvp_prod");
+        assert.equal(s.database?.poolSize, 10);
+        assert.equal(s.role, "all");
+        assert.equal(loadSettings({}, "/srv/app").database, undefined, "no DATABASE_URL keeps the embedded store");
+    });
+
+    it("runs API and worker processes apart only on a shared database, backend and passphrase", () => {
+        const s = loadSettings({
+            KVP_ROLE: "worker", DATABASE_URL: "postgresql://kvp@db.example.com:6432/kvp", KVP_BACKEND_URL: "azblob://kvp-state",
+            PULUMI_CONFIG_PASSPHRASE: "a-shared-passphrase", KVP_REPLICA_NAME: "worker-1", KVP_LEASE_S: "10",
+        }, "/srv/app");
+        assert.equal(s.role, "worker");
+        assert.equal(s.replicaName, "worker-1");
+        assert.equal(s.leaseMs, 10_000);
+        assert.equal(s.database?.display, "db.example.com:6432/kvp");
+        assert.match(loadSettings({}, "/srv/app").replicaName, /^[A-Za-z0-9][A-Za-z0-9._-]*$/, "the host name, made safe");
+    });
+
+    const refusedScaleOut: Array<[string, Record<string, string>, string, RegExp]> = [
+        ["a DATABASE_URL that is not PostgreSQL", { DATABASE_URL: "mysql://u:pw@db/kvp" }, "DATABASE_URL", /postgres:\/\/ or postgresql:\/\//],
+        ["a DATABASE_URL without a database", { DATABASE_URL: "postgres://u:pw@db.example.com:5432/" }, "DATABASE_URL", /one database/],
+        ["a DATABASE_URL that is not a URL", { DATABASE_URL: "host=db user=kvp password=pw" }, "DATABASE_URL", /must be a URL like postgres:\/\//],
+        ["a schema without DATABASE_URL", { KVP_DATABASE_SCHEMA: "kvp" }, "KVP_DATABASE_SCHEMA", /only applies when DATABASE_URL/],
+        ["a schema name with capitals", { DATABASE_URL: "postgres://db/kvp", KVP_DATABASE_SCHEMA: "Kvp" }, "KVP_DATABASE_SCHEMA", /lowercase/],
+        ["an unknown role", { KVP_ROLE: "scheduler" }, "KVP_ROLE", /all, api, worker/],
+        ["a worker without DATABASE_URL", { KVP_ROLE: "worker", KVP_BACKEND_URL: "azblob://s", PULUMI_CONFIG_PASSPHRASE: "a-shared-passphrase" }, "KVP_ROLE", /needs DATABASE_URL/],
+        ["an API process on the default file backend", { KVP_ROLE: "api", DATABASE_URL: "postgres://db/kvp", PULUMI_CONFIG_PASSPHRASE: "a-shared-passphrase" }, "KVP_BACKEND_URL", /file:\/\/ backend cannot be shared.*azblob:\/\/.*api\.pulumi\.com/],
+        ["a worker on an explicit file backend", { KVP_ROLE: "worker", DATABASE_URL: "postgres://db/kvp", KVP_BACKEND_URL: "file:///srv/state", PULUMI_CONFIG_PASSPHRASE: "a-shared-passphrase" }, "KVP_BACKEND_URL", /KVP_ROLE=worker/],
+        ["a worker with a generated passphrase", { KVP_ROLE: "worker", DATABASE_URL: "postgres://db/kvp", KVP_BACKEND_URL: "azblob://s" }, "PULUMI_CONFIG_PASSPHRASE", /same passphrase/],
+        ["a lease of one second", { KVP_LEASE_S: "1" }, "KVP_LEASE_S", /from 2 to 600/],
+        ["a replica name with a slash", { KVP_REPLICA_NAME: "a/b" }, "KVP_REPLICA_NAME", /letters, digits/],
+    ];
+    for (const [what, env, variable, message] of refusedScaleOut) {
+        it(`rejects ${what}, naming ${variable}`, () => {
+            const problem = problemsFor(env).find((p) => p.variable === variable);
+            assert.ok(problem, `no problem reported for ${variable}: ${JSON.stringify(problemsFor(env))}`);
+            assert.match(problem.message, message);
+        });
+    }
+
+    it("never repeats DATABASE_URL or its password in an error", () => {
+        const problems = problemsFor({ DATABASE_URL: "mysql://kvp:Sup3r-Secret@db.example.com/kvp" });
+        const text = JSON.stringify(problems);
+        assert.ok(problems.some((p) => p.variable === "DATABASE_URL"));
+        assert.ok(!text.includes("Sup3r-Secret") && !text.includes("db.example.com/kvp"), text);
+    });
+
     it("never repeats a secret variable's value in its error", () => {
         const e = (() => { try { loadSettings({ KVP_ADMIN_TOKEN: "tiny-secret", PULUMI_CONFIG_PASSPHRASE: "pass" }); } catch (err) { return err as Error; } })();
         assert.ok(e instanceof SettingsError);
