@@ -14,6 +14,7 @@ import { createPostgresStore, type PostgresStore } from "./store/postgres";
 import { bridgeStoreNotifications } from "./store/postgresNotify";
 import { SqliteStore } from "./store/sqlite";
 import { Worker } from "./worker/worker";
+import { withGlobalCap } from "./workerCapacity";
 
 /**
  * The server's entry point: wiring only. Settings fail fast; the store is the embedded
@@ -42,7 +43,7 @@ function settingsOrExit(): Settings {
 
 function operationSettings(s: Settings): Partial<OperationSettings> {
     return {
-        maxConcurrent: s.maxConcurrency,
+        maxConcurrent: s.workerConcurrency,
         maxAttempts: s.maxAttempts,
         idleTimeoutMs: s.opIdleTimeoutS * 1000,
         operationTimeoutMs: s.opTimeoutS * 1000,
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
     const service = new EnvironmentService({ store, engine, settings: opSettings, logger });
     // Other replicas' events, enqueues and cancels reach this process's SSE streams and worker at once.
     const stopBridge = pg ? await bridgeStoreNotifications(pg, service.hub, logger) : undefined;
-    const worker = settings.role === "api" ? undefined : new Worker({ store, engine, hub: service.hub, settings: opSettings, logger, workerId: processId });
+    const worker = settings.role === "api" ? undefined : new Worker({ store: withGlobalCap(store, settings.maxConcurrency), engine, hub: service.hub, settings: opSettings, logger, workerId: processId });
 
     const closeAll = async () => {
         await stopBridge?.();

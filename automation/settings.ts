@@ -77,7 +77,10 @@ export interface Settings {
     adminTokenSha256?: string;
     tokensFile?: string;
     oidc?: OidcSettings;
+    /** Global cap on running operations, across every worker process sharing the store. */
     maxConcurrency: number;
+    /** How many operations this process runs at once; at most maxConcurrency. */
+    workerConcurrency: number;
     opIdleTimeoutS: number;
     opTimeoutS: number;
     maxAttempts: number;
@@ -112,6 +115,16 @@ const integer = (min: number, max: number, fallback: number) =>
         }
         return n;
     });
+
+const optionalInteger = (min: number, max: number) =>
+    z.string().transform((raw, ctx) => {
+        const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+        if (!Number.isSafeInteger(n) || n < min || n > max) {
+            ctx.addIssue({ code: "custom", message: `must be a whole number from ${min} to ${max}` });
+            return z.NEVER;
+        }
+        return n;
+    }).optional();
 
 const oneOf = <T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
     z.enum(values, { message: `must be one of ${values.join(", ")}` }).default(fallback as never);
@@ -198,6 +211,7 @@ export const SettingsEnvSchema = z.object({
     KVP_OIDC_ROLE_CLAIM: z.string().min(1).default("roles"),
     KVP_OIDC_TEAM_CLAIM: z.string().min(1).default("team"),
     KVP_MAX_CONCURRENCY: integer(1, 64, 2),
+    KVP_WORKER_CONCURRENCY: optionalInteger(1, 64),
     KVP_OP_IDLE_TIMEOUT_S: integer(10, 86_400, 900),
     KVP_OP_TIMEOUT_S: integer(60, 172_800, 7_200),
     KVP_MAX_ATTEMPTS: integer(1, 10, 3),
@@ -230,6 +244,9 @@ export const SettingsEnvSchema = z.object({
         if (env.KVP_SECRETS_PROVIDER === "passphrase" && env.PULUMI_CONFIG_PASSPHRASE === undefined) {
             ctx.addIssue({ code: "custom", path: ["PULUMI_CONFIG_PASSPHRASE"], message: `is required with KVP_ROLE=${env.KVP_ROLE} and the passphrase secrets provider: every replica must use the same passphrase (or use KVP_SECRETS_PROVIDER=azurekeyvault://...)` });
         }
+    }
+    if (env.KVP_WORKER_CONCURRENCY !== undefined && env.KVP_WORKER_CONCURRENCY > env.KVP_MAX_CONCURRENCY) {
+        ctx.addIssue({ code: "custom", path: ["KVP_WORKER_CONCURRENCY"], message: `must not exceed KVP_MAX_CONCURRENCY (${env.KVP_MAX_CONCURRENCY}), the cap across every worker process` });
     }
     if (env.KVP_OP_IDLE_TIMEOUT_S > env.KVP_OP_TIMEOUT_S) {
         ctx.addIssue({ code: "custom", path: ["KVP_OP_IDLE_TIMEOUT_S"], message: `must not exceed KVP_OP_TIMEOUT_S (${env.KVP_OP_TIMEOUT_S})` });
@@ -303,6 +320,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
             teamClaim: e.KVP_OIDC_TEAM_CLAIM,
         } : undefined,
         maxConcurrency: e.KVP_MAX_CONCURRENCY,
+        workerConcurrency: e.KVP_WORKER_CONCURRENCY ?? e.KVP_MAX_CONCURRENCY,
         opIdleTimeoutS: e.KVP_OP_IDLE_TIMEOUT_S,
         opTimeoutS: e.KVP_OP_TIMEOUT_S,
         maxAttempts: e.KVP_MAX_ATTEMPTS,

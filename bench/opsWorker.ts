@@ -1,0 +1,56 @@
+/**
+ * One worker process of `npm run bench:ops` (and of the fault suite's queue checks): a
+ * PostgresStore, a Worker and the test-double engine, as a worker replica would run
+ * them, minus HTTP. Prints `ready` once connected, starts claiming at the first line on
+ * stdin (so every process starts together), and stops gracefully on SIGTERM.
+ *
+ *   BENCH_DATABASE_URL, BENCH_SCHEMA        the shared store
+ *   BENCH_WORKER_CONCURRENCY (4)            runs this process takes on at once
+ *   BENCH_GLOBAL_CAP (64)                   cap across every process (KVP_MAX_CONCURRENCY)
+ *   BENCH_LATENCY_MS (200)                  how long each test-double operation takes
+ */
+import { EventHub } from "../automation/domain/eventHub";
+import { TestDoubleEngine } from "../automation/engine/testDouble";
+import { createPostgresStore } from "../automation/store/postgres";
+import { bridgeStoreNotifications } from "../automation/store/postgresNotify";
+import { Worker } from "../automation/worker/worker";
+import { withGlobalCap } from "../automation/workerCapacity";
+
+function required(name: string): string {
+    const value = process.env[name];
+    if (!value) throw new Error(`${name} is required`);
+    return value;
+}
+
+async function main(): Promise<void> {
+    const concurrency = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 4);
+    const store = await createPostgresStore({
+        connectionString: required("BENCH_DATABASE_URL"), schema: required("BENCH_SCHEMA"),
+        maxConnections: concurrency + 2, applicationName: `kvp-bench-ops:${required("BENCH_SCHEMA")}`,
+    });
+    const hub = new EventHub();
+    const stopBridge = await bridgeStoreNotifications(store, hub);
+    const worker = new Worker({
+        store: withGlobalCap(store, Number(process.env.BENCH_GLOBAL_CAP ?? 64)),
+        engine: new TestDoubleEngine({ latencyMs: Number(process.env.BENCH_LATENCY_MS ?? 200) }),
+        hub,
+        // A short poll only bounds how long an idle worker waits when no notification woke it.
+        settings: { maxConcurrent: concurrency, pollMs: 50 },
+    });
+    process.stdout.write("ready\n");
+    await new Promise((resolve) => process.stdin.once("data", resolve));
+    await worker.start();
+    process.once("SIGTERM", () => {
+        void (async () => {
+            await worker.stop();
+            await stopBridge();
+            await store.close();
+            process.exit(0);
+        })();
+    });
+}
+
+main().catch((e: unknown) => {
+    process.stderr.write(`bench worker failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+});
