@@ -200,5 +200,5 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
     process.stderr.write(`keyvault-platform server failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+    process.exit(e instanceof SettingsError ? EXIT_CONFIG : 1);
 });

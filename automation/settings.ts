@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
@@ -339,9 +339,22 @@ function safeHostname(): string {
     return name || "replica";
 }
 
-/** Creates the data directory, owner-only: it holds the store and possibly the passphrase. */
+const UNWRITABLE: Readonly<Record<string, string>> = { EROFS: "it is on a read-only file system", EACCES: "permission denied", EPERM: "permission denied", ENOSPC: "the disk is full", ENOTDIR: "a part of the path is a file" };
+
+/**
+ * Creates the data directory, owner-only: it holds the store and possibly the passphrase.
+ * A directory the server cannot write (a read-only mount) is refused here, by name,
+ * rather than as an I/O error from deep inside the store.
+ */
 export function ensureDataDir(dataDir: string): void {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    try {
+        mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        accessSync(dataDir, constants.W_OK);
+    } catch (e) {
+        const code = String((e as NodeJS.ErrnoException).code);
+        if (!UNWRITABLE[code]) throw e;
+        throw new SettingsError([{ variable: "KVP_DATA_DIR", message: `${dataDir} is not writable: ${UNWRITABLE[code]} (${code}). The store, the stack passphrase and the stacks' working directories live there; mount it read-write` }]);
+    }
 }
 
 /**
