@@ -5,9 +5,10 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { rawStackConfig } from "../../config/load";
 import type { StackConfigInput } from "../../config/schema";
-import { EngineError, type EngineEvent, type EngineRunRequest, type OperationKind } from "../../automation/domain/ports";
+import { type EngineEvent, type EngineRunRequest, type OperationKind } from "../../automation/domain/ports";
 import { locateCli } from "../../automation/engine/cli";
 import { PulumiEngine } from "../../automation/engine/pulumiEngine";
+import { rejection } from "./engineAssertions";
 
 /**
  * The adapter against the real `pulumi` CLI and a local file backend. The
@@ -53,15 +54,6 @@ function request(kind: OperationKind, config: StackConfigInput = { environment: 
     return { operationId: `adapter-${kind}`, kind, stackName: STACK, config, signal, onEvent: (e) => events.push(e), events };
 }
 
-async function rejection(p: Promise<unknown>): Promise<EngineError> {
-    try {
-        await p;
-    } catch (e) {
-        assert.ok(e instanceof EngineError, `expected an EngineError, got ${String(e)}`);
-        return e;
-    }
-    assert.fail("expected a rejection");
-}
 
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {
     const deadline = Date.now() + ms;

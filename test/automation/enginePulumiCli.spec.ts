@@ -2,8 +2,9 @@ import { strict as assert } from "node:assert";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { EngineError, type EngineRunRequest } from "../../automation/domain/ports";
+import { type EngineRunRequest } from "../../automation/domain/ports";
 import { PulumiEngine } from "../../automation/engine/pulumiEngine";
+import { rejection } from "./engineAssertions";
 
 const PASSPHRASE = "engine-test-passphrase";
 
@@ -11,15 +12,6 @@ function request(overrides: Partial<EngineRunRequest> = {}): EngineRunRequest {
     return { operationId: "op-1", kind: "update", stackName: "dev-one", config: { environment: "dev" }, signal: new AbortController().signal, onEvent: () => undefined, ...overrides };
 }
 
-async function rejection(p: Promise<unknown>): Promise<EngineError> {
-    try {
-        await p;
-    } catch (e) {
-        assert.ok(e instanceof EngineError, `expected an EngineError, got ${String(e)}`);
-        return e;
-    }
-    assert.fail("expected a rejection");
-}
 
 /** A stand-in `pulumi` executable under `<root>/bin/`, running the given shell body. */
 function fakeCli(root: string, body: string): string {

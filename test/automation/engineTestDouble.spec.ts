@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
-import { EngineError, type EngineEvent, type EngineRunRequest, type OperationKind } from "../../automation/domain/ports";
+import { type EngineEvent, type EngineRunRequest, type OperationKind } from "../../automation/domain/ports";
 import { createEngine, PulumiEngine, TEST_DOUBLE_SECRET, TestDoubleEngine } from "../../automation/engine";
+import { rejection } from "./engineAssertions";
 
 let n = 0;
 function request(stackName: string, kind: OperationKind = "update", signal = new AbortController().signal): EngineRunRequest & { events: EngineEvent[] } {
@@ -8,15 +9,6 @@ function request(stackName: string, kind: OperationKind = "update", signal = new
     return { operationId: `op-${++n}`, kind, stackName, config: { environment: "dev" }, signal, onEvent: (e) => events.push(e), events };
 }
 
-async function rejection(p: Promise<unknown>): Promise<EngineError> {
-    try {
-        await p;
-    } catch (e) {
-        assert.ok(e instanceof EngineError, `expected an EngineError, got ${String(e)}`);
-        return e;
-    }
-    assert.fail("expected the run to fail");
-}
 
 describe("test double engine", () => {
     it("names itself as a test double, in its name and its readiness check", async () => {
