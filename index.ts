@@ -1,6 +1,8 @@
-import { runProgram } from "./program";
+import { loadProgram } from "./tools/programBundle";
 
-const outputs = runProgram();
+// From a bundle that is rebuilt whenever a source changes (tools/programBundle.ts): it loads
+// in a fraction of the time the ~190 separate modules take under tsx.
+const outputs = loadProgram().runProgram();
 
 export const resourceGroupName = outputs.resourceGroupName;
 export const vaultName = outputs.vaultName;

@@ -38,7 +38,7 @@ const median = (xs: number[]) => {
 };
 
 function measure(kind: string): { wall: number; cpu: number; rss: number; resources: number } {
-    once(kind); // warm the OS file cache and tsx's transpile cache; not counted
+    once(kind); // warms the OS file cache and tsx's transpile cache, and rebuilds a stale program bundle; not counted
     const samples = Array.from({ length: RUNS }, () => once(kind));
     return { wall: median(samples.map((s) => s.wallMs)), cpu: median(samples.map((s) => s.cpuMs)), rss: Math.max(...samples.map((s) => s.maxRssMb)), resources: samples[0].resources };
 }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { record, Recording } from "./mocks";
 import { runProgram } from "../program";
+import { loadProgram } from "../tools/programBundle";
 
 export const STACKS = ["dev", "staging", "prod"] as const;
 export type StackName = (typeof STACKS)[number];
@@ -55,12 +56,20 @@ export function asPulumiConfig(raw: Record<string, unknown>): Record<string, str
     return out;
 }
 
-/** Evaluates the real program (program.ts) for a stack under mocks and returns what it registered. */
-export async function runStack(stack: StackName, mutate?: (raw: Record<string, unknown>) => void): Promise<Recording & { outputs: Record<string, unknown> }> {
+/**
+ * Evaluates the real program for a stack under mocks and returns what it registered:
+ * from the sources (program.ts) by default, or from the bundle index.ts loads for `pulumi up`.
+ */
+export async function runStack(
+    stack: StackName,
+    mutate?: (raw: Record<string, unknown>) => void,
+    from: "sources" | "bundle" = "sources",
+): Promise<Recording & { outputs: Record<string, unknown> }> {
     pulumi.runtime.setAllConfig(asPulumiConfig(rawConfigFor(stack, mutate)));
+    const program = from === "bundle" ? loadProgram().runProgram : runProgram;
     const holder: { outputs: Record<string, pulumi.Output<unknown>> } = { outputs: {} };
     const rec = await record(() => {
-        holder.outputs = runProgram();
+        holder.outputs = program();
     });
     const resolved: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(holder.outputs)) {
