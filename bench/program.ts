@@ -37,18 +37,27 @@ const median = (xs: number[]) => {
     return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-function measure(kind: string): { wall: number; cpu: number; rss: number; resources: number } {
-    once(kind); // warms the OS file cache and tsx's transpile cache, and rebuilds a stale program bundle; not counted
-    const samples = Array.from({ length: RUNS }, () => once(kind));
+type Figures = { wall: number; cpu: number; rss: number; resources: number };
+
+function summarize(samples: Sample[]): Figures {
     return { wall: median(samples.map((s) => s.wallMs)), cpu: median(samples.map((s) => s.cpuMs)), rss: Math.max(...samples.map((s) => s.maxRssMb)), resources: samples[0].resources };
 }
 
-const bare = measure("bare");
-const prod = measure("prod");
+// Warms the OS file cache and tsx's transpile cache, and rebuilds a stale program bundle; not counted.
+once("bare");
+once("prod");
+// Interleaved, so a change in background load over the run shifts both programs alike rather than the ratio.
+const samples: Record<"bare" | "prod", Sample[]> = { bare: [], prod: [] };
+for (let i = 0; i < RUNS; i++) {
+    samples.bare.push(once("bare"));
+    samples.prod.push(once("prod"));
+}
+const bare = summarize(samples.bare);
+const prod = summarize(samples.prod);
 const ratio = prod.wall / bare.wall;
 const extraRss = prod.rss - bare.rss;
-console.log(`runs per program: ${RUNS} (fresh process each; median wall time, max peak RSS)`);
-const row = (name: string, m: ReturnType<typeof measure>) =>
+console.log(`runs per program: ${RUNS}, interleaved (fresh process each; median wall time, max peak RSS)`);
+const row = (name: string, m: Figures) =>
     console.log(`${name}: ${m.wall.toFixed(0).padStart(6)} ms wall  ${m.cpu.toFixed(0).padStart(6)} ms cpu  ${m.rss.toFixed(1).padStart(7)} MB peak RSS  ${m.resources} registrations`);
 row("bare ", bare);
 row("prod ", prod);

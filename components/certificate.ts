@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as keyvault from "@pulumi/azure/keyvault";
+import { Certificate } from "@pulumi/azure/keyvault/certificate";
+import { CertificateContacts } from "@pulumi/azure/keyvault/certificateContacts";
 import type { Provider } from "@pulumi/azure/provider";
 import type * as azureInputs from "@pulumi/azure/types/input";
 import { emailProblem } from "../config/validators";
@@ -121,7 +122,7 @@ export function certificatePolicy(s: CertificateSettings): azureInputs.keyvault.
  * A self-issued certificate that Key Vault renews by itself (AutoRenew 30 days before expiry)
  * and warns about (EmailContacts 60 days before expiry).
  *
- * azure-native has no certificate resource, so this uses `@pulumi/azure`'s keyvault.Certificate
+ * azure-native has no certificate resource, so this uses `@pulumi/azure`'s Certificate
  * through an explicit classic provider (docs/certificates.md explains the choice). Renewals happen
  * inside Key Vault and only change computed outputs (version, thumbprint), so they never show as drift.
  */
@@ -140,7 +141,7 @@ export class AutoRenewingCertificate extends pulumi.ComponentResource {
         const s = resolveCertificateSettings(args);
         if (!args.provider) fail("provider", args.provider, "pass the classic provider from createClassicAzureProvider");
 
-        const certificate = new keyvault.Certificate(`${name}-cert`, {
+        const certificate = new Certificate(`${name}-cert`, {
             name: s.certificateName,
             keyVaultId: args.keyVaultId,
             certificatePolicy: certificatePolicy(s),
@@ -180,7 +181,7 @@ export interface CertificateContactsArgs {
  * notifies. They are vault-wide and authoritative (this replaces any set by hand), so a stack
  * creates them once, not per certificate, and certificates depend on them.
  */
-export function createCertificateContacts(name: string, args: CertificateContactsArgs, parent?: pulumi.Resource): keyvault.CertificateContacts {
+export function createCertificateContacts(name: string, args: CertificateContactsArgs, parent?: pulumi.Resource): CertificateContacts {
     if (!Array.isArray(args.emails) || args.emails.length === 0) {
         throw new pulumi.RunError(`CertificateContacts: emails ${JSON.stringify(args.emails)} is invalid; list at least one address, or EmailContacts actions reach nobody`);
     }
@@ -188,7 +189,7 @@ export function createCertificateContacts(name: string, args: CertificateContact
         const p = emailProblem(e);
         if (p) throw new pulumi.RunError(`CertificateContacts: emails[${i}] ${JSON.stringify(e)} is invalid; ${p}`);
     });
-    return new keyvault.CertificateContacts(name, {
+    return new CertificateContacts(name, {
         keyVaultId: args.keyVaultId,
         contacts: args.emails.map((email) => ({ email })),
     }, { parent, provider: args.provider });

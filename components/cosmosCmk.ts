@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as cosmosdb from "@pulumi/azure-native/cosmosdb";
-import * as keyvault from "@pulumi/azure-native/keyvault";
-import * as managedidentity from "@pulumi/azure-native/managedidentity";
+import { DatabaseAccount } from "@pulumi/azure-native/cosmosdb/databaseAccount";
+import { Key } from "@pulumi/azure-native/keyvault/key";
+import { UserAssignedIdentity } from "@pulumi/azure-native/managedidentity/userAssignedIdentity";
 import type * as inputs from "@pulumi/azure-native/types/input";
 import { CONSISTENCY_LEVELS } from "../config/schema";
 import { locationProblem } from "../config/validators";
@@ -186,14 +186,14 @@ export class CosmosCmk extends pulumi.ComponentResource {
         const s = resolveCosmosCmkSettings(args);
         const vaultResourceGroup = pulumi.output(args.cmkVault.resourceId).apply((id) => resourceGroupOfId("cmkVault.resourceId", id));
 
-        const identity = new managedidentity.UserAssignedIdentity(`${name}-identity`, {
+        const identity = new UserAssignedIdentity(`${name}-identity`, {
             resourceName: pulumi.interpolate`id-${args.accountName}`,
             resourceGroupName: args.resourceGroupName,
             location: args.location,
             tags: args.tags,
         }, { parent: this });
 
-        const key = new keyvault.Key(`${name}-cmk`, {
+        const key = new Key(`${name}-cmk`, {
             resourceGroupName: vaultResourceGroup,
             vaultName: args.cmkVault.name,
             keyName: s.keyName,
@@ -225,7 +225,7 @@ export class CosmosCmk extends pulumi.ComponentResource {
             subscriptionId: args.subscriptionId,
         }, this);
 
-        const account = new cosmosdb.DatabaseAccount(`${name}-account`, {
+        const account = new DatabaseAccount(`${name}-account`, {
             accountName: args.accountName,
             resourceGroupName: args.resourceGroupName,
             location: args.location,

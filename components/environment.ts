@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as authorization from "@pulumi/azure-native/authorization";
+import { getClientConfigOutput } from "@pulumi/azure-native/authorization/getClientConfig";
 import type { StackConfig } from "../config/schema";
 import { ResourceGroup } from "./resourceGroup";
 import { KeyVault } from "./keyVault";
@@ -39,7 +39,7 @@ export class KeyVaultEnvironment extends pulumi.ComponentResource {
         super("keyvault-platform:environment:KeyVaultEnvironment", name, {}, opts);
         const c = args.config;
         const tags = { ...c.tags, Environment: c.environment, ManagedBy: MANAGED_BY };
-        const client = authorization.getClientConfigOutput({ parent: this });
+        const client = getClientConfigOutput({ parent: this });
 
         const rg = new ResourceGroup(`${name}-rg`, { prefix: c.namePrefix, environment: c.environment, location: c.location, tags }, { parent: this });
         const common = { resourceGroupName: rg.name, location: c.location, tenantId: client.tenantId, subscriptionId: client.subscriptionId, environment: c.environment, tags };

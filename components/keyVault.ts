@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as keyvault from "@pulumi/azure-native/keyvault";
+import { AccessPolicy } from "@pulumi/azure-native/keyvault/accessPolicy";
+import { Vault } from "@pulumi/azure-native/keyvault/vault";
 import {
     AccessPolicyConfig, CERTIFICATE_PERMISSIONS, ENVIRONMENTS, Environment, KEY_PERMISSIONS, RoleGrant, SECRET_PERMISSIONS,
 } from "../config/schema";
@@ -283,7 +284,7 @@ export class KeyVault extends pulumi.ComponentResource {
             ...(a.publicNetworkAccessReason ? { [PUBLIC_ACCESS_REASON_TAG]: a.publicNetworkAccessReason } : {}),
         });
 
-        const vault = new keyvault.Vault(`${name}-vault`, {
+        const vault = new Vault(`${name}-vault`, {
             vaultName: pulumi.output(a.vaultName).apply(validateVaultName),
             resourceGroupName: a.resourceGroupName,
             location: a.location,
@@ -354,10 +355,10 @@ export class KeyVault extends pulumi.ComponentResource {
      * One standalone policy per object. They are created one after another because they all
      * edit the vault's one policy list; Terraform's azurerm provider locks per vault for the same reason.
      */
-    private createAccessPolicies(name: string, a: Resolved, vault: keyvault.Vault): void {
-        let previous: keyvault.AccessPolicy | undefined;
+    private createAccessPolicies(name: string, a: Resolved, vault: Vault): void {
+        let previous: AccessPolicy | undefined;
         for (const p of a.accessPolicies) {
-            previous = new keyvault.AccessPolicy(`${name}-policy-${p.objectId.toLowerCase()}`, {
+            previous = new AccessPolicy(`${name}-policy-${p.objectId.toLowerCase()}`, {
                 vaultName: vault.name,
                 resourceGroupName: a.resourceGroupName,
                 policy: {

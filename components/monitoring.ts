@@ -1,6 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as monitor from "@pulumi/azure-native/monitor";
-import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
+import { ActionGroup } from "@pulumi/azure-native/monitor/actionGroup";
+import { DiagnosticSetting } from "@pulumi/azure-native/monitor/diagnosticSetting";
+import { MetricAlert } from "@pulumi/azure-native/monitor/metricAlert";
+import { ScheduledQueryRule } from "@pulumi/azure-native/monitor/scheduledQueryRule";
+import { Workspace } from "@pulumi/azure-native/operationalinsights/workspace";
 import { z } from "zod";
 import { AlertThresholdsSchema, Environment, ENVIRONMENTS } from "../config/schema";
 import { emailProblem, workspaceIdProblem } from "../config/validators";
@@ -153,7 +156,7 @@ export class Monitoring extends pulumi.ComponentResource {
             workspaceId = pulumi.output(args.workspaceId);
             workspaceCustomerId = pulumi.output(undefined);
         } else {
-            const workspace = new operationalinsights.Workspace(`${name}-workspace`, {
+            const workspace = new Workspace(`${name}-workspace`, {
                 workspaceName: s.workspaceName,
                 resourceGroupName: args.resourceGroupName,
                 location: args.location,
@@ -172,7 +175,7 @@ export class Monitoring extends pulumi.ComponentResource {
         }
 
         for (const vault of args.vaults) {
-            new monitor.DiagnosticSetting(`${name}-diag-${vault.key}`, {
+            new DiagnosticSetting(`${name}-diag-${vault.key}`, {
                 name: "to-log-analytics",
                 resourceUri: vault.resourceId,
                 workspaceId,
@@ -183,7 +186,7 @@ export class Monitoring extends pulumi.ComponentResource {
             }, { parent: this });
         }
         if (args.cosmosAccountId !== undefined) {
-            new monitor.DiagnosticSetting(`${name}-diag-cosmos`, {
+            new DiagnosticSetting(`${name}-diag-cosmos`, {
                 name: "to-log-analytics",
                 resourceUri: args.cosmosAccountId,
                 workspaceId,
@@ -195,7 +198,7 @@ export class Monitoring extends pulumi.ComponentResource {
             }, { parent: this });
         }
 
-        const actionGroup = new monitor.ActionGroup(`${name}-actions`, {
+        const actionGroup = new ActionGroup(`${name}-actions`, {
             actionGroupName: s.actionGroupName,
             resourceGroupName: args.resourceGroupName,
             location: "global",
@@ -206,7 +209,7 @@ export class Monitoring extends pulumi.ComponentResource {
         }, { parent: this });
 
         const logAlert = (role: keyof typeof LOG_ALERT_WINDOWS, severity: number, description: string, query: string, dimensions: string[]) =>
-            new monitor.ScheduledQueryRule(`${name}-${role}`, {
+            new ScheduledQueryRule(`${name}-${role}`, {
                 ruleName: `${s.ruleNamePrefix}-kv-${role}`,
                 displayName: `Key Vault ${description} (${args.environment})`,
                 description: `Key Vault ${description}.`,
@@ -247,7 +250,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
         for (const vault of args.vaults) {
             const metricAlert = (role: string, severity: number, description: string, criterion: { metricName: string; operator: "LessThan" | "GreaterThan"; threshold: number }) =>
-                new monitor.MetricAlert(`${name}-${role}-${vault.key}`, {
+                new MetricAlert(`${name}-${role}-${vault.key}`, {
                     ruleName: `${s.ruleNamePrefix}-kv-${vault.key}-${role}`,
                     description,
                     resourceGroupName: args.resourceGroupName,

@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as network from "@pulumi/azure-native/network";
-import * as privatedns from "@pulumi/azure-native/privatedns";
+import { PrivateDnsZoneGroup } from "@pulumi/azure-native/network/privateDnsZoneGroup";
+import { PrivateEndpoint as AzurePrivateEndpoint } from "@pulumi/azure-native/network/privateEndpoint";
+import { PrivateZone } from "@pulumi/azure-native/privatedns/privateZone";
+import { VirtualNetworkLink } from "@pulumi/azure-native/privatedns/virtualNetworkLink";
 import { createHash } from "node:crypto";
 import { armResourceIdProblem, privateDnsZoneIdProblem, subnetIdProblem, vnetIdOfSubnet } from "../config/validators";
 
@@ -96,7 +98,7 @@ export class PrivateEndpoint extends pulumi.ComponentResource {
             ? pulumi.output(args.privateDnsZoneId)
             : this.createZone(name, args);
 
-        const endpoint = new network.PrivateEndpoint(`${name}-pe`, {
+        const endpoint = new AzurePrivateEndpoint(`${name}-pe`, {
             resourceGroupName: args.resourceGroupName,
             location: args.location,
             subnet: { id: args.subnetId },
@@ -109,7 +111,7 @@ export class PrivateEndpoint extends pulumi.ComponentResource {
         }, { parent: this });
 
         // The zone group makes Azure maintain the A record for the endpoint's address.
-        new network.PrivateDnsZoneGroup(`${name}-dns`, {
+        new PrivateDnsZoneGroup(`${name}-dns`, {
             resourceGroupName: args.resourceGroupName,
             privateEndpointName: endpoint.name,
             privateDnsZoneGroupName: "default",
@@ -123,7 +125,7 @@ export class PrivateEndpoint extends pulumi.ComponentResource {
 
     private createZone(name: string, args: PrivateEndpointArgs): pulumi.Output<string> {
         // Private DNS zones are global resources; ARM refuses any other location.
-        const zone = new privatedns.PrivateZone(`${name}-zone`, {
+        const zone = new PrivateZone(`${name}-zone`, {
             resourceGroupName: args.resourceGroupName,
             privateZoneName: args.privateDnsZoneName,
             location: "global",
@@ -134,7 +136,7 @@ export class PrivateEndpoint extends pulumi.ComponentResource {
             ? args.linkVirtualNetworkIds.map((id) => [`${name}-link-${linkKey(id)}`, id])
             : [[`${name}-link`, pulumi.output(args.subnetId).apply(vnetIdOfSubnet)]];
         for (const [linkName, vnetId] of links) {
-            new privatedns.VirtualNetworkLink(linkName, {
+            new VirtualNetworkLink(linkName, {
                 resourceGroupName: args.resourceGroupName,
                 privateZoneName: zone.name,
                 location: "global",

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
-import * as resources from "@pulumi/azure-native/resources";
+import { RandomString } from "@pulumi/random/randomString";
+import { ResourceGroup as AzureResourceGroup } from "@pulumi/azure-native/resources/resourceGroup";
 import { ENVIRONMENTS, Environment } from "../config/schema";
 import { locationProblem } from "../config/validators";
 import { nameWithSuffix, platformTagProblems, platformTags, resourceGroupName } from "./naming";
@@ -60,7 +60,7 @@ export class ResourceGroup extends pulumi.ComponentResource {
         this.tags = platformTags(`ResourceGroup '${name}'`, args.environment, args.tags);
 
         // Lowercase letters and digits only: the one alphabet every name rule (storage's included) accepts.
-        const suffix = new random.RandomString(`${name}-suffix`, {
+        const suffix = new RandomString(`${name}-suffix`, {
             length: SUFFIX_LENGTH,
             lower: true,
             upper: false,
@@ -68,7 +68,7 @@ export class ResourceGroup extends pulumi.ComponentResource {
             special: false,
         }, { parent: this });
 
-        const group = new resources.ResourceGroup(`${name}-rg`, {
+        const group = new AzureResourceGroup(`${name}-rg`, {
             resourceGroupName: nameWithSuffix(resourceGroupName, args.prefix, args.environment, suffix.result),
             location: args.location,
             tags: this.tags,

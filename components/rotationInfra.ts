@@ -1,10 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
-import * as authorization from "@pulumi/azure-native/authorization";
-import * as eventgrid from "@pulumi/azure-native/eventgrid";
-import * as managedidentity from "@pulumi/azure-native/managedidentity";
-import * as storage from "@pulumi/azure-native/storage";
-import * as web from "@pulumi/azure-native/web";
+import { Component } from "@pulumi/azure-native/applicationinsights/component";
+import { RoleAssignment } from "@pulumi/azure-native/authorization/roleAssignment";
+import { SystemTopic } from "@pulumi/azure-native/eventgrid/systemTopic";
+import { SystemTopicEventSubscription } from "@pulumi/azure-native/eventgrid/systemTopicEventSubscription";
+import { UserAssignedIdentity } from "@pulumi/azure-native/managedidentity/userAssignedIdentity";
+import { BlobContainer } from "@pulumi/azure-native/storage/blobContainer";
+import { StorageAccount } from "@pulumi/azure-native/storage/storageAccount";
+import { AppServicePlan } from "@pulumi/azure-native/web/appServicePlan";
+import { WebApp } from "@pulumi/azure-native/web/webApp";
+import { WebAppFtpAllowed } from "@pulumi/azure-native/web/webAppFtpAllowed";
+import { WebAppScmAllowed } from "@pulumi/azure-native/web/webAppScmAllowed";
 // The blob module alone: the storage index also loads mixins that cost ~200 ms per program run.
 import { Blob as ClassicBlob } from "@pulumi/azure/storage/blob";
 import type { Provider } from "@pulumi/azure/provider";
@@ -207,7 +212,7 @@ export class RotationInfra extends pulumi.ComponentResource {
         const vaultResourceGroup = args.vault.resourceGroupName ?? args.resourceGroupName;
 
         const role = (child: string, scope: pulumi.Input<string>, principalId: pulumi.Input<string>, roleGuid: string, description: string, dependsOn?: pulumi.Input<pulumi.Resource>[], principalType: "User" | "ServicePrincipal" = "ServicePrincipal") =>
-            new authorization.RoleAssignment(`${name}-${child}`, {
+            new RoleAssignment(`${name}-${child}`, {
                 scope,
                 roleAssignmentName: pulumi.all([scope, principalId]).apply(([sc, p]) => roleAssignmentName(sc, p, roleGuid)),
                 roleDefinitionId: pulumi.output(args.subscriptionId).apply((sub) => roleDefinitionId(sub, roleGuid)),
@@ -216,14 +221,14 @@ export class RotationInfra extends pulumi.ComponentResource {
                 description: `keyvault-platform rotation: ${description}`,
             }, { parent: this, dependsOn });
 
-        const identity = new managedidentity.UserAssignedIdentity(`${name}-identity`, {
+        const identity = new UserAssignedIdentity(`${name}-identity`, {
             resourceName: pulumi.interpolate`id-${args.functionAppName}`,
             resourceGroupName: args.resourceGroupName,
             location: args.location,
             tags: args.tags,
         }, parent);
 
-        const account = new storage.StorageAccount(`${name}-storage`, {
+        const account = new StorageAccount(`${name}-storage`, {
             accountName: args.storageAccountName,
             resourceGroupName: args.resourceGroupName,
             location: args.location,
@@ -239,13 +244,13 @@ export class RotationInfra extends pulumi.ComponentResource {
             tags: args.tags,
         }, parent);
 
-        const codeContainer = new storage.BlobContainer(`${name}-code`, {
+        const codeContainer = new BlobContainer(`${name}-code`, {
             accountName: account.name,
             resourceGroupName: args.resourceGroupName,
             containerName: CODE_CONTAINER,
             publicAccess: "None",
         }, parent);
-        const deadLetterContainer = new storage.BlobContainer(`${name}-deadletter`, {
+        const deadLetterContainer = new BlobContainer(`${name}-deadletter`, {
             accountName: account.name,
             resourceGroupName: args.resourceGroupName,
             containerName: DEAD_LETTER_CONTAINER,
@@ -270,7 +275,7 @@ export class RotationInfra extends pulumi.ComponentResource {
             metadata: { packagesha256: pkg.hash },
         }, { parent: this, provider: args.classicProvider, dependsOn: [deployerGrant] });
 
-        const insights = new applicationinsights.Component(`${name}-insights`, {
+        const insights = new Component(`${name}-insights`, {
             resourceName: pulumi.interpolate`appi-${args.functionAppName}`,
             resourceGroupName: args.resourceGroupName,
             location: args.location,
@@ -300,7 +305,7 @@ export class RotationInfra extends pulumi.ComponentResource {
         const targetGrants = s.sqlServerIds.map((id) =>
             role(`sql-${idSuffix(id)}`, id, identity.principalId, PLATFORM_ROLES["sql-server-contributor"], "SQL Server Contributor to reset the administrator password"));
 
-        const plan = new web.AppServicePlan(`${name}-plan`, {
+        const plan = new AppServicePlan(`${name}-plan`, {
             name: pulumi.interpolate`plan-${args.functionAppName}`,
             resourceGroupName: args.resourceGroupName,
             location: args.location,
@@ -327,7 +332,7 @@ export class RotationInfra extends pulumi.ComponentResource {
         if (s.rotationWindowDays !== undefined) settings.push({ name: "ROTATION_WINDOW_DAYS", value: String(s.rotationWindowDays) });
         if (s.postgresServerIds.length > 0) settings.push({ name: "POSTGRES_ADMIN_USER", value: s.postgresAdminUser ?? identity.name });
 
-        const app = new web.WebApp(`${name}-app`, {
+        const app = new WebApp(`${name}-app`, {
             name: args.functionAppName,
             resourceGroupName: args.resourceGroupName,
             location: args.location,
@@ -361,10 +366,10 @@ export class RotationInfra extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: [codeContainer, ...storageGrants, insightsGrant, vaultGrant, ...targetGrants, packageBlob] });
 
         // Deploy credentials stay off: code arrives only through the deployment container.
-        new web.WebAppFtpAllowed(`${name}-ftp-off`, { name: app.name, resourceGroupName: args.resourceGroupName, allow: false }, parent);
-        new web.WebAppScmAllowed(`${name}-scm-basic-auth-off`, { name: app.name, resourceGroupName: args.resourceGroupName, allow: false }, parent);
+        new WebAppFtpAllowed(`${name}-ftp-off`, { name: app.name, resourceGroupName: args.resourceGroupName, allow: false }, parent);
+        new WebAppScmAllowed(`${name}-scm-basic-auth-off`, { name: app.name, resourceGroupName: args.resourceGroupName, allow: false }, parent);
 
-        const topic = new eventgrid.SystemTopic(`${name}-topic`, {
+        const topic = new SystemTopic(`${name}-topic`, {
             systemTopicName: pulumi.interpolate`evgt-${args.vault.name}`,
             resourceGroupName: vaultResourceGroup,
             location: args.vault.location ?? args.location,
@@ -380,7 +385,7 @@ export class RotationInfra extends pulumi.ComponentResource {
         });
         const deadLetterGrant = role("deadletter-writer", deadLetterContainer.id, topicPrincipalId, STORAGE_BLOB_DATA_CONTRIBUTOR, "Event Grid writes undeliverable events");
 
-        const subscription = new eventgrid.SystemTopicEventSubscription(`${name}-near-expiry`, {
+        const subscription = new SystemTopicEventSubscription(`${name}-near-expiry`, {
             eventSubscriptionName: "secret-near-expiry",
             systemTopicName: topic.name,
             resourceGroupName: vaultResourceGroup,

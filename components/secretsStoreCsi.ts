@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as managedidentity from "@pulumi/azure-native/managedidentity";
-import { CustomResource } from "@pulumi/kubernetes/apiextensions";
-import * as appsv1 from "@pulumi/kubernetes/apps/v1";
-import * as corev1 from "@pulumi/kubernetes/core/v1";
+import { FederatedIdentityCredential } from "@pulumi/azure-native/managedidentity/federatedIdentityCredential";
+import { UserAssignedIdentity } from "@pulumi/azure-native/managedidentity/userAssignedIdentity";
+import { CustomResource } from "@pulumi/kubernetes/apiextensions/customResource";
+import { Deployment } from "@pulumi/kubernetes/apps/v1/deployment";
+import { ServiceAccount } from "@pulumi/kubernetes/core/v1/serviceAccount";
 import type { Provider as KubernetesProvider } from "@pulumi/kubernetes/provider";
 import { stringify } from "yaml";
 import type { KeyVaultRole } from "../config/roles";
@@ -212,14 +213,14 @@ export class SecretsStoreCsi extends pulumi.ComponentResource {
         const s = resolveSecretsStoreCsiSettings(args);
         const k8s = { parent: this, provider: args.kubernetesProvider };
 
-        const identity = new managedidentity.UserAssignedIdentity(`${name}-identity`, {
+        const identity = new UserAssignedIdentity(`${name}-identity`, {
             resourceName: args.identityName ?? `id-${name}`,
             resourceGroupName: args.resourceGroupName,
             location: args.location,
             tags: args.tags,
         }, { parent: this });
 
-        const federation = new managedidentity.FederatedIdentityCredential(`${name}-federation`, {
+        const federation = new FederatedIdentityCredential(`${name}-federation`, {
             resourceName: identity.name,
             resourceGroupName: args.resourceGroupName,
             federatedIdentityCredentialResourceName: `${s.namespace}-${s.serviceAccountName}`.replace(/[^A-Za-z0-9-_]/g, "-").slice(0, 120),
@@ -241,7 +242,7 @@ export class SecretsStoreCsi extends pulumi.ComponentResource {
             subscriptionId: args.subscriptionId,
         }, this));
 
-        const serviceAccount = new corev1.ServiceAccount(`${name}-sa`, {
+        const serviceAccount = new ServiceAccount(`${name}-sa`, {
             metadata: {
                 name: s.serviceAccountName,
                 namespace: s.namespace,
@@ -270,7 +271,7 @@ export class SecretsStoreCsi extends pulumi.ComponentResource {
         if (s.exampleDeployment) {
             const synced = s.objects.find((o) => o.syncAs && o.objectType !== "cert");
             const labels = { app: `${s.secretProviderClassName}-example` };
-            new appsv1.Deployment(`${name}-example`, {
+            new Deployment(`${name}-example`, {
                 metadata: { name: `${s.secretProviderClassName}-example`, namespace: s.namespace, labels },
                 spec: {
                     replicas: 1,

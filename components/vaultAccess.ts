@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as authorization from "@pulumi/azure-native/authorization";
-import * as keyvault from "@pulumi/azure-native/keyvault";
+import { RoleAssignment } from "@pulumi/azure-native/authorization/roleAssignment";
+import { AccessPolicy } from "@pulumi/azure-native/keyvault/accessPolicy";
 import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES, KeyVaultRole, PrincipalType, ROLE_ACCESS_POLICY_EQUIVALENT, roleAssignmentName, roleDefinitionId } from "../config/roles";
 
 export type AuthorizationMode = "rbac" | "accessPolicies";
@@ -53,7 +53,7 @@ export function grantVaultAccess(grant: VaultAccessGrant, parent: pulumi.Resourc
     }
     const roleGuid = role.id;
     if (grant.mode === "rbac") {
-        return new authorization.RoleAssignment(grant.name, {
+        return new RoleAssignment(grant.name, {
             scope: grant.scope,
             roleAssignmentName: pulumi.all([grant.scope, grant.principalId]).apply(([scope, principal]) => roleAssignmentName(scope, principal, roleGuid)),
             roleDefinitionId: pulumi.output(grant.subscriptionId).apply((sub) => roleDefinitionId(sub, roleGuid)),
@@ -63,7 +63,7 @@ export function grantVaultAccess(grant: VaultAccessGrant, parent: pulumi.Resourc
         }, { parent, dependsOn });
     }
     const perms = ROLE_ACCESS_POLICY_EQUIVALENT[grant.role];
-    return new keyvault.AccessPolicy(grant.name, {
+    return new AccessPolicy(grant.name, {
         vaultName: grant.vaultName,
         resourceGroupName: grant.resourceGroupName,
         policy: {
