@@ -1,7 +1,8 @@
-import { loadProgram } from "./tools/programBundle";
+import { enableProgramCompileCache, loadProgram } from "./tools/programBundle";
 
 // From a bundle that is rebuilt whenever a source changes (tools/programBundle.ts): it loads
 // in a fraction of the time the ~190 separate modules take under tsx.
+enableProgramCompileCache();
 const outputs = loadProgram().runProgram();
 
 export const resourceGroupName = outputs.resourceGroupName;

@@ -138,6 +138,15 @@ export function loadBundle<T>(options: BundleOptions): LoadedBundle<T> {
     return { module: require(bundlePath) as T, built, bundlePath };
 }
 
+/**
+ * V8's code cache, in .build/v8, for every module the process loads from now on (the bundle,
+ * the azure-native resource modules): compiling them was the next largest start-up cost after
+ * module count. Process-wide, so only the program's entry point calls it.
+ */
+export function enableProgramCompileCache(): void {
+    if (typeof nodeModule.enableCompileCache === "function") nodeModule.enableCompileCache(join(resolve(__dirname, ".."), ".build", "v8"));
+}
+
 /** The Pulumi program, from its bundle unless KVP_PROGRAM_BUNDLE=off. */
 export function loadProgram(): typeof import("../program") {
     if (process.env.KVP_PROGRAM_BUNDLE === "off") {
@@ -145,8 +154,5 @@ export function loadProgram(): typeof import("../program") {
         return require("../program") as typeof import("../program");
     }
     const root = resolve(__dirname, "..");
-    // V8's code cache for what the program loads from here on (the bundle, the azure-native
-    // resource modules): compiling them was the next largest start-up cost after module count.
-    if (typeof nodeModule.enableCompileCache === "function") nodeModule.enableCompileCache(join(root, ".build", "v8"));
     return loadBundle<typeof import("../program")>({ entry: join(root, "program.ts"), outDir: join(root, ".build") }).module;
 }
