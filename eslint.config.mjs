@@ -24,7 +24,8 @@ export default tseslint.config(
       "no-restricted-imports": ["error", {
         paths: [{ name: "@pulumi/azure-native", message: "Import the resource's own module (e.g. @pulumi/azure-native/keyvault/vault)." },
                 { name: "@pulumi/azure", message: "Import the resource's own module (e.g. @pulumi/azure/keyvault/certificate)." },
-                { name: "@pulumi/random", message: "Import the resource's own module (e.g. @pulumi/random/randomString)." }],
+                { name: "@pulumi/random", message: "Import the resource's own module (e.g. @pulumi/random/randomString)." },
+                { name: "zod", importNames: ["z"], message: "Use `import * as z from \"../config/zod\"`: the z namespace pins all of zod into the program bundle." }],
         patterns: [{
           regex: "^@pulumi/(azure-native|azure)/(?!provider$|types/)[^/]+$|^@pulumi/kubernetes/(?!provider$)[^/]+(/v[^/]+)?$",
           allowTypeImports: true,

@@ -4,7 +4,7 @@ import { DiagnosticSetting } from "@pulumi/azure-native/monitor/diagnosticSettin
 import { MetricAlert } from "@pulumi/azure-native/monitor/metricAlert";
 import { ScheduledQueryRule } from "@pulumi/azure-native/monitor/scheduledQueryRule";
 import { Workspace } from "@pulumi/azure-native/operationalinsights/workspace";
-import { z } from "zod";
+import * as z from "../config/zod";
 import { AlertThresholdsSchema, Environment, ENVIRONMENTS } from "../config/schema";
 import { emailProblem, workspaceIdProblem } from "../config/validators";
 import { failedAuthorizationsQuery, failedOperationsQuery, unusualAccessQuery } from "./alertQueries";

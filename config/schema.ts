@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "./zod";
 import { keyOf, valueAt } from "./paths";
 import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "./roles";
 import {
@@ -276,7 +276,7 @@ export class StackConfigError extends Error {
 }
 
 /** Rewords zod's messages so each names what is allowed, not only what went wrong. */
-function describe(issue: z.core.$ZodIssue): string {
+function describe(issue: z.$ZodIssue): string {
     switch (issue.code) {
         case "invalid_value":
             return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
