@@ -10,7 +10,7 @@ import { parse } from "yaml";
 import { join } from "node:path";
 import { asPulumiConfig, rawConfigFor } from "../test/stackRun";
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const runner = join(__dirname, "programRun.ts");
 const PULUMI_NODE_ARGS = (parse(readFileSync(join(__dirname, "..", "Pulumi.yaml"), "utf8")).runtime.options.nodeargs as string).split(/\s+/);
 // Config exactly as Pulumi would hand it to the program, computed once here rather than in every run.
