@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { ConflictError, NotFoundError, UnavailableError } from "../domain/errors";
@@ -26,6 +26,8 @@ export const DATABASE_FILE = "kvp.db";
 
 type Row = Record<string, unknown>;
 const ACTIVE = "('queued', 'running', 'interrupted')";
+/** Room a readiness probe asks for after a failed write: 64 KiB, a busy transaction's worth of pages. */
+const PROBE_PAGES = 16;
 
 /**
  * The embedded store on Node's built-in SQLite. WAL with synchronous=FULL: a commit is
@@ -43,7 +45,7 @@ export class SqliteStore implements Store {
     private lastFailure?: { at: number; message: string };
     private readonly tx: StoreTx;
 
-    private constructor(db: DatabaseSync) {
+    private constructor(db: DatabaseSync, private readonly dataDir: string) {
         this.db = db;
         this.tx = this.txMethods();
     }
@@ -62,7 +64,7 @@ export class SqliteStore implements Store {
             db.exec("PRAGMA foreign_keys = ON");
             if (options.maxPageCount !== undefined) db.exec(`PRAGMA max_page_count = ${Math.floor(options.maxPageCount)}`);
             migrate(db);
-            return new SqliteStore(db);
+            return new SqliteStore(db, options.dataDir);
         } catch (e) {
             try {
                 db?.close();
@@ -120,6 +122,7 @@ export class SqliteStore implements Store {
             try {
                 const result = fn();
                 this.db.exec("COMMIT");
+                this.lastFailure = undefined;
                 return result;
             } catch (e) {
                 this.rollback();
@@ -142,6 +145,8 @@ export class SqliteStore implements Store {
             try {
                 const result = await fn(this.tx);
                 this.db.exec("COMMIT");
+                // A committed write is the proof readiness waits for after a failure.
+                this.lastFailure = undefined;
                 return result;
             } catch (e) {
                 this.rollback();
@@ -506,10 +511,40 @@ export class SqliteStore implements Store {
         try {
             const version = await this.locked(() => Number(this.one("SELECT max(version) AS v FROM schema_migrations")!.v));
             const recent = this.lastFailure && Date.now() - this.lastFailure.at < 60_000 ? this.lastFailure : undefined;
-            if (recent) return { ok: false, detail: `embedded SQLite: a write failed in the last minute: ${recent.message}` };
+            // Not ready means no traffic, so no write would ever prove the disk has room again: probe for it.
+            if (recent && !(await this.locked(() => this.hasRoomAgain()))) {
+                return { ok: false, detail: `embedded SQLite: a write failed in the last minute: ${recent.message}` };
+            }
+            this.lastFailure = undefined;
             return { ok: true, detail: `embedded SQLite, schema version ${version}` };
         } catch (e) {
             return { ok: false, detail: e instanceof Error ? e.message : "embedded SQLite is unavailable" };
+        }
+    }
+
+    /**
+     * Whether the space that a failed write lacked is back: the store's own page cap (if any)
+     * has a margin left, and the file system takes a probe file the size of a busy transaction.
+     */
+    private hasRoomAgain(): boolean {
+        const pages = Number(this.one("PRAGMA page_count")!.page_count);
+        const max = Number(this.one("PRAGMA max_page_count")!.max_page_count);
+        const free = Number(this.one("PRAGMA freelist_count")!.freelist_count);
+        if (max - pages + free < PROBE_PAGES) return false;
+        const probe = join(this.dataDir, `.space-probe-${process.pid}`);
+        try {
+            const fd = openSync(probe, "w", 0o600);
+            try {
+                writeSync(fd, Buffer.alloc(PROBE_PAGES * 4096));
+                fsyncSync(fd);
+            } finally {
+                closeSync(fd);
+            }
+            return true;
+        } catch {
+            return false;
+        } finally {
+            rmSync(probe, { force: true });
         }
     }
 

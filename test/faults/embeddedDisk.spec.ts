@@ -167,7 +167,12 @@ describe("fault: the embedded store's disk is full or read-only", function () {
         assert.ok(accepted.size >= 3, `only ${accepted.size} environments fit`);
         assertClearRefusal(refusal, /disk is full/, r.logs);
 
+        const full = await call(r, "GET", "/readyz");
+        assert.equal(full.status, 503, "not ready while the file system is full");
         mount(["-o", "remount,size=16m", dataDir]);
+        // No write has succeeded yet: readiness must notice the space on its own, or a drained replica never comes back.
+        const ready = await call(r, "GET", "/readyz");
+        assert.equal(ready.status, 200, `ready again as soon as space is freed: ${JSON.stringify(ready.body)}`);
         const retry = await call(r, "PUT", `/v1/environments/${refusal.name}`, spec());
         assert.equal(retry.status, 202, `after space was freed: ${JSON.stringify(retry.body)}`);
         accepted.set(refusal.name, retry.body.operation.id as string);
