@@ -24,7 +24,26 @@ function words(key: string): string[] {
         .filter(Boolean);
 }
 
+/**
+ * Verdicts by key. Every read redacts every output key of every environment it returns, and
+ * splitting a key into words was a sixth of the list route's CPU (npm run bench:api); the keys
+ * come from a few resource schemas, so a small table answers nearly all of them.
+ */
+const verdicts = new Map<string, boolean>();
+const MAX_VERDICTS = 4096;
+
 export function isSecretKey(key: string): boolean {
+    let verdict = verdicts.get(key);
+    if (verdict === undefined) {
+        verdict = classifyKey(key);
+        // Keys are caller-influenced (engine outputs), so the table is bounded; starting over is rare and cheap.
+        if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+        verdicts.set(key, verdict);
+    }
+    return verdict;
+}
+
+function classifyKey(key: string): boolean {
     const w = words(key);
     if (w.length === 0) return false;
     const joined = w.join("");
