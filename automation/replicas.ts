@@ -131,7 +131,13 @@ export class ReplicaRegistry {
     /** Registers this process, or throws ReplicaConflictError when it may not run beside the live replicas. */
     static async join(options: ReplicaRegistryOptions): Promise<ReplicaRegistry> {
         const registry = new ReplicaRegistry(options);
-        await registry.register();
+        try {
+            await registry.register();
+        } catch (e) {
+            // A refused (or failed) join must not leave its connection open behind the error.
+            await registry.leave();
+            throw e;
+        }
         registry.schedule();
         return registry;
     }

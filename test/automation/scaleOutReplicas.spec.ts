@@ -77,6 +77,8 @@ describe("replica registry on PostgreSQL", function () {
         await assert.rejects(join(self({ id: "c:3:z", name: "c", backendUrl: "file:///srv/state" })), ReplicaConflictError);
         const rows = await adminQuery<{ name: string }>(`SELECT name FROM ${escapeIdentifier(schema)}.replicas ORDER BY name`);
         assert.deepEqual(rows.map((r) => r.name), ["a"], "refused replicas leave no row");
+        const sessions = await adminQuery("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [`kvp-test:${schema}`]);
+        assert.equal(sessions.length, 1, "refused replicas leave no connection open, only the first replica's");
     });
 
     it("lets a replica start at once after the previous one died, without waiting for its heartbeat to age", async () => {
