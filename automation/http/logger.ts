@@ -37,6 +37,12 @@ export function redactDeep(value: unknown, depth = 0, seen = new WeakSet<object>
     return out;
 }
 
+/**
+ * Marks a log object whose fields the caller built from known-safe values (the access log):
+ * the formatter then skips the deep pass. Symbol keys never reach the JSON line.
+ */
+export const ALREADY_REDACTED = Symbol("already redacted");
+
 export interface LoggerOptions {
     level: string;
     /** Where to write; tests pass an in-memory stream. Defaults to stdout. */
@@ -49,7 +55,7 @@ export function createLogger(options: LoggerOptions): Logger {
         base: { service: "keyvault-platform" },
         redact: { paths: ["req.headers.authorization", "headers.authorization", "*.headers.authorization"], censor: REDACTED },
         // formatters.log runs before pino's serializers, so errors are flattened (and masked) here.
-        formatters: { log: (obj) => redactDeep(obj) as Record<string, unknown> },
+        formatters: { log: (obj) => ((obj as { [ALREADY_REDACTED]?: boolean })[ALREADY_REDACTED] === true ? obj : redactDeep(obj) as Record<string, unknown>) },
         hooks: {
             logMethod(args, method) {
                 // The message string itself may have been built from untrusted text.
