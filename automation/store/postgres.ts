@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { escapeIdentifier, Pool, type PoolClient, types as pgTypes } from "pg";
 import { UnavailableError } from "../domain/errors";
 import type { AuditEntry, Environment, Operation, OperationError, OperationEvent, OperationState } from "../domain/ports";
@@ -39,6 +39,22 @@ const CLAIM_CANDIDATES = 20;
 const TX_ATTEMPTS = 3;
 /** A checked-out connection can be dead without the pool knowing yet (a restart); that many fresh tries. */
 const CONNECT_ATTEMPTS = 3;
+
+/**
+ * The reads outside transactions are a handful of fixed SQL texts run for every API request.
+ * Named, each is parsed and planned once per connection instead of on every call; PostgreSQL
+ * re-plans by itself after a migration changes a table. The name is derived from the text, so
+ * two texts can never share one.
+ */
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+    let name = statementNames.get(sql);
+    if (!name) {
+        name = `kvp_${createHash("sha256").update(sql).digest("hex").slice(0, 24)}`;
+        statementNames.set(sql, name);
+    }
+    return name;
+}
 
 /** `json` columns stay text: rows.ts parses them, so SQL NULL and JSON null remain distinct. */
 const JSON_OID = 114;
@@ -130,7 +146,7 @@ export class PostgresStore implements Store {
         this.assertOpen();
         for (let attempt = 1; ; attempt++) {
             try {
-                return (await this.pool.query<PgRow>(sql, params)).rows;
+                return (await this.pool.query<PgRow>({ name: statementName(sql), text: sql, values: params })).rows;
             } catch (e) {
                 if (attempt < CONNECT_ATTEMPTS && isConnectionError(e) && !this.closed) continue;
                 throw toPostgresStoreError(e);
