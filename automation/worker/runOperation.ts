@@ -1,5 +1,5 @@
 import { audit, recordState } from "../domain/commands";
-import { ConflictError } from "../domain/errors";
+import { ConflictError, UnavailableError } from "../domain/errors";
 import type { EventHub } from "../domain/eventHub";
 import { mayRetry, statusAfter, statusWhileRunning } from "../domain/lifecycle";
 import { backoffMs, OperationSettings } from "../domain/operationSettings";
@@ -174,6 +174,13 @@ function outcomeOfError(e: unknown, op: Operation, settings: OperationSettings, 
         // A missing CLI will not appear between attempts: fail now, with the install hint.
         if (e.retryable && e.code !== "cli_missing" && mayRetry(op, settings)) return { kind: "retry", error };
         return { kind: "failed", error };
+    }
+    if (e instanceof UnavailableError) {
+        // The store went away under the run (a failover, a restart, a killed backend) before the
+        // engine was reached or while reading what it needs. Nothing is wrong with the operation.
+        const error: OperationError = { code: "unavailable", message: `The store was unavailable during the run: ${e.message}` };
+        logger.warn({ err: e, ...log }, "the store was unavailable during the run; retrying the operation");
+        return mayRetry(op, settings) ? { kind: "retry", error } : { kind: "failed", error };
     }
     logger.error({ err: e, ...log }, "operation failed with an unexpected error");
     return { kind: "failed", error: { code: "internal", message: "The operation failed unexpectedly; the server log has the details under this operation id." } };

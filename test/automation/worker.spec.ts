@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { UnavailableError } from "../../automation/domain/errors";
 import { STATE_EVENT, StateEventData } from "../../automation/domain/eventHub";
 import type { OperationSettings } from "../../automation/domain/operationSettings";
 import { Engine, EngineError, EngineResult, EngineRunRequest, Operation, OperationEvent, Readiness } from "../../automation/domain/ports";
@@ -106,6 +107,32 @@ describe("Worker", () => {
         assert.deepEqual(states(stored), ["queued", "running", "queued", "running", "queued", "running", "succeeded"]);
         const retry = stored.find((e) => e.type === STATE_EVENT && (e.data as StateEventData).state === "queued" && (e.data as StateEventData).notBefore);
         assert.equal((retry?.data as StateEventData).error?.code, "throttled");
+    });
+
+    it("retries a run whose store reads failed for a moment (a failover), instead of failing it as internal", async () => {
+        const r = await rig(new TestDoubleEngine({ latencyMs: 5 }), {}, undefined, false);
+        const op = await put(r);
+        let failures = 1;
+        const blinking = new Proxy(r.store, {
+            get: (target, prop) => {
+                if (prop === "getEnvironment") {
+                    return async (name: string) => {
+                        if (failures-- > 0) throw new UnavailableError("Connection terminated unexpectedly");
+                        return target.getEnvironment(name);
+                    };
+                }
+                const value = Reflect.get(target, prop);
+                return typeof value === "function" ? value.bind(target) : value;
+            },
+        });
+        const worker = new Worker({ store: blinking, engine: r.engine, hub: r.service.hub, settings: FAST, random: () => 0.5, workerId: "blinking-worker" });
+        open.push({ store: r.store, worker });
+        await worker.start();
+        const done = await settled(r, op.id);
+        assert.equal(done.state, "succeeded");
+        assert.equal(done.attempt, 2);
+        const retried = (await r.store.listEvents(op.id, 0, 100)).find((e) => e.type === STATE_EVENT && (e.data as StateEventData).notBefore);
+        assert.equal((retried?.data as StateEventData).error?.code, "unavailable");
     });
 
     it("fails once the attempts are used up", async () => {
