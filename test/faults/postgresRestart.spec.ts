@@ -49,6 +49,14 @@ describe("fault: PostgreSQL restarts under load", function () {
         processes.push(api);
         for (let i = 0; i < 2; i++) processes.push(await spawnServer({ name: `${schema}-w${i}`, schema, role: "worker", env: ENV }));
     });
+    afterEach(function () {
+        // The replicas' own logs are the evidence when recovery goes wrong: print their errors.
+        if (this.currentTest?.state !== "failed") return;
+        for (const p of processes) {
+            const errors = p.output().split("\n").filter((l) => /"level":(50|60)|Error|error/.test(l)).slice(-20);
+            process.stdout.write(`\n--- ${p.name}: last error lines ---\n${errors.join("\n")}\n`);
+        }
+    });
     after(async () => {
         loading = false;
         await load;
