@@ -3,6 +3,7 @@ import { assertAdmin, assertCanMutate, assertMayUseTeam, assertVisible, canSee, 
 import { audit, enqueueDestroy, recordState, TxContext } from "./commands";
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from "./errors";
 import { EventHub, EventListener } from "./eventHub";
+import { deepFreeze, isDeepFrozen } from "./frozen";
 import { OperationSettings, resolveOperationSettings } from "./operationSettings";
 import {
     Actor, AuditEntry, Engine, Environment, ENVIRONMENT_STATUSES, EnvironmentStatus, Operation, OperationEvent, OperationKind,
@@ -54,6 +55,18 @@ export interface EnvironmentServiceOptions {
     logger?: Logger;
     /** Shared with the Worker so live events reach SSE subscribers; one is created when omitted. */
     hub?: EventHub;
+}
+
+/**
+ * A store that reads an environment with the operation its lastOperationId names in one round
+ * trip (PostgreSQL, where each read is one); the detail read asks any other store twice.
+ */
+export interface EnvironmentDetailReader {
+    getEnvironmentDetail(name: string): Promise<{ environment: Environment; lastOperation?: Operation } | undefined>;
+}
+
+function readsDetail(store: Store): store is Store & EnvironmentDetailReader {
+    return typeof (store as Partial<EnvironmentDetailReader>).getEnvironmentDetail === "function";
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -163,6 +176,12 @@ export class EnvironmentService {
 
     async getEnvironment(actor: Actor, name: string): Promise<EnvironmentView> {
         const envName = parseEnvironmentName(name);
+        if (readsDetail(this.store)) {
+            const detail = await this.store.getEnvironmentDetail(envName);
+            if (!detail) throw notFound(envName);
+            assertVisible(actor, detail.environment.team, `Environment ${envName}`);
+            return this.view(detail.environment, detail.lastOperation);
+        }
         const env = await this.store.getEnvironment(envName);
         if (!env) throw notFound(envName);
         assertVisible(actor, env.team, `Environment ${envName}`);
@@ -322,15 +341,35 @@ export class EnvironmentService {
     }
 
     private redacted(env: Environment): Environment {
-        const outputs = redactOutputs(env.outputs);
-        return { ...env, ...(outputs ? { outputs } : {}) };
+        if (!isDeepFrozen(env)) return redactedCopy(env);
+        let view = redactedViews.get(env);
+        if (view === undefined) {
+            view = deepFreeze(redactedCopy(env));
+            redactedViews.set(env, view);
+        }
+        return view;
     }
 
     private async viewIn(reader: { getOperation(id: string): Promise<Operation | undefined> }, env: Environment): Promise<EnvironmentView> {
-        const lastOperation = env.lastOperationId ? await reader.getOperation(env.lastOperationId) : undefined;
+        return this.view(env, env.lastOperationId ? await reader.getOperation(env.lastOperationId) : undefined);
+    }
+
+    private view(env: Environment, lastOperation: Operation | undefined): EnvironmentView {
         return { ...this.redacted(env), ...(lastOperation ? { lastOperation } : {}) };
     }
 }
+
+function redactedCopy(env: Environment): Environment {
+    const outputs = redactOutputs(env.outputs);
+    return { ...env, ...(outputs ? { outputs } : {}) };
+}
+
+/**
+ * Client views of frozen environments, by identity: the store returns the same frozen
+ * Environment while its row is unchanged, so its view (and the JSON text the HTTP layer
+ * remembers for that view) is built once instead of on every read.
+ */
+const redactedViews = new WeakMap<Environment, Environment>();
 
 function parseLimit(limit: number | undefined): number {
     if (limit === undefined) return DEFAULT_LIMIT;
