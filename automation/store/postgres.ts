@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { escapeIdentifier, Pool, type PoolClient, types as pgTypes } from "pg";
 import { UnavailableError } from "../domain/errors";
 import type { AuditEntry, Environment, Operation, OperationError, OperationEvent, OperationState } from "../domain/ports";
+import type { EnvironmentDetailReader } from "../domain/service";
 import { assertTransition } from "../domain/stateMachine";
 import type {
     ClaimRequest, EnqueueResult, EnvironmentPatch, EnvironmentQuery, FinishRequest, IdempotencyRecord, LeaseState,
@@ -43,8 +44,9 @@ const CONNECT_ATTEMPTS = 3;
 /**
  * The reads outside transactions are a handful of fixed SQL texts run for every API request.
  * Named, each is parsed and planned once per connection instead of on every call; PostgreSQL
- * re-plans by itself after a migration changes a table. The name is derived from the text, so
- * two texts can never share one.
+ * re-plans by itself after a migration changes a table (their columns are listed, see
+ * ENVIRONMENT_COLUMNS). The name is derived from the text, so two texts can never share one.
+ * Behind PgBouncer in transaction mode this needs its prepared-statement support (1.21+).
  */
 const statementNames = new Map<string, string>();
 function statementName(sql: string): string {
@@ -55,6 +57,26 @@ function statementName(sql: string): string {
     }
     return name;
 }
+
+/**
+ * The columns each row mapper reads. Named statements list them rather than `*`: a prepared
+ * `SELECT *` fails with "cached plan must not change result type" once another replica's
+ * migration adds a column, for as long as the connection lives, whereas a statement that
+ * names its columns is simply re-planned.
+ */
+const ENVIRONMENT_COLUMNS = ["name", "team", "spec", "spec_hash", "status", "outputs", "created_at", "updated_at", "expires_at", "last_operation_id"] as const;
+const OPERATION_COLUMNS = [
+    "id", "environment", "team", "kind", "state", "spec_hash", "requested_by", "attempt", "max_attempts", "created_at", "started_at",
+    "finished_at", "not_before", "cancel_requested", "lease_owner", "lease_expires_at", "summary", "error",
+] as const;
+const ENVIRONMENT = ENVIRONMENT_COLUMNS.join(", ");
+const OPERATION = OPERATION_COLUMNS.join(", ");
+const EVENT = "operation_id, seq, at, type, data";
+const AUDIT = "seq, id, at, actor, action, target, outcome, details, request_id";
+/** The last operation's columns in ENVIRONMENT_DETAIL carry this prefix: the two tables share column names. */
+const LAST_OP = "last_op_";
+const ENVIRONMENT_DETAIL = `SELECT ${ENVIRONMENT_COLUMNS.map((c) => `e.${c}`).join(", ")}, ${OPERATION_COLUMNS.map((c) => `o.${c} AS ${LAST_OP}${c}`).join(", ")}
+    FROM environments e LEFT JOIN operations o ON o.id = e.last_operation_id WHERE e.name = $1`;
 
 /** `json` columns stay text: rows.ts parses them, so SQL NULL and JSON null remain distinct. */
 const JSON_OID = 114;
@@ -78,7 +100,7 @@ const JSON_AS_TEXT = {
  * Lost connections surface as UnavailableError; the pool replaces broken connections on
  * its own, so the store recovers from a PostgreSQL restart with no manual step.
  */
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, EnvironmentDetailReader {
     readonly exclusive = false;
     private closed = false;
     private readonly listeners = new Set<() => Promise<void>>();
@@ -221,8 +243,22 @@ export class PostgresStore implements Store {
     // ---- StoreTx, outside a transaction --------------------------------------
 
     async getEnvironment(name: string): Promise<Environment | undefined> {
-        const [row] = await this.rows("SELECT * FROM environments WHERE name = $1", [name]);
+        const [row] = await this.rows(`SELECT ${ENVIRONMENT} FROM environments WHERE name = $1`, [name]);
         return row ? rowToEnvironment(row) : undefined;
+    }
+
+    /**
+     * An environment and the operation its lastOperationId names, in one round trip (the API's
+     * detail read took two) and from one snapshot, so the pair is always consistent.
+     */
+    async getEnvironmentDetail(name: string): ReturnType<EnvironmentDetailReader["getEnvironmentDetail"]> {
+        const [row] = await this.rows(ENVIRONMENT_DETAIL, [name]);
+        if (!row) return undefined;
+        const environment = rowToEnvironment(row);
+        if (row[`${LAST_OP}id`] === null) return { environment };
+        const op: PgRow = {};
+        for (const c of OPERATION_COLUMNS) op[c] = row[LAST_OP + c];
+        return { environment, lastOperation: rowToOperation(op) };
     }
     upsertEnvironment(input: UpsertEnvironment): Promise<Environment> {
         return this.atomic((tx) => tx.upsertEnvironment(input));
@@ -240,11 +276,11 @@ export class PostgresStore implements Store {
         return this.atomic((tx) => tx.enqueueOperation(op));
     }
     async getOperation(id: string): Promise<Operation | undefined> {
-        const [row] = await this.rows("SELECT * FROM operations WHERE id = $1", [id]);
+        const [row] = await this.rows(`SELECT ${OPERATION} FROM operations WHERE id = $1`, [id]);
         return row ? rowToOperation(row) : undefined;
     }
     async listActiveOperations(environment: string): Promise<Operation[]> {
-        return (await this.rows(`SELECT * FROM operations WHERE environment = $1 AND state IN ${ACTIVE} ORDER BY seq`, [environment])).map(rowToOperation);
+        return (await this.rows(`SELECT ${OPERATION} FROM operations WHERE environment = $1 AND state IN ${ACTIVE} ORDER BY seq`, [environment])).map(rowToOperation);
     }
     requestCancel(id: string, now: string): Promise<Operation> {
         return this.atomic((tx) => tx.requestCancel(id, now));
@@ -275,11 +311,15 @@ export class PostgresStore implements Store {
 
     async listEnvironments(query: EnvironmentQuery): Promise<Page<Environment>> {
         const after = query.cursor === undefined ? "" : String(decodeCursor(query.cursor, "name", "string").name);
+        // One statement per combination of filters, so each keeps the plan of its own index (a team's
+        // page walks environments_by_team) rather than a generic plan that filters the primary key scan.
+        const filters: Array<[string, string]> = [];
+        if (query.team !== undefined) filters.push(["team", query.team]);
+        if (query.status !== undefined) filters.push(["status", query.status]);
         const rows = await this.rows(
-            `SELECT * FROM environments
-             WHERE name > $1 AND ($2::text IS NULL OR team = $2) AND ($3::text IS NULL OR status = $3)
-             ORDER BY name LIMIT $4`,
-            [after, query.team ?? null, query.status ?? null, query.limit + 1],
+            `SELECT ${ENVIRONMENT} FROM environments WHERE ${["name > $2", ...filters.map(([column], i) => `${column} = $${i + 3}`)].join(" AND ")}
+             ORDER BY name LIMIT $1`,
+            [query.limit + 1, after, ...filters.map(([, value]) => value)],
         );
         const items = rows.slice(0, query.limit).map(rowToEnvironment);
         return rows.length > query.limit ? { items, nextCursor: encodeCursor({ name: items[items.length - 1].name }) } : { items };
@@ -288,7 +328,7 @@ export class PostgresStore implements Store {
     async listExpiredEnvironments(now: string, limit: number): Promise<Environment[]> {
         // One TTL destroy per expiry: if it fails, a person decides what happens next.
         return (await this.rows(
-            `SELECT * FROM environments e
+            `SELECT ${ENVIRONMENT_COLUMNS.map((c) => `e.${c}`).join(", ")} FROM environments e
              WHERE e.expires_at IS NOT NULL AND e.expires_at <= $1 AND e.status NOT IN ('destroyed', 'destroying')
                AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.environment = e.name AND o.kind = 'destroy'
                                AND (o.state IN ${ACTIVE} OR o.created_at >= e.expires_at))
@@ -303,11 +343,11 @@ export class PostgresStore implements Store {
     }
 
     async listOperations(environment: string, limit: number): Promise<Operation[]> {
-        return (await this.rows("SELECT * FROM operations WHERE environment = $1 ORDER BY seq DESC LIMIT $2", [environment, limit])).map(rowToOperation);
+        return (await this.rows(`SELECT ${OPERATION} FROM operations WHERE environment = $1 ORDER BY seq DESC LIMIT $2`, [environment, limit])).map(rowToOperation);
     }
 
     async listOperationsByState(state: OperationState, limit: number): Promise<Operation[]> {
-        return (await this.rows("SELECT * FROM operations WHERE state = $1 ORDER BY seq LIMIT $2", [state, limit])).map(rowToOperation);
+        return (await this.rows(`SELECT ${OPERATION} FROM operations WHERE state = $1 ORDER BY seq LIMIT $2`, [state, limit])).map(rowToOperation);
     }
 
     async countOperations(): Promise<OperationCount[]> {
@@ -316,12 +356,12 @@ export class PostgresStore implements Store {
     }
 
     async listEvents(operationId: string, afterSeq: number, limit: number): Promise<OperationEvent[]> {
-        return (await this.rows("SELECT * FROM events WHERE operation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", [operationId, afterSeq, limit])).map(rowToEvent);
+        return (await this.rows(`SELECT ${EVENT} FROM events WHERE operation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [operationId, afterSeq, limit])).map(rowToEvent);
     }
 
     async listAudit(query: PageQuery): Promise<Page<AuditEntry>> {
         const before = query.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(decodeCursor(query.cursor, "seq", "number").seq);
-        const rows = await this.rows("SELECT * FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2", [before, query.limit + 1]);
+        const rows = await this.rows(`SELECT ${AUDIT} FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2`, [before, query.limit + 1]);
         const items = rows.slice(0, query.limit).map(rowToAudit);
         return rows.length > query.limit ? { items, nextCursor: encodeCursor({ seq: Number(rows[query.limit - 1].seq) }) } : { items };
     }
