@@ -105,6 +105,28 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
             CREATE INDEX idempotency_by_age ON idempotency (created_at);
         `,
     },
+    {
+        version: 2,
+        name: "environments.version: a number no other state of any environment row ever had",
+        // Lets a reader that remembers an environment by (name, version) ask only for names and
+        // versions (npm run bench:api: a list page's full rows cost ~0.3 ms of server CPU to decode).
+        // A sequence never hands out a number twice, even across rollbacks, and the trigger gives
+        // every UPDATE a new one whatever statement or process makes it, so equal versions prove
+        // equal content. The sequence is named by the table's own schema: a session with another
+        // search_path must still draw from it.
+        sql: `
+            CREATE SEQUENCE environment_versions;
+            ALTER TABLE environments ADD COLUMN version bigint NOT NULL DEFAULT nextval('environment_versions');
+            CREATE FUNCTION environments_next_version() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                NEW.version := nextval(format('%I.environment_versions', TG_TABLE_SCHEMA));
+                RETURN NEW;
+            END
+            $$;
+            CREATE TRIGGER environments_version BEFORE UPDATE ON environments
+                FOR EACH ROW EXECUTE FUNCTION environments_next_version();
+        `,
+    },
 ];
 
 /** Advisory-lock namespaces (the first key of the two-key form); the second key hashes the schema and the object. */

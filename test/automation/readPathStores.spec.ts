@@ -6,7 +6,7 @@ import { TestDoubleEngine } from "../../automation/engine/testDouble";
 import { pageJson } from "../../automation/http/json";
 import { openSqliteStore } from "../../automation/store/sqlite";
 import { ADMIN, tempDir } from "./domainFixtures";
-import { dropSchema, openTestStore, testSchemaName } from "./storePostgresHarness";
+import { adminQuery, dropSchema, openTestStore, testSchemaName } from "./storePostgresHarness";
 
 /**
  * The read path's caches, end to end on each store: every committed write shows in the very
@@ -114,6 +114,61 @@ function withoutDetailRead(store: Store): Store {
         },
     });
 }
+
+describe("list pages on PostgreSQL served by (name, version)", () => {
+    let schema: string;
+    let reader: Awaited<ReturnType<typeof openTestStore>>;
+    let writer: Awaited<ReturnType<typeof openTestStore>>;
+    const at = "2030-01-01T00:00:00.000Z";
+    beforeEach(async () => {
+        schema = testSchemaName();
+        reader = await openTestStore(schema);
+        writer = await openTestStore(schema);
+        for (const name of ["env-a", "env-b"]) {
+            await writer.upsertEnvironment({ name, team: "payments", spec: spec("payments"), specHash: "h", status: "pending", expiresAt: null, now: at });
+        }
+    });
+    afterEach(async () => {
+        await reader.close();
+        await writer.close();
+        await dropSchema(schema);
+    });
+    const versions = async () => (await adminQuery<{ name: string; version: string }>(`SELECT name, version FROM ${schema}.environments ORDER BY name`));
+
+    it("gives every write of a row, from any session, a version no row ever had", async () => {
+        const seen = new Set((await versions()).map((v) => v.version));
+        const expectNew = async (what: string) => {
+            const now = (await versions()).find((v) => v.name === "env-a")!.version;
+            assert.ok(!seen.has(now), `${what} kept or reused version ${now}`);
+            seen.add(now);
+        };
+        await writer.updateEnvironment("env-a", { status: "ready", now: at });
+        await expectNew("an update");
+        await writer.setRecoveryPending("env-a", true);
+        await expectNew("a flag update");
+        await adminQuery(`UPDATE ${schema}.environments SET status = 'failed', version = 1 WHERE name = 'env-a'`);
+        await expectNew("an update by hand that sets the version itself");
+        await writer.removeEnvironment("env-a");
+        await writer.upsertEnvironment({ name: "env-a", team: "payments", spec: spec("payments"), specHash: "h", status: "pending", expiresAt: null, now: at });
+        await expectNew("a re-creation");
+    });
+
+    it("shows what another process committed, from the remembered environments or not", async () => {
+        const first = await reader.listEnvironments({ limit: 10 });
+        assert.equal((await reader.listEnvironments({ limit: 10 })).items[0], first.items[0], "served from memory while unchanged");
+        await writer.updateEnvironment("env-a", { status: "ready", outputs: { vaultUri: "https://new.vault.azure.net/" }, now: at });
+        let page = await reader.listEnvironments({ limit: 10 });
+        assert.deepEqual(page.items.map((e) => [e.name, e.status, e.outputs?.vaultUri]), [["env-a", "ready", "https://new.vault.azure.net/"], ["env-b", "pending", undefined]]);
+        // Even a write made by hand, outside the store.
+        await adminQuery(`UPDATE ${schema}.environments SET spec = '{"tier":"prod"}' WHERE name = 'env-b'`);
+        page = await reader.listEnvironments({ limit: 1 });
+        assert.deepEqual([page.items.map((e) => e.name), page.nextCursor !== undefined], [["env-a"], true]);
+        page = await reader.listEnvironments({ limit: 1, cursor: page.nextCursor });
+        assert.deepEqual([page.items[0].spec, page.nextCursor], [{ tier: "prod" }, undefined]);
+        await writer.removeEnvironment("env-a");
+        assert.deepEqual((await reader.listEnvironments({ limit: 10 })).items.map((e) => e.name), ["env-b"]);
+    });
+});
 
 describe("the detail read on PostgreSQL", () => {
     it("is one round trip", async () => {
