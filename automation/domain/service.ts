@@ -341,12 +341,11 @@ export class EnvironmentService {
     }
 
     private redacted(env: Environment): Environment {
-        if (!isDeepFrozen(env)) return redactedCopy(env);
         let view = redactedViews.get(env);
-        if (view === undefined) {
-            view = deepFreeze(redactedCopy(env));
-            redactedViews.set(env, view);
-        }
+        if (view !== undefined) return view;
+        if (!isDeepFrozen(env)) return redactedCopy(env);
+        view = deepFreeze(redactedCopy(env));
+        redactedViews.set(env, view);
         return view;
     }
 

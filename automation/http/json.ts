@@ -13,12 +13,11 @@ const texts = new WeakMap<object, string>();
 
 /** JSON.stringify(value), remembered when the value is deeply frozen. */
 export function jsonText(value: unknown): string {
-    if (!isDeepFrozen(value)) return JSON.stringify(value);
-    let text = texts.get(value);
-    if (text === undefined) {
-        text = JSON.stringify(value);
-        texts.set(value, text);
-    }
+    // Only frozen values are ever stored, so a hit needs no second look at the value.
+    let text = value !== null && typeof value === "object" ? texts.get(value) : undefined;
+    if (text !== undefined) return text;
+    text = JSON.stringify(value);
+    if (isDeepFrozen(value)) texts.set(value, text);
     return text;
 }
 

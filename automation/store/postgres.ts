@@ -106,10 +106,11 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
     private closed = false;
     private readonly listeners = new Set<() => Promise<void>>();
     /**
-     * Environments by name with the version they were read at (migration 2), for list pages.
-     * Per store, because versions are only unique within one schema.
+     * Environments by the version they were read at (migration 2), for list pages. A version
+     * names one state of one row, so it alone is the key (a number: cheaper to look up than a
+     * name); per store, because versions are only unique within one schema.
      */
-    private readonly environments = new BoundedCache<string, { version: string; env: Environment }>(ENVIRONMENT_CACHE_SIZE);
+    private readonly environments = new BoundedCache<number, Environment>(ENVIRONMENT_CACHE_SIZE);
 
     private constructor(
         private readonly pool: Pool,
@@ -329,8 +330,8 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
         );
         // Names and versions first: when this process already holds every one of them, the page is
         // served from one snapshot without decoding a single spec. Otherwise the full rows, once.
-        const keys = await page("name, version");
-        const known = keys.slice(0, query.limit).map((k) => this.environmentAt(String(k.name), String(k.version)));
+        const keys = await page("version");
+        const known = keys.slice(0, query.limit).map((k) => this.environments.get(Number(k.version)));
         let items: Environment[];
         let more: boolean;
         if (known.every((e) => e !== undefined)) {
@@ -344,16 +345,10 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
         return more ? { items, nextCursor: encodeCursor({ name: items[items.length - 1].name }) } : { items };
     }
 
-    /** The environment this process mapped from (name, version), if it still holds it. */
-    private environmentAt(name: string, version: string): Environment | undefined {
-        const known = this.environments.get(name);
-        return known?.version === version ? known.env : undefined;
-    }
-
-    /** Maps a row read with its version, and holds on to the result for environmentAt. */
+    /** Maps a row read with its version, and holds on to the result for list pages. */
     private remember(row: PgRow): Environment {
         const env = rowToEnvironment(row);
-        this.environments.set(env.name, { version: String(row.version), env });
+        this.environments.set(Number(row.version), env);
         return env;
     }
 
