@@ -1,4 +1,4 @@
-import type { RequestHandler } from "express";
+import type { Request, RequestHandler, Response } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { isFinalEvent, type EventHub } from "../domain/eventHub";
 import { OPERATION_KINDS, OPERATION_STATES, TERMINAL_STATES, type Operation, type OperationKind, type OperationState } from "../domain/ports";
@@ -21,6 +21,8 @@ export interface Metrics {
     observeOperation(op: Operation): void;
     /** Times every HTTP request, labelled by route template (not raw path) to bound cardinality. */
     httpMiddleware(): RequestHandler;
+    /** Records one finished request (what httpMiddleware does), for a caller that already timed it. */
+    observeHttp(req: Request, res: Response, seconds: number): void;
 }
 
 export interface MetricsOptions {
@@ -91,13 +93,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         },
         httpMiddleware() {
             return (req, res, next) => {
-                const end = httpDuration.startTimer();
-                res.on("finish", () => {
-                    const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
-                    end({ method: req.method, route, status: String(res.statusCode) });
-                });
+                const start = process.hrtime.bigint();
+                res.on("finish", () => this.observeHttp(req, res, Number(process.hrtime.bigint() - start) / 1e9));
                 next();
             };
+        },
+        observeHttp(req, res, seconds) {
+            const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
+            httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
         },
     };
 }
