@@ -1,10 +1,15 @@
 import { strict as assert } from "node:assert";
+import express from "express";
 import fc from "fast-check";
+import request from "supertest";
 import { BoundedCache } from "../../automation/domain/boundedCache";
 import { deepFreeze, isDeepFrozen } from "../../automation/domain/frozen";
 import { redactOutputs, REDACTED } from "../../automation/domain/redact";
 import { jsonText, pageJson } from "../../automation/http/json";
 import { rowMappers, toJson } from "../../automation/store/rows";
+import { bearer, spec, startHarness, TOKENS, type Harness } from "./httpHarness";
+
+const ADMIN_ACTOR = { subject: "token:admin", role: "admin" } as const;
 
 /** The read path remembers work by identity or by content; none of it may ever serve stale or unredacted data. */
 
@@ -150,5 +155,26 @@ describe("page JSON", () => {
         assert.equal(jsonText(mutable), '{"name":"a"}');
         mutable.name = "b";
         assert.equal(jsonText(mutable), '{"name":"b"}');
+    });
+});
+
+describe("the list route over HTTP", () => {
+    let h: Harness;
+    before(async () => { h = await startHarness(); });
+    after(() => h.close());
+
+    it("sends exactly what res.json would send for the service's page, twice in a row", async () => {
+        for (const name of ["payments-a", "payments-b", "payments-c"]) {
+            await request(h.app).put(`/v1/environments/${name}`).set(bearer(TOKENS.operatorA)).send(spec());
+        }
+        const reference = express().get("/", async (_req, res) => { res.json(await h.service.listEnvironments(ADMIN_ACTOR, { limit: 2 })); });
+        const expected = await request(reference).get("/");
+        for (let i = 0; i < 2; i++) {
+            const res = await request(h.app).get("/v1/environments?limit=2").set(bearer(TOKENS.admin));
+            assert.equal(res.status, 200);
+            assert.equal(res.text, expected.text);
+            assert.equal(res.headers["content-type"], expected.headers["content-type"]);
+            assert.equal(res.headers["content-length"], expected.headers["content-length"]);
+        }
     });
 });
