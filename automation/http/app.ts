@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Express, type RequestHandler } from "express";
-import { ipKeyGenerator } from "express-rate-limit";
+import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import type { Logger } from "pino";
 import type { Actor } from "../domain/ports";
@@ -12,7 +12,6 @@ import { authenticate, type Authenticator } from "./auth";
 import { ALREADY_REDACTED, redactText } from "./logger";
 import type { Metrics } from "./metrics";
 import { HttpProblem, problemHandler, requestInstance, sendProblem, toProblem } from "./problem";
-import { rateLimiter } from "./rateLimit";
 import { expressPath } from "./route";
 import { buildRoutes, type RouteDeps } from "./routes";
 
@@ -126,13 +125,14 @@ export function createApp(deps: AppDeps): Express {
     })));
 
     const v1 = express.Router();
-    const windowMs = 60_000;
-    v1.use(rateLimiter({
-        windowMs,
+    v1.use(rateLimit({
+        windowMs: 60_000,
         limit: deps.settings.rateLimitPerMin,
-        key: limiterKey,
-        refuse: (req, res) => {
-            const retryAfter = String(Math.ceil(windowMs / 1000));
+        standardHeaders: "draft-8",
+        legacyHeaders: false,
+        keyGenerator: limiterKey,
+        handler: (req, res, _next, options) => {
+            const retryAfter = String(Math.ceil(options.windowMs / 1000));
             sendProblem(res, toProblem(new HttpProblem(429, "rate-limited", "Too many requests", `At most ${deps.settings.rateLimitPerMin} requests per minute per caller; retry later`), requestInstance(req, res)).problem, { "Retry-After": retryAfter });
         },
     }));
