@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import nodeModule from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 
@@ -85,13 +85,7 @@ export function isFresh(stamp: Stamp | undefined, entry: string, recipe: string,
 /** Writes to a temporary name and renames, so a concurrent reader never sees half a file. */
 function writeAtomic(path: string, contents: string | Uint8Array): void {
     const tmp = `${path}.${process.pid}.tmp`;
-    const fd = openSync(tmp, "w");
-    try {
-        if (typeof contents === "string") writeSync(fd, contents);
-        else writeSync(fd, contents);
-    } finally {
-        closeSync(fd);
-    }
+    writeFileSync(tmp, contents);
     renameSync(tmp, path);
 }
 

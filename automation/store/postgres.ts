@@ -14,7 +14,7 @@ import { isConnectionError, isRetryableConflict, isUniqueViolation, toPostgresSt
 import { LOCK, migratePostgres } from "./postgresMigrations";
 import { PgRow, rowToAudit, rowToEnvironment, rowToEvent, rowToOperation } from "./postgresRows";
 import { ACTIVE, PostgresTx, type StoreNotification, type TxScope } from "./postgresTx";
-import { decodeCursor, encodeCursor, ENVIRONMENT_CACHE_SIZE } from "./rows";
+import { decodeCursor, encodeCursor, ENVIRONMENT_CACHE_SIZE, ENVIRONMENT_COLUMNS } from "./rows";
 
 export interface PostgresStoreOptions {
     /** Required. A libpq URL, e.g. `postgres://kvp@db.example.com:5432/kvp?sslmode=verify-full` (the `DATABASE_URL` setting). */
@@ -65,7 +65,6 @@ function statementName(sql: string): string {
  * migration adds a column, for as long as the connection lives, whereas a statement that
  * names its columns is simply re-planned.
  */
-const ENVIRONMENT_COLUMNS = ["name", "team", "spec", "spec_hash", "status", "outputs", "created_at", "updated_at", "expires_at", "last_operation_id"] as const;
 const OPERATION_COLUMNS = [
     "id", "environment", "team", "kind", "state", "spec_hash", "requested_by", "attempt", "max_attempts", "created_at", "started_at",
     "finished_at", "not_before", "cancel_requested", "lease_owner", "lease_expires_at", "summary", "error",

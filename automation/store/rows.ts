@@ -30,7 +30,7 @@ export function toJson(value: unknown): string {
 }
 
 /** The columns an Environment is made of: a row equal to a remembered one in all of them maps to the same Environment. */
-const ENVIRONMENT_COLUMNS = ["name", "team", "spec", "spec_hash", "status", "outputs", "created_at", "updated_at", "expires_at", "last_operation_id"] as const;
+export const ENVIRONMENT_COLUMNS = ["name", "team", "spec", "spec_hash", "status", "outputs", "created_at", "updated_at", "expires_at", "last_operation_id"] as const;
 
 /**
  * Environments remembered per store, by name. Sized for a platform's whole fleet: a list
