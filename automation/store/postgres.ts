@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { escapeIdentifier, Pool, type PoolClient, types as pgTypes } from "pg";
+import { escapeIdentifier, type Pool, type PoolClient, types as pgTypes } from "pg";
 import { BoundedCache } from "../domain/boundedCache";
 import { UnavailableError } from "../domain/errors";
 import type { AuditEntry, Environment, Operation, OperationError, OperationEvent, OperationState } from "../domain/ports";
@@ -12,6 +12,7 @@ import type {
 } from "../domain/store";
 import { isConnectionError, isRetryableConflict, isUniqueViolation, toPostgresStoreError } from "./postgresErrors";
 import { LOCK, migratePostgres } from "./postgresMigrations";
+import { newPool } from "./postgresPool";
 import { PgRow, rowToAudit, rowToEnvironment, rowToEvent, rowToOperation } from "./postgresRows";
 import { ACTIVE, PostgresTx, type StoreNotification, type TxScope } from "./postgresTx";
 import { decodeCursor, encodeCursor, ENVIRONMENT_CACHE_SIZE, ENVIRONMENT_COLUMNS } from "./rows";
@@ -129,7 +130,7 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
             "idle_in_transaction_session_timeout=60000",
         ];
         const { connectionString, options: urlOptions } = withoutOptions(options.connectionString);
-        const pool = new Pool({
+        const pool = newPool({
             connectionString,
             // Startup options apply before the first statement, on every connection the pool opens.
             options: [urlOptions, ...session.filter((o) => o !== undefined).map((o) => `-c ${o}`)].filter(Boolean).join(" "),
@@ -139,21 +140,16 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
             keepAlive: true,
             application_name: options.applicationName ?? "keyvault-platform",
             types: JSON_AS_TEXT,
-        });
-        // Without a listener an idle connection that breaks (PostgreSQL restarting) would crash the process.
-        pool.on("error", (e) => options.onConnectionError?.(e));
+        }, options.onConnectionError);
         try {
             const client = await pool.connect();
-            client.on("error", ignoreError);
             try {
                 const version = await migratePostgres(client, options.schema);
                 const schema = options.schema ?? String((await client.query<{ s: string }>("SELECT current_schema() AS s")).rows[0].s);
                 const scope: TxScope = { scope: schema, origin: randomUUID(), channel: options.notify === false ? undefined : notificationChannel(schema) };
-                client.off("error", ignoreError);
                 client.release();
                 return new PostgresStore(pool, scope, version);
             } catch (e) {
-                client.off("error", ignoreError);
                 client.release(e instanceof Error ? e : true);
                 throw e;
             }
@@ -184,20 +180,17 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
 
     /**
      * A connection inside BEGIN; stale pooled connections found dead at BEGIN are dropped and
-     * replaced. While checked out, a connection that breaks between statements emits `error`;
-     * unheard, that would crash the process. The next statement on it fails, and that
-     * failure is what the caller sees.
+     * replaced. A connection that breaks between statements fails the next one, and that
+     * failure is what the caller sees (newPool keeps its `error` event heard).
      */
     private async begin(): Promise<PoolClient> {
         for (let attempt = 1; ; attempt++) {
             this.assertOpen();
             const client = await this.pool.connect();
-            client.on("error", ignoreError);
             try {
                 await client.query("BEGIN");
                 return client;
             } catch (e) {
-                client.off("error", ignoreError);
                 client.release(e instanceof Error ? e : true);
                 if (attempt < CONNECT_ATTEMPTS && isConnectionError(e)) continue;
                 throw e;
@@ -208,7 +201,6 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
     private async once<T>(fn: (tx: PostgresTx) => Promise<T>): Promise<T> {
         const client = await this.begin();
         const release = (broken?: unknown) => {
-            client.off("error", ignoreError);
             client.release(broken === undefined ? undefined : broken instanceof Error ? broken : true);
         };
         try {
@@ -566,8 +558,6 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
         return this.scope.scope;
     }
 }
-
-const ignoreError = (): void => undefined;
 
 /**
  * Splits a libpq `options` parameter off the URL: node-postgres lets the URL's value
