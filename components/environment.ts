@@ -8,6 +8,7 @@ import { createClassicAzureProvider } from "./classicAzureProvider";
 import { RotationInfra } from "./rotationInfra";
 import { SecretsStoreCsi } from "./secretsStoreCsi";
 import { grantVaultAccess } from "./vaultAccess";
+import { dropApiVersionAliases } from "./apiVersionAliases";
 import { CosmosCmk } from "./cosmosCmk";
 import { Monitoring } from "./monitoring";
 import { cosmosAccountName, functionAppName, MANAGED_BY, nameWithSuffix, storageAccountName, vaultName } from "./naming";
@@ -36,7 +37,8 @@ export class KeyVaultEnvironment extends pulumi.ComponentResource {
     public readonly secretProviderClassName?: pulumi.Output<string>;
 
     constructor(name: string, args: KeyVaultEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("keyvault-platform:environment:KeyVaultEnvironment", name, {}, opts);
+        // Inherited by every resource below (see apiVersionAliases.ts for why it is safe).
+        super("keyvault-platform:environment:KeyVaultEnvironment", name, {}, { ...opts, transformations: [...(opts?.transformations ?? []), dropApiVersionAliases] });
         const c = args.config;
         const tags = { ...c.tags, Environment: c.environment, ManagedBy: MANAGED_BY };
         const client = getClientConfigOutput({ parent: this });

@@ -29,6 +29,8 @@ export interface RecordedResource {
     /** URNs the engine was told this resource depends on (dependsOn plus input dependencies). */
     dependencies: string[];
     ignoreChanges: string[];
+    /** Aliases the engine was sent: a URN, or the alias spec's type (`name=<n>` when it renames). */
+    aliases: string[];
     protect: boolean;
     /** Monotonic registration counter: the order in which the engine received resources. */
     order: number;
@@ -181,6 +183,12 @@ function plain(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
 }
 
+function describeAlias(alias: any): string {
+    if (alias.getUrn()) return alias.getUrn();
+    const spec = alias.getSpec();
+    return [spec.getType(), spec.getName() ? `name=${spec.getName()}` : ""].filter(Boolean).join(" ");
+}
+
 // Wrap the engine boundary once; the mock monitor is a fresh instance per setMocks, so patch the prototype.
 const originalRegister = MockMonitor.prototype.registerResource;
 MockMonitor.prototype.registerResource = async function (this: MockMonitor, req: any, callback: (err: any, res: any) => void) {
@@ -200,6 +208,7 @@ MockMonitor.prototype.registerResource = async function (this: MockMonitor, req:
                 parentUrn: req.getParent(),
                 dependencies: req.getDependenciesList(),
                 ignoreChanges: req.getIgnorechangesList(),
+                aliases: req.getAliasesList().map(describeAlias),
                 protect: req.getProtect?.() ?? false,
                 order,
                 startedAt,

@@ -27,6 +27,14 @@ function commonInvariants(stack: string, getRun: () => Run) {
         }
     });
 
+    it("sends the engine no API-version aliases, and keeps azure-native's module-rename aliases", () => {
+        const run = getRun();
+        const pinned = run.resources.flatMap((r) => r.aliases.filter((a) => /^azure-native:\w+\/v\d{8}/.test(a)).map((a) => `${r.name}: ${a}`));
+        assert.deepEqual(pinned, []);
+        // insights is the module v2 served diagnostic settings from; a stack created then must still be adopted.
+        for (const d of run.ofType(DIAG)) assert.deepEqual(d.aliases, ["azure-native:insights:DiagnosticSetting"], d.name);
+    });
+
     it("soft-deletes, denies by default and authorizes with RBAC on every vault", () => {
         for (const v of getRun().ofType(VAULT)) {
             const p = v.inputs.properties;
@@ -225,6 +233,10 @@ describe("the prod stack (Pulumi.prod.yaml)", function () {
             const account = run.one(COSMOS);
             assert.deepEqual(account.inputs.locations.map((l: any) => [l.locationName, l.failoverPriority]), [["westeurope", 0], ["northeurope", 1]]);
             assert.equal(account.inputs.consistencyPolicy.defaultConsistencyLevel, "BoundedStaleness");
+        });
+
+        it("keeps the alias from the documentdb module the account was served from before", () => {
+            assert.deepEqual(run.one(COSMOS).aliases, ["azure-native:documentdb:DatabaseAccount"]);
         });
 
         it("sends the Cosmos account's logs to the workspace too", () => {
