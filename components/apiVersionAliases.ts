@@ -3,7 +3,7 @@ import type * as pulumi from "@pulumi/pulumi";
 /**
  * Every generated azure-native constructor aliases its resource to the same resource under
  * each API version's module it has ever had: `azure-native:keyvault/v20230201:Vault` and
- * twenty more for a vault, 65 for a Cosmos DB account, about 800 across the prod stack.
+ * twenty more for a vault, 64 for a Cosmos DB account, 697 across the prod stack.
  * They exist so that state written by the version-pinned modules
  * (`@pulumi/azure-native/keyvault/v20230201`) is adopted rather than replaced. This program
  * never uses those modules, so no stack of it holds a resource under such a type, and the
@@ -11,7 +11,7 @@ import type * as pulumi from "@pulumi/pulumi";
  *
  * They are not free: the SDK turns each alias into a URN Output in the resource
  * constructor, and awaits each one again at registration, whatever the engine supports.
- * On the prod stack that was about a third of evaluation time and 27 MB of peak heap
+ * On the prod stack that was about a third of evaluation time and 27 MB of peak RSS
  * (npm run bench:program).
  *
  * Only those aliases are dropped. An alias to an unversioned type (a module rename, such as
