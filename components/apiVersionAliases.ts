@@ -36,7 +36,7 @@ export function isApiVersionAlias(alias: pulumi.Input<pulumi.URN | pulumi.Alias>
  * inherit it through `parent`.
  */
 export const dropApiVersionAliases: pulumi.ResourceTransformation = ({ props, opts }) => {
-    const aliases = opts.aliases;
-    if (!aliases?.some(isApiVersionAlias)) return undefined;
-    return { props, opts: { ...opts, aliases: aliases.filter((a) => !isApiVersionAlias(a)) } };
+    const kept = opts.aliases?.filter((a) => !isApiVersionAlias(a));
+    if (!kept || kept.length === opts.aliases?.length) return undefined;
+    return { props, opts: { ...opts, aliases: kept } };
 };
