@@ -9,5 +9,5 @@ import { KeyVaultEnvironment } from "./components/environment";
  */
 export function runProgram(): Record<string, pulumi.Output<unknown>> {
     const config = loadStackConfig();
-    return new KeyVaultEnvironment("env", { config }).stackOutputs();
+    return new KeyVaultEnvironment("env", { config, environmentName: pulumi.getStack() }).stackOutputs();
 }

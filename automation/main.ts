@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     const service = new EnvironmentService({ store, engine, settings: opSettings, logger });
     // Other replicas' events, enqueues and cancels reach this process's SSE streams and worker at once.
     const stopBridge = pg ? await bridgeStoreNotifications(pg, service.hub, logger) : undefined;
-    const worker = settings.role === "api" ? undefined : new Worker({ store: withGlobalCap(store, settings.maxConcurrency), engine, hub: service.hub, settings: opSettings, logger, workerId: processId });
+    const worker = settings.role === "api" ? undefined : new Worker({ store: withGlobalCap(store, settings.maxConcurrency), engine, hub: service.hub, settings: opSettings, logger, workerId: processId, profile: settings.platformProfile });
 
     const closeAll = async () => {
         await stopBridge?.();
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
         });
         observeFinishedOperations(service.hub, (id) => store.getOperation(id), metrics);
         const auth = createAuthenticator({ adminTokenSha256: settings.adminTokenSha256, staticTokens, oidc: settings.oidc });
-        const app = createApp({ service, settings, logger, metrics, auth });
+        const app = createApp({ service, settings, logger, metrics, auth, profile: settings.platformProfile });
         try {
             server = await startWebServer(app, { host: settings.host, port: settings.port });
         } catch (e) {

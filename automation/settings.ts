@@ -3,6 +3,7 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, 
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
+import { EMPTY_PROFILE, loadPlatformProfile, PlatformProfileError, type PlatformProfile } from "./domain/platformProfile";
 
 /**
  * The server's settings: one schema over process.env, validated once at start-up.
@@ -10,7 +11,8 @@ import { z } from "zod";
  * accepts; secret variables are never echoed. README.md ("Settings") documents each one.
  */
 
-export const ENGINES = ["pulumi", "test-double"] as const;
+/** pulumi: the Automation API (provisions). offline: the real program under Pulumi's mocks (provisions nothing). test-double: scripted, for tests. */
+export const ENGINES = ["pulumi", "offline", "test-double"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 /** What one process does: everything, only the HTTP API, or only the worker (the last two share a PostgreSQL store). */
 export const ROLES = ["all", "api", "worker"] as const;
@@ -86,6 +88,10 @@ export interface Settings {
     maxAttempts: number;
     engine: (typeof ENGINES)[number];
     policyPack?: string;
+    /** The platform profile's file, when KVP_PLATFORM_FILE names one. */
+    platformFile?: string;
+    /** The validated platform profile; empty without KVP_PLATFORM_FILE (prod specs are then refused). */
+    platformProfile: PlatformProfile;
     /** Largest accepted JSON body, in bytes. */
     bodyLimitBytes: number;
     rateLimitPerMin: number;
@@ -217,6 +223,7 @@ export const SettingsEnvSchema = z.object({
     KVP_MAX_ATTEMPTS: integer(1, 10, 3),
     KVP_ENGINE: oneOf(ENGINES, "pulumi"),
     KVP_POLICY_PACK: z.string().optional(),
+    KVP_PLATFORM_FILE: z.string().optional(),
     KVP_BODY_LIMIT: bodyLimit,
     KVP_RATE_LIMIT_PER_MIN: integer(1, 1_000_000, 300),
     KVP_TEST_DOUBLE_LATENCY_MS: integer(0, 600_000, 25),
@@ -295,6 +302,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     if (e.KVP_POLICY_PACK && !existsSync(path.resolve(cwd, e.KVP_POLICY_PACK))) {
         problems.push({ variable: "KVP_POLICY_PACK", message: `names a directory that does not exist (got ${JSON.stringify(e.KVP_POLICY_PACK)})` });
     }
+    const platformFile = e.KVP_PLATFORM_FILE ? path.resolve(cwd, e.KVP_PLATFORM_FILE) : undefined;
+    let platformProfile = EMPTY_PROFILE;
+    if (platformFile) {
+        try {
+            platformProfile = loadPlatformProfile(platformFile);
+        } catch (err) {
+            if (!(err instanceof PlatformProfileError)) throw err;
+            problems.push(...err.problems.map((p) => ({ variable: "KVP_PLATFORM_FILE", message: `${e.KVP_PLATFORM_FILE}: ${p.path} ${p.message}` })));
+        }
+    }
     if (problems.length) throw new SettingsError(problems);
 
     const policyPack = e.KVP_POLICY_PACK ? path.resolve(cwd, e.KVP_POLICY_PACK) : existsSync(REPO_POLICY_DIR) ? REPO_POLICY_DIR : undefined;
@@ -326,6 +343,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
         maxAttempts: e.KVP_MAX_ATTEMPTS,
         engine: e.KVP_ENGINE,
         policyPack,
+        platformFile,
+        platformProfile,
         bodyLimitBytes: e.KVP_BODY_LIMIT,
         rateLimitPerMin: e.KVP_RATE_LIMIT_PER_MIN,
         testDoubleLatencyMs: e.KVP_TEST_DOUBLE_LATENCY_MS,

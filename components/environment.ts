@@ -11,11 +11,14 @@ import { grantVaultAccess } from "./vaultAccess";
 import { dropApiVersionAliases } from "./apiVersionAliases";
 import { CosmosCmk } from "./cosmosCmk";
 import { Monitoring } from "./monitoring";
-import { cosmosAccountName, functionAppName, MANAGED_BY, nameWithSuffix, storageAccountName, vaultName } from "./naming";
+import { cosmosAccountName, functionAppName, nameWithSuffix, storageAccountName, vaultName } from "./naming";
+import { ownershipTags } from "../config/tags";
 
 export interface KeyVaultEnvironmentArgs {
     /** Required. The validated stack config (config/schema.ts); the single source of every setting. */
     config: StackConfig;
+    /** Required. The environment instance's name, which is the Pulumi stack name (`payments-dev`, or `prod` for a stack file). */
+    environmentName: string;
 }
 
 /**
@@ -40,15 +43,16 @@ export class KeyVaultEnvironment extends pulumi.ComponentResource {
         // Inherited by every resource below (see apiVersionAliases.ts for why it is safe).
         super("keyvault-platform:environment:KeyVaultEnvironment", name, {}, { ...opts, transformations: [...(opts?.transformations ?? []), dropApiVersionAliases] });
         const c = args.config;
-        const tags = { ...c.tags, Environment: c.environment, ManagedBy: MANAGED_BY };
+        // Ownership is decided here once; every child below gets these tags and adds none of its own.
+        const tags = { ...c.tags, ...ownershipTags({ team: c.team, environmentName: args.environmentName, tier: c.tier, managedBy: c.managedBy }) };
         const client = getClientConfigOutput({ parent: this });
 
-        const rg = new ResourceGroup(`${name}-rg`, { prefix: c.namePrefix, environment: c.environment, location: c.location, tags }, { parent: this });
-        const common = { resourceGroupName: rg.name, location: c.location, tenantId: client.tenantId, subscriptionId: client.subscriptionId, environment: c.environment, tags };
+        const rg = new ResourceGroup(`${name}-rg`, { prefix: c.namePrefix, tier: c.tier, location: c.location, tags }, { parent: this });
+        const common = { resourceGroupName: rg.name, location: c.location, tenantId: client.tenantId, subscriptionId: client.subscriptionId, tier: c.tier, tags };
 
         const vault = new KeyVault(`${name}-kv`, {
             ...common,
-            vaultName: nameWithSuffix(vaultName, c.namePrefix, c.environment, rg.suffix),
+            vaultName: nameWithSuffix(vaultName, c.namePrefix, c.tier, rg.suffix),
             sku: c.vaultSku,
             softDeleteRetentionDays: c.softDeleteRetentionDays,
             purgeProtection: c.purgeProtection,
@@ -70,7 +74,7 @@ export class KeyVaultEnvironment extends pulumi.ComponentResource {
             // purge-protected and firewalled with no rules at all, whatever the stack relaxes elsewhere.
             const cmkVault = new KeyVault(`${name}-cmkkv`, {
                 ...common,
-                vaultName: nameWithSuffix(vaultName, `${c.namePrefix}-cmk`, c.environment, rg.suffix),
+                vaultName: nameWithSuffix(vaultName, `${c.namePrefix}-cmk`, c.tier, rg.suffix),
                 sku: c.vaultSku,
                 softDeleteRetentionDays: 90,
                 purgeProtection: true,
@@ -81,7 +85,7 @@ export class KeyVaultEnvironment extends pulumi.ComponentResource {
             monitoredVaults.push({ key: "cmk", resourceId: cmkVault.resourceId });
             cosmos = new CosmosCmk(`${name}-cosmos`, {
                 ...common,
-                accountName: nameWithSuffix(cosmosAccountName, c.namePrefix, c.environment, rg.suffix),
+                accountName: nameWithSuffix(cosmosAccountName, c.namePrefix, c.tier, rg.suffix),
                 cmkVault: { resourceId: cmkVault.resourceId, name: cmkVault.name },
                 authorizationMode: "rbac",
                 locations: c.cosmos.locations,
@@ -102,7 +106,7 @@ export class KeyVaultEnvironment extends pulumi.ComponentResource {
         const monitoring = new Monitoring(`${name}-mon`, {
             resourceGroupName: rg.name,
             location: c.location,
-            environment: c.environment,
+            tier: c.tier,
             namePrefix: c.namePrefix,
             workspaceId: c.monitoring.workspaceId,
             retentionDays: c.monitoring.retentionDays,
@@ -124,8 +128,8 @@ export class KeyVaultEnvironment extends pulumi.ComponentResource {
                 location: c.location,
                 subscriptionId: client.subscriptionId,
                 tenantId: client.tenantId,
-                storageAccountName: nameWithSuffix(storageAccountName, c.namePrefix, c.environment, rg.suffix),
-                functionAppName: nameWithSuffix(functionAppName, c.namePrefix, c.environment, rg.suffix),
+                storageAccountName: nameWithSuffix(storageAccountName, c.namePrefix, c.tier, rg.suffix),
+                functionAppName: nameWithSuffix(functionAppName, c.namePrefix, c.tier, rg.suffix),
                 vault: { resourceId: vault.resourceId, name: vault.name, uri: vault.uri },
                 authorizationMode: c.authorizationMode,
                 workspaceResourceId: monitoring.workspaceId,

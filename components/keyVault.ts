@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AccessPolicy } from "@pulumi/azure-native/keyvault/accessPolicy";
 import { Vault } from "@pulumi/azure-native/keyvault/vault";
 import {
-    AccessPolicyConfig, CERTIFICATE_PERMISSIONS, ENVIRONMENTS, Environment, KEY_PERMISSIONS, RoleGrant, SECRET_PERMISSIONS,
+    AccessPolicyConfig, CERTIFICATE_PERMISSIONS, TIERS, Tier, KEY_PERMISSIONS, RoleGrant, SECRET_PERMISSIONS,
 } from "../config/schema";
 import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLE_NAMES, KEY_VAULT_ROLES, PRINCIPAL_TYPES } from "../config/roles";
 import { ipRuleProblem, isGuid, locationProblem, subnetIdProblem, tagProblem } from "../config/validators";
@@ -51,8 +51,8 @@ export interface KeyVaultArgs {
     tenantId: pulumi.Input<string>;
     /** Required. Subscription whose role definitions the role assignments reference. */
     subscriptionId: pulumi.Input<string>;
-    /** Required. Environment of the vault; becomes the Environment tag, and prod refuses purgeProtection false. */
-    environment: Environment;
+    /** Required. The tier of the vault's environment; prod refuses purgeProtection false. */
+    tier: Tier;
     /** Optional. "premium" adds HSM-backed keys. Defaults to "standard". */
     sku?: VaultSku;
     /** Optional. Days a deleted vault or object stays recoverable, an integer from 7 to 90. Defaults to 90. */
@@ -91,8 +91,8 @@ export interface KeyVaultArgs {
     enabledForTemplateDeployment?: boolean;
     /** Optional. Let Azure Disk Encryption retrieve secrets and unwrap keys. Defaults to false. */
     enabledForDiskEncryption?: boolean;
-    /** Optional. Extra tags; Environment and ManagedBy are always set. Defaults to none. */
-    tags?: Record<string, string>;
+    /** Required. The platform's tags: the four ownership tags (config/tags.ts) plus any extra ones. */
+    tags: Record<string, string>;
 }
 
 /** The tag that records why a privately served vault keeps its public endpoint. */
@@ -123,7 +123,6 @@ function withDefaults(args: KeyVaultArgs): Resolved {
         enabledForDeployment: args.enabledForDeployment ?? false,
         enabledForTemplateDeployment: args.enabledForTemplateDeployment ?? false,
         enabledForDiskEncryption: args.enabledForDiskEncryption ?? false,
-        tags: args.tags ?? {},
     };
 }
 
@@ -237,7 +236,7 @@ function networkProblems(a: Resolved): string[] {
 export function validateKeyVaultArgs(name: string, args: KeyVaultArgs): void {
     const a = withDefaults(args);
     const problems: string[] = [];
-    if (!(ENVIRONMENTS as readonly string[]).includes(a.environment)) problems.push(`environment: '${a.environment}' must be one of ${oneOf(ENVIRONMENTS)}`);
+    if (!(TIERS as readonly string[]).includes(a.tier)) problems.push(`tier: '${a.tier}' must be one of ${oneOf(TIERS)}`);
     if (typeof a.vaultName === "string") {
         const p = nameProblem("keyVault", a.vaultName);
         if (p) problems.push(`vaultName: ${p}`);
@@ -253,9 +252,9 @@ export function validateKeyVaultArgs(name: string, args: KeyVaultArgs): void {
     if (!["standard", "premium"].includes(a.sku)) problems.push(`sku: '${a.sku}' must be one of "standard", "premium"`);
     const days = a.softDeleteRetentionDays;
     if (!Number.isInteger(days) || days < 7 || days > 90) problems.push(`softDeleteRetentionDays: ${days} must be a whole number of days from 7 to 90`);
-    if (a.environment === "prod" && !a.purgeProtection) problems.push("purgeProtection: false is refused in prod: a purged prod vault is unrecoverable");
+    if (a.tier === "prod" && !a.purgeProtection) problems.push("purgeProtection: false is refused in prod: a purged prod vault is unrecoverable");
     if (!["rbac", "accessPolicies"].includes(a.authorizationMode)) problems.push(`authorizationMode: '${a.authorizationMode}' must be one of "rbac", "accessPolicies"`);
-    problems.push(...accessProblems(a), ...networkProblems(a), ...platformTagProblems(a.environment, a.tags));
+    problems.push(...accessProblems(a), ...networkProblems(a), ...platformTagProblems(a.tags));
     if (problems.length > 0) throw new pulumi.RunError(`KeyVault '${name}' has invalid arguments: ${problems.join("; ")}`);
 }
 
@@ -279,7 +278,7 @@ export class KeyVault extends pulumi.ComponentResource {
         validateKeyVaultArgs(name, args);
         super("keyvault-platform:keyvault:KeyVault", name, {}, opts);
         const a = withDefaults(args);
-        const tags = platformTags(`KeyVault '${name}'`, a.environment, {
+        const tags = platformTags(`KeyVault '${name}'`, {
             ...a.tags,
             ...(a.publicNetworkAccessReason ? { [PUBLIC_ACCESS_REASON_TAG]: a.publicNetworkAccessReason } : {}),
         });

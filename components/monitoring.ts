@@ -5,7 +5,7 @@ import { MetricAlert } from "@pulumi/azure-native/monitor/metricAlert";
 import { ScheduledQueryRule } from "@pulumi/azure-native/monitor/scheduledQueryRule";
 import { Workspace } from "@pulumi/azure-native/operationalinsights/workspace";
 import * as z from "../config/zod";
-import { AlertThresholdsSchema, Environment, ENVIRONMENTS } from "../config/schema";
+import { AlertThresholdsSchema, Tier, TIERS } from "../config/schema";
 import { emailProblem, workspaceIdProblem } from "../config/validators";
 import { failedAuthorizationsQuery, failedOperationsQuery, unusualAccessQuery } from "./alertQueries";
 
@@ -26,8 +26,8 @@ export interface MonitoringArgs {
     resourceGroupName: pulumi.Input<string>;
     /** Required. Region of a created workspace and of the log alert rules. */
     location: pulumi.Input<string>;
-    /** Required. Environment; part of every name, and prod must alert someone. */
-    environment: Environment;
+    /** Required. The tier; part of every name, and prod must alert someone. */
+    tier: Tier;
     /** Required. Short lowercase prefix for names (2-8 letters and digits), as in the stack config. */
     namePrefix: string;
     /** Optional. Suffix appended to generated names, e.g. a region code. Defaults to none. */
@@ -66,11 +66,11 @@ function fail(field: string, value: unknown, allowed: string): never {
     throw new pulumi.RunError(`${COMPONENT}: ${field} ${JSON.stringify(value)} is invalid; ${allowed}`);
 }
 
-const ENV_ABBREVIATION: Record<Environment, string> = { dev: "dev", staging: "stg", prod: "prd" };
+const ENV_ABBREVIATION: Record<Tier, string> = { dev: "dev", staging: "stg", prod: "prd" };
 
 /** Applies defaults and validates every plain input that shapes the resources. */
 export function resolveMonitoringSettings(args: Omit<MonitoringArgs, "resourceGroupName" | "location" | "cosmosAccountId" | "tags" | "vaults"> & { vaults: Array<{ key: string }> }): MonitoringSettings {
-    if (!(ENVIRONMENTS as readonly string[]).includes(args.environment)) fail("environment", args.environment, `allowed: ${ENVIRONMENTS.join(", ")}`);
+    if (!(TIERS as readonly string[]).includes(args.tier)) fail("tier", args.tier, `allowed: ${TIERS.join(", ")}`);
     if (!/^[a-z][a-z0-9]{1,7}$/.test(args.namePrefix)) fail("namePrefix", args.namePrefix, "must be 2-8 lowercase letters and digits, starting with a letter");
     if (args.nameSuffix !== undefined && !/^[a-z0-9]{1,8}$/.test(args.nameSuffix)) fail("nameSuffix", args.nameSuffix, "must be 1-8 lowercase letters and digits");
     if (args.workspaceId !== undefined) {
@@ -95,7 +95,7 @@ export function resolveMonitoringSettings(args: Omit<MonitoringArgs, "resourceGr
         if (seenEmails.has(email.toLowerCase())) fail(`alertEmails[${i}]`, email, "is listed twice");
         seenEmails.add(email.toLowerCase());
     });
-    if (args.environment === "prod" && args.alertEmails.length === 0) {
+    if (args.tier === "prod" && args.alertEmails.length === 0) {
         fail("alertEmails", args.alertEmails, "needs at least one address in prod: an alert nobody receives protects nothing");
     }
 
@@ -107,7 +107,7 @@ export function resolveMonitoringSettings(args: Omit<MonitoringArgs, "resourceGr
         seenKeys.add(v.key);
     });
 
-    const base = [args.namePrefix, args.environment, ...(args.nameSuffix ? [args.nameSuffix] : [])].join("-");
+    const base = [args.namePrefix, args.tier, ...(args.nameSuffix ? [args.nameSuffix] : [])].join("-");
     const workspaceName = args.workspaceName ?? `log-${base}`;
     if (!/^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/.test(workspaceName)) fail("workspaceName", workspaceName, "must be 4-63 letters, digits and hyphens, starting and ending with a letter or digit");
     const actionGroupName = args.actionGroupName ?? `ag-${base}`;
@@ -119,7 +119,7 @@ export function resolveMonitoringSettings(args: Omit<MonitoringArgs, "resourceGr
         workspaceName,
         actionGroupName,
         // E-mail and SMS show the short name; Azure caps it at 12 characters.
-        actionGroupShortName: `${args.namePrefix}${ENV_ABBREVIATION[args.environment]}`,
+        actionGroupShortName: `${args.namePrefix}${ENV_ABBREVIATION[args.tier]}`,
         ruleNamePrefix: base,
     };
 }
@@ -211,7 +211,7 @@ export class Monitoring extends pulumi.ComponentResource {
         const logAlert = (role: keyof typeof LOG_ALERT_WINDOWS, severity: number, description: string, query: string, dimensions: string[]) =>
             new ScheduledQueryRule(`${name}-${role}`, {
                 ruleName: `${s.ruleNamePrefix}-kv-${role}`,
-                displayName: `Key Vault ${description} (${args.environment})`,
+                displayName: `Key Vault ${description} (${args.tier})`,
                 description: `Key Vault ${description}.`,
                 resourceGroupName: args.resourceGroupName,
                 location: args.location,

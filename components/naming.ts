@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { TAG_KEYS } from "../config/tags";
 import { tagProblem } from "../config/validators";
 
 /**
@@ -234,33 +235,23 @@ export function nameWithSuffix(builder: SuffixedNameBuilder, prefix: string, env
     return pulumi.output(suffix).apply((s) => builder(prefix, environment, s));
 }
 
-/** Tag keys the platform owns; callers may repeat them only with the same value. */
-export const MANAGED_BY = "keyvault-platform";
-const RESERVED_TAGS = ["Environment", "ManagedBy"] as const;
-
 /**
- * Why caller tags cannot be merged with the platform's, one reason per bad tag.
- * Azure compares tag names case-insensitively, so `environment: x` would collide with `Environment`.
+ * Why a component's tags are not the platform's, one reason per problem: the four
+ * ownership tags (config/tags.ts) must be there, and every tag must be one Azure accepts.
  */
-export function platformTagProblems(environment: string, tags: Record<string, string>): string[] {
-    const fixed: Record<string, string> = { Environment: environment, ManagedBy: MANAGED_BY };
-    const problems: string[] = [];
+export function platformTagProblems(tags: Record<string, string>): string[] {
+    const missing = Object.values(TAG_KEYS).filter((k) => !tags[k]);
+    const problems = missing.length > 0 ? [`tags: ${missing.join(", ")} missing; every resource records its owner (ownershipTags in config/tags.ts)`] : [];
     for (const [key, value] of Object.entries(tags)) {
-        const reserved = RESERVED_TAGS.find((r) => r.toLowerCase() === key.toLowerCase());
-        if (reserved && value !== fixed[reserved]) {
-            problems.push(`tags.${key}: '${value}' cannot override the platform tag ${reserved}=${fixed[reserved]}`);
-            continue;
-        }
         const p = tagProblem(key, value);
         if (p) problems.push(`tags.${key}: ${p}`);
     }
     return problems;
 }
 
-/** Caller tags plus Environment and ManagedBy; throws a RunError when a caller tag conflicts. */
-export function platformTags(component: string, environment: string, tags: Record<string, string> = {}): Record<string, string> {
-    const problems = platformTagProblems(environment, tags);
+/** The tags a component applies, unchanged; throws a RunError naming the component when they are not the platform's. */
+export function platformTags(component: string, tags: Record<string, string>): Record<string, string> {
+    const problems = platformTagProblems(tags);
     if (problems.length > 0) throw new pulumi.RunError(`${component}: ${problems.join("; ")}`);
-    const rest = Object.fromEntries(Object.entries(tags).filter(([k]) => !RESERVED_TAGS.some((r) => r.toLowerCase() === k.toLowerCase())));
-    return { ...rest, Environment: environment, ManagedBy: MANAGED_BY };
+    return tags;
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RandomString } from "@pulumi/random/randomString";
 import { ResourceGroup as AzureResourceGroup } from "@pulumi/azure-native/resources/resourceGroup";
-import { ENVIRONMENTS, Environment } from "../config/schema";
+import { TIERS, Tier } from "../config/schema";
 import { locationProblem } from "../config/validators";
 import { nameWithSuffix, platformTagProblems, platformTags, resourceGroupName } from "./naming";
 
@@ -11,12 +11,12 @@ export const SUFFIX_LENGTH = 6;
 export interface ResourceGroupArgs {
     /** Required. Short lowercase prefix for every resource name, 2-8 letters and digits starting with a letter. */
     prefix: string;
-    /** Required. Which environment this group holds; becomes the Environment tag and part of every name. */
-    environment: Environment;
+    /** Required. The tier of the environment this group holds; part of every name. */
+    tier: Tier;
     /** Required. Azure region, e.g. westeurope. */
     location: pulumi.Input<string>;
-    /** Optional. Extra tags; Environment and ManagedBy are always set by the platform and cannot be overridden. Defaults to none. */
-    tags?: Record<string, string>;
+    /** Required. The platform's tags: the four ownership tags (config/tags.ts) plus any extra ones. */
+    tags: Record<string, string>;
 }
 
 /** Throws a RunError listing every bad argument, naming the component, the field, the value and what is allowed. */
@@ -25,14 +25,14 @@ export function validateResourceGroupArgs(name: string, args: ResourceGroupArgs)
     if (!/^[a-z][a-z0-9]{1,7}$/.test(args.prefix)) {
         problems.push(`prefix: '${args.prefix}' must be 2-8 lowercase letters and digits, starting with a letter`);
     }
-    if (!(ENVIRONMENTS as readonly string[]).includes(args.environment)) {
-        problems.push(`environment: '${args.environment}' must be one of ${ENVIRONMENTS.join(", ")}`);
+    if (!(TIERS as readonly string[]).includes(args.tier)) {
+        problems.push(`tier: '${args.tier}' must be one of ${TIERS.join(", ")}`);
     }
     if (typeof args.location === "string") {
         const p = locationProblem(args.location);
         if (p) problems.push(`location: '${args.location}' ${p}`);
     }
-    problems.push(...platformTagProblems(args.environment, args.tags ?? {}));
+    problems.push(...platformTagProblems(args.tags));
     if (problems.length > 0) throw new pulumi.RunError(`ResourceGroup '${name}' has invalid arguments: ${problems.join("; ")}`);
 }
 
@@ -50,14 +50,14 @@ export class ResourceGroup extends pulumi.ComponentResource {
     public readonly location: pulumi.Output<string>;
     /** Random lowercase suffix for names in this environment; pass it to the naming builders. */
     public readonly suffix: pulumi.Output<string>;
-    /** The platform tags (caller tags plus Environment and ManagedBy), for children created elsewhere. */
+    /** The tags applied to the group, for children created elsewhere. */
     public readonly tags: Record<string, string>;
 
     constructor(name: string, args: ResourceGroupArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate before registering, so bad arguments leave nothing half-registered behind.
         validateResourceGroupArgs(name, args);
         super("keyvault-platform:core:ResourceGroup", name, {}, opts);
-        this.tags = platformTags(`ResourceGroup '${name}'`, args.environment, args.tags);
+        this.tags = platformTags(`ResourceGroup '${name}'`, args.tags);
 
         // Lowercase letters and digits only: the one alphabet every name rule (storage's included) accepts.
         const suffix = new RandomString(`${name}-suffix`, {
@@ -69,7 +69,7 @@ export class ResourceGroup extends pulumi.ComponentResource {
         }, { parent: this });
 
         const group = new AzureResourceGroup(`${name}-rg`, {
-            resourceGroupName: nameWithSuffix(resourceGroupName, args.prefix, args.environment, suffix.result),
+            resourceGroupName: nameWithSuffix(resourceGroupName, args.prefix, args.tier, suffix.result),
             location: args.location,
             tags: this.tags,
         }, { parent: this });

@@ -1,6 +1,7 @@
 import * as z from "./zod";
-import { keyOf, valueAt } from "./paths";
+import { schemaProblems, type FieldProblem } from "./problems";
 import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "./roles";
+import { MANAGERS, reservedTagProblem, TIERS, type Tier } from "./tags";
 import {
     armResourceIdProblem, emailProblem, ipRuleProblem, isGuid, locationProblem, ncrontabProblem,
     privateDnsZoneIdProblem, subnetIdProblem, tagProblem, workspaceIdProblem,
@@ -12,8 +13,10 @@ import {
  * both go through `parseStackConfig`, so the two paths cannot drift.
  */
 
-export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
+export { TIERS, type Tier } from "./tags";
+
+/** The region a stack or spec gets when it names none. */
+export const DEFAULT_LOCATION = "westeurope";
 
 /** Wraps a reason-returning check as a zod refinement whose message names the rule. */
 const check = (problem: (v: string) => string | undefined) =>
@@ -23,6 +26,13 @@ const check = (problem: (v: string) => string | undefined) =>
     });
 
 const guid = z.string().refine(isGuid, { message: "must be a GUID such as 00000000-0000-0000-0000-000000000000" });
+
+// Field rules shared with the self-service spec (automation/domain/spec.ts), which builds its fields from these.
+export const LocationSchema = check(locationProblem);
+export const IpRuleSchema = check(ipRuleProblem);
+export const SubnetIdSchema = check(subnetIdProblem);
+export const EmailSchema = check(emailProblem);
+export const TeamSchema = z.string().regex(/^[a-z][a-z0-9-]{1,31}$/, "must be 2-32 lowercase letters, digits and hyphens, starting with a letter");
 
 export const SECRET_PERMISSIONS = ["get", "list", "set", "delete", "backup", "restore", "recover"] as const;
 export const KEY_PERMISSIONS = [
@@ -67,7 +77,7 @@ export type AccessPolicyConfig = z.infer<typeof AccessPolicySchema>;
 
 export const PrivateEndpointSchema = z.object({
     /** Subnet that hosts the private endpoint's NIC. */
-    subnetId: check(subnetIdProblem),
+    subnetId: SubnetIdSchema,
     /** An existing privatelink.vaultcore.azure.net zone; when absent the program creates one. */
     privateDnsZoneId: check(privateDnsZoneIdProblem).optional(),
     /** VNets to link a created zone to. Defaults to the endpoint subnet's VNet. */
@@ -86,7 +96,7 @@ export const CONSISTENCY_LEVELS = ["Eventual", "ConsistentPrefix", "Session", "B
 export const CosmosSchema = z.object({
     enabled: z.boolean().default(false),
     /** Regions in failover order; the first is the write region. Defaults to the stack location. */
-    locations: z.array(check(locationProblem)).min(1).optional(),
+    locations: z.array(LocationSchema).min(1).optional(),
     consistencyLevel: z.enum(CONSISTENCY_LEVELS).default("Session"),
     /** RSA size of the customer-managed key. */
     keySize: z.literal([2048, 3072, 4096]).default(3072),
@@ -123,7 +133,7 @@ export const MonitoringSchema = z.object({
     workspaceId: check(workspaceIdProblem).optional(),
     /** Workspace retention for a created workspace. */
     retentionDays: z.number().int().min(30).max(730).optional(),
-    alertEmails: z.array(check(emailProblem)).default([]),
+    alertEmails: z.array(EmailSchema).default([]),
     thresholds: AlertThresholdsSchema.default(AlertThresholdsSchema.parse({})),
 }).strict();
 
@@ -137,7 +147,7 @@ export const RotationSchema = z.object({
     sqlServerIds: z.array(check(armResourceIdProblem)).default([]),
     postgresServerIds: z.array(check(armResourceIdProblem)).default([]),
     /** Subnet delegated to Microsoft.App/environments for the function's VNet integration. */
-    subnetId: check(subnetIdProblem).optional(),
+    subnetId: SubnetIdSchema.optional(),
 }).strict();
 
 export const CertificateSchema = z.object({
@@ -172,8 +182,13 @@ export const SecretsStoreCsiSchema = z.object({
 });
 
 export const StackConfigSchema = z.object({
-    environment: z.enum(ENVIRONMENTS),
-    location: check(locationProblem).default("westeurope"),
+    /** dev, staging or prod: decides the secure defaults below and the rules that may not be relaxed. */
+    tier: z.enum(TIERS),
+    /** The owning team; becomes the Team tag on every resource. */
+    team: TeamSchema.default("platform"),
+    /** What applies this config; the self-service server sets keyvault-platform-server. Becomes the ManagedBy tag. */
+    managedBy: z.enum(MANAGERS).default("keyvault-platform"),
+    location: LocationSchema.default(DEFAULT_LOCATION),
     /** Short lowercase prefix for resource names. */
     namePrefix: z.string().regex(/^[a-z][a-z0-9]{1,7}$/, "must be 2-8 lowercase letters and digits, starting with a letter").default("kvp"),
     vaultSku: z.enum(["standard", "premium"]).default("standard"),
@@ -184,8 +199,8 @@ export const StackConfigSchema = z.object({
     deployerPrincipalType: z.enum(["User", "ServicePrincipal"]).default("ServicePrincipal"),
     roleAssignments: z.array(RoleGrantSchema).default([]),
     accessPolicies: z.array(AccessPolicySchema).default([]),
-    allowedIpRanges: z.array(check(ipRuleProblem)).max(1000).default([]),
-    allowedSubnetIds: z.array(check(subnetIdProblem)).max(200).default([]),
+    allowedIpRanges: z.array(IpRuleSchema).max(1000).default([]),
+    allowedSubnetIds: z.array(SubnetIdSchema).max(200).default([]),
     /** Whether trusted Azure services may bypass the firewall. Defaults to None; the CMK vault always uses AzureServices. */
     networkBypass: z.enum(["AzureServices", "None"]).default("None"),
     privateEndpoint: PrivateEndpointSchema.optional(),
@@ -197,11 +212,11 @@ export const StackConfigSchema = z.object({
     monitoring: MonitoringSchema.default(MonitoringSchema.parse({})),
     rotation: RotationSchema.default(RotationSchema.parse({})),
     certificates: z.array(CertificateSchema).default([]),
-    certificateContactEmails: z.array(check(emailProblem)).default([]),
+    certificateContactEmails: z.array(EmailSchema).default([]),
     secretsStoreCsi: SecretsStoreCsiSchema.default(SecretsStoreCsiSchema.parse({})),
     tags: z.record(z.string(), z.string()).default({}).superRefine((tags, ctx) => {
         for (const [k, v] of Object.entries(tags)) {
-            const p = tagProblem(k, v);
+            const p = reservedTagProblem(k) ?? tagProblem(k, v);
             if (p) ctx.addIssue({ code: "custom", path: [k], message: p });
         }
     }),
@@ -218,14 +233,17 @@ export const StackConfigSchema = z.object({
         if (seen.has(key)) ctx.addIssue({ code: "custom", path: ["roleAssignments", i], message: `grants ${r.role} to ${r.principalId} twice` });
         seen.add(key);
     });
-    if (c.environment === "prod" && c.purgeProtection === false) {
+    if (c.tier === "prod" && c.purgeProtection === false) {
         ctx.addIssue({ code: "custom", path: ["purgeProtection"], message: "cannot be false in prod: a purged prod vault is unrecoverable" });
     }
     if (c.privateEndpoint && (c.allowedIpRanges.length > 0 || c.allowedSubnetIds.length > 0)) {
         // With a private endpoint, public network access is Disabled and Azure ignores firewall rules.
         ctx.addIssue({ code: "custom", path: [c.allowedIpRanges.length > 0 ? "allowedIpRanges" : "allowedSubnetIds"], message: "has no effect with a private endpoint (public network access is Disabled); reach the vault through the endpoint's VNet instead" });
     }
-    if (c.environment === "prod" && c.monitoring.alertEmails.length === 0) {
+    if (c.tier === "prod" && !c.privateEndpoint) {
+        ctx.addIssue({ code: "custom", path: ["privateEndpoint"], message: "is required in prod: a production vault is reached only through a private endpoint, never over its public address" });
+    }
+    if (c.tier === "prod" && c.monitoring.alertEmails.length === 0) {
         ctx.addIssue({ code: "custom", path: ["monitoring", "alertEmails"], message: "needs at least one address in prod: alerts nobody receives protect nothing" });
     }
     if (c.certificates.length > 0 && c.certificateContactEmails.length === 0) {
@@ -242,8 +260,8 @@ export const StackConfigSchema = z.object({
 export type StackConfigInput = z.input<typeof StackConfigSchema>;
 type ParsedStackConfig = z.output<typeof StackConfigSchema>;
 
-/** Per-environment profile: applied once, so every default below is in one place. */
-export const ENVIRONMENT_PROFILES: Record<Environment, { softDeleteRetentionDays: number; purgeProtection: boolean; logRetentionDays: number; cosmosPublicNetworkAccess: "Enabled" | "Disabled" }> = {
+/** Per-tier secure defaults: applied once, so every tier-dependent default is in one place. */
+export const TIER_DEFAULTS: Record<Tier, { softDeleteRetentionDays: number; purgeProtection: boolean; logRetentionDays: number; cosmosPublicNetworkAccess: "Enabled" | "Disabled" }> = {
     // dev trades recoverability for cheap teardown; purge protection can never be turned off once on.
     dev: { softDeleteRetentionDays: 7, purgeProtection: false, logRetentionDays: 30, cosmosPublicNetworkAccess: "Enabled" },
     staging: { softDeleteRetentionDays: 90, purgeProtection: true, logRetentionDays: 90, cosmosPublicNetworkAccess: "Disabled" },
@@ -251,7 +269,7 @@ export const ENVIRONMENT_PROFILES: Record<Environment, { softDeleteRetentionDays
     prod: { softDeleteRetentionDays: 90, purgeProtection: true, logRetentionDays: 365, cosmosPublicNetworkAccess: "Disabled" },
 };
 
-/** The validated config, with every environment-dependent default resolved. */
+/** The validated config, with every tier-dependent default resolved. */
 export type StackConfig = Omit<ParsedStackConfig, "softDeleteRetentionDays" | "purgeProtection" | "monitoring" | "cosmos"> & {
     softDeleteRetentionDays: number;
     purgeProtection: boolean;
@@ -259,62 +277,25 @@ export type StackConfig = Omit<ParsedStackConfig, "softDeleteRetentionDays" | "p
     cosmos: ParsedStackConfig["cosmos"] & { locations: string[]; publicNetworkAccess: "Enabled" | "Disabled" };
 };
 
-export interface ConfigProblem {
-    /** Dotted config key, e.g. `cosmos.keySize` or `allowedIpRanges[2]`. */
-    key: string;
-    /** The offending value, as given (omitted when absent). */
-    value?: unknown;
-    /** What is wrong and what is allowed. */
-    message: string;
-}
-
 export class StackConfigError extends Error {
-    constructor(public readonly problems: ConfigProblem[], prefix = "keyvault-platform") {
-        super(`Invalid stack configuration:\n${problems.map((p) => `  - ${prefix}:${p.key}: ${p.message}${p.value === undefined ? "" : ` (got ${JSON.stringify(p.value)})`}`).join("\n")}`);
+    constructor(public readonly problems: FieldProblem[], prefix = "keyvault-platform") {
+        super(`Invalid stack configuration:\n${problems.map((p) => `  - ${prefix}:${p.path}: ${p.message}${p.value === undefined ? "" : ` (got ${JSON.stringify(p.value)})`}`).join("\n")}`);
         this.name = "StackConfigError";
     }
 }
 
-/** Rewords zod's messages so each names what is allowed, not only what went wrong. */
-function describe(issue: z.$ZodIssue): string {
-    switch (issue.code) {
-        case "invalid_value":
-            return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
-        case "invalid_type":
-            return `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" ? "a map" : `a ${issue.expected}`}`;
-        case "too_small":
-            return issue.origin === "array" ? `must list at least ${issue.minimum} item(s)` : `must be at least ${issue.minimum}${issue.origin === "string" ? " characters" : ""}`;
-        case "too_big":
-            return issue.origin === "array" ? `must list at most ${issue.maximum} item(s)` : `must be at most ${issue.maximum}${issue.origin === "string" ? " characters" : ""}`;
-        case "invalid_union":
-            return "is not one of the allowed values";
-        default:
-            return issue.message;
-    }
-}
-
-/** Validates raw config and resolves environment defaults. Throws StackConfigError naming every bad key. */
+/** Validates raw config and resolves the tier's defaults. Throws StackConfigError naming every bad key. */
 export function parseStackConfig(raw: unknown): StackConfig {
     const result = StackConfigSchema.safeParse(raw);
-    if (!result.success) {
-        throw new StackConfigError(result.error.issues.flatMap((issue): ConfigProblem[] => {
-            if (issue.code === "unrecognized_keys") {
-                // One line per unknown key, so a typo reads as the key the user wrote.
-                return issue.keys.map((k) => ({ key: keyOf([...issue.path, k]), message: "is not a known setting (check the spelling; Pulumi.yaml lists every key)" }));
-            }
-            const value = valueAt(raw, issue.path);
-            const missing = value === undefined && (issue.code === "invalid_value" || issue.code === "invalid_type");
-            return [{ key: keyOf(issue.path) || "(root)", message: missing ? `is required and ${describe(issue)}` : describe(issue), ...(value === undefined ? {} : { value }) }];
-        }));
-    }
+    if (!result.success) throw new StackConfigError(schemaProblems(result.error, raw, { schema: StackConfigSchema, withValues: true }));
     const c = result.data;
-    const profile = ENVIRONMENT_PROFILES[c.environment];
+    const defaults = TIER_DEFAULTS[c.tier];
     return {
         ...c,
-        softDeleteRetentionDays: c.softDeleteRetentionDays ?? profile.softDeleteRetentionDays,
-        purgeProtection: c.purgeProtection ?? profile.purgeProtection,
-        monitoring: { ...c.monitoring, retentionDays: c.monitoring.retentionDays ?? profile.logRetentionDays },
-        cosmos: { ...c.cosmos, locations: c.cosmos.locations ?? [c.location], publicNetworkAccess: profile.cosmosPublicNetworkAccess },
+        softDeleteRetentionDays: c.softDeleteRetentionDays ?? defaults.softDeleteRetentionDays,
+        purgeProtection: c.purgeProtection ?? defaults.purgeProtection,
+        monitoring: { ...c.monitoring, retentionDays: c.monitoring.retentionDays ?? defaults.logRetentionDays },
+        cosmos: { ...c.cosmos, locations: c.cosmos.locations ?? [c.location], publicNetworkAccess: defaults.cosmosPublicNetworkAccess },
     };
 }
 

@@ -1,5 +1,6 @@
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
 import { FORBIDDEN_ROLE_IDS } from "../config/roles";
+import { TAG_KEYS } from "../config/tags";
 
 /**
  * Settings a platform team tunes per organisation. Pulumi scopes policy config
@@ -34,7 +35,8 @@ export const RSA_KEY_SIZES = [2048, 3072, 4096] as const;
 export const DEFAULT_CONFIG: Readonly<PackConfig> = Object.freeze({
     prodTierNames: ["prod", "production"],
     devTierNames: ["dev", "development"],
-    tierTagKey: "Environment",
+    // The program and the server tag every resource with its tier under this key (config/tags.ts).
+    tierTagKey: TAG_KEYS.tier,
     allowedEnabledForFlags: [],
     minimumRsaKeySize: 2048,
     recommendedRsaKeySize: 3072,

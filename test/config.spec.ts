@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig, rawStackConfig } from "../config/load";
-import { ENVIRONMENT_PROFILES, parseStackConfig, STACK_CONFIG_KEYS, StackConfigError } from "../config/schema";
+import { TIER_DEFAULTS, parseStackConfig, STACK_CONFIG_KEYS, StackConfigError } from "../config/schema";
 import { asPulumiConfig, projectFile, rawConfigFor, STACKS } from "./stackRun";
 
 const SUBNET = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s";
@@ -10,7 +10,7 @@ const GUID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 /** Parses a devlike config with one change and returns the single problem it must produce. */
 function problemsFor(change: Record<string, unknown>) {
     try {
-        parseStackConfig({ environment: "dev", ...change });
+        parseStackConfig({ tier: "dev", ...change });
     } catch (e) {
         assert.ok(e instanceof StackConfigError, `expected StackConfigError, got ${e}`);
         return e.problems;
@@ -21,13 +21,17 @@ function problemsFor(change: Record<string, unknown>) {
 describe("stack config schema", () => {
     describe("refuses bad config, naming the key, the value and what is allowed", () => {
         const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
-            ["an unknown environment", { environment: "qa" }, "environment", /"dev", "staging", "prod"/],
-            ["a missing environment", { environment: undefined }, "environment", /required/],
+            ["an unknown tier", { tier: "qa" }, "tier", /"dev", "staging", "prod"/],
+            ["a missing tier", { tier: undefined }, "tier", /required/],
+            ["prod without a private endpoint", { tier: "prod", monitoring: { alertEmails: ["ops@example.com"] } }, "privateEndpoint", /required in prod/],
+            ["an extra tag that would override an ownership tag", { tags: { tier: "prod" } }, "tags.tier", /set by the platform/],
+            ["a team with capitals", { team: "Payments" }, "team", /lowercase/],
+            ["an unknown manager", { managedBy: "terraform" }, "managedBy", /"keyvault-platform", "keyvault-platform-server"/],
             ["retention above 90 days", { softDeleteRetentionDays: 120 }, "softDeleteRetentionDays", /at most 90/],
             ["retention below 7 days", { softDeleteRetentionDays: 3 }, "softDeleteRetentionDays", /at least 7/],
             ["a fractional retention", { softDeleteRetentionDays: 30.5 }, "softDeleteRetentionDays", /int/],
-            ["purge protection off in prod", { environment: "prod", purgeProtection: false }, "purgeProtection", /cannot be false in prod/],
-            ["prod without alert receivers", { environment: "prod" }, "monitoring.alertEmails", /at least one address in prod/],
+            ["purge protection off in prod", { tier: "prod", purgeProtection: false }, "purgeProtection", /cannot be false in prod/],
+            ["prod without alert receivers", { tier: "prod" }, "monitoring.alertEmails", /at least one address in prod/],
             ["an unknown SKU", { vaultSku: "gold" }, "vaultSku", /"standard", "premium"/],
             ["an unknown authorization mode", { authorizationMode: "acl" }, "authorizationMode", /"rbac", "accessPolicies"/],
             ["a non-CIDR IP rule", { allowedIpRanges: ["not-an-ip"] }, "allowedIpRanges[0]", /IPv4 address or CIDR/],
@@ -52,7 +56,8 @@ describe("stack config schema", () => {
             ["a zero alert threshold", { monitoring: { thresholds: { unusualAccessPerCallerIp: 0 } } }, "monitoring.thresholds.unusualAccessPerCallerIp", /at least 1/],
             ["a workspace id of another type", { monitoring: { workspaceId: SUBNET } }, "monitoring.workspaceId", /Log Analytics workspace id/],
             ["a reserved tag name", { tags: { "microsoft-owner": "x" } }, "tags.microsoft-owner", /reserved/],
-            ["a misspelled key", { purgeProtecton: true }, "purgeProtecton", /not a known setting/],
+            ["a misspelled key", { purgeProtecton: true }, "purgeProtecton", /not a known field; did you mean "purgeProtection"\?/],
+            ["a misspelled nested key", { cosmos: { enabeld: true } }, "cosmos.enabeld", /did you mean "enabled"\?/],
             ["a region with spaces", { location: "West Europe" }, "location", /region name/],
             ["a five-field timer schedule", { rotation: { enabled: true, schedule: "0 3 * * *", postgresServerIds: [SUBNET] } }, "rotation.schedule", /six-field NCRONTAB/],
             ["rotation behind a private endpoint without VNet integration", { privateEndpoint: { subnetId: SUBNET }, rotation: { enabled: true, postgresServerIds: [SUBNET] } }, "rotation.subnetId", /VNet integration/],
@@ -63,7 +68,7 @@ describe("stack config schema", () => {
         for (const [what, change, key, allowed] of cases) {
             it(`refuses ${what}`, () => {
                 const problems = problemsFor(change);
-                const p = problems.find((x) => x.key === key);
+                const p = problems.find((x) => x.path === key);
                 assert.ok(p, `no problem reported for ${key}; got ${JSON.stringify(problems)}`);
                 assert.match(p.message, allowed);
             });
@@ -72,48 +77,48 @@ describe("stack config schema", () => {
         it("reports the offending value next to the key", () => {
             const [p] = problemsFor({ softDeleteRetentionDays: 120 });
             assert.equal(p.value, 120);
-            assert.throws(() => parseStackConfig({ environment: "dev", softDeleteRetentionDays: 120 }), /keyvault-platform:softDeleteRetentionDays: must be at most 90 \(got 120\)/);
+            assert.throws(() => parseStackConfig({ tier: "dev", softDeleteRetentionDays: 120 }), /keyvault-platform:softDeleteRetentionDays: must be at most 90 \(got 120\)/);
         });
 
         it("reports every problem at once rather than the first", () => {
             const problems = problemsFor({ vaultSku: "gold", authorizationMode: "acl", location: "West Europe" });
-            assert.deepEqual(problems.map((p) => p.key).sort(), ["authorizationMode", "location", "vaultSku"]);
+            assert.deepEqual(problems.map((p) => p.path).sort(), ["authorizationMode", "location", "vaultSku"]);
         });
     });
 
-    describe("environment profiles", () => {
-        it("gives dev 7-day retention and no purge protection, as the seed does", () => {
-            const c = parseStackConfig({ environment: "dev" });
+    describe("tier defaults", () => {
+        it("gives dev 7-day retention and no purge protection", () => {
+            const c = parseStackConfig({ tier: "dev" });
             assert.equal(c.softDeleteRetentionDays, 7);
             assert.equal(c.purgeProtection, false);
         });
 
         it("gives staging and prod 90-day retention and purge protection", () => {
             for (const env of ["staging", "prod"] as const) {
-                const c = parseStackConfig({ environment: env, monitoring: { alertEmails: ["ops@example.com"] } });
+                const c = parseStackConfig({ tier: env, privateEndpoint: { subnetId: SUBNET }, monitoring: { alertEmails: ["ops@example.com"] } });
                 assert.equal(c.softDeleteRetentionDays, 90, env);
                 assert.equal(c.purgeProtection, true, env);
             }
         });
 
-        it("lets an explicit value override the profile", () => {
-            const c = parseStackConfig({ environment: "staging", softDeleteRetentionDays: 30 });
+        it("lets an explicit value override the tier default", () => {
+            const c = parseStackConfig({ tier: "staging", softDeleteRetentionDays: 30 });
             assert.equal(c.softDeleteRetentionDays, 30);
         });
 
         it("keeps Cosmos public network access off outside dev", () => {
-            assert.equal(parseStackConfig({ environment: "dev" }).cosmos.publicNetworkAccess, "Enabled");
-            assert.equal(parseStackConfig({ environment: "staging" }).cosmos.publicNetworkAccess, "Disabled");
-            assert.equal(parseStackConfig({ environment: "prod", monitoring: { alertEmails: ["ops@example.com"] } }).cosmos.publicNetworkAccess, "Disabled");
+            assert.equal(parseStackConfig({ tier: "dev" }).cosmos.publicNetworkAccess, "Enabled");
+            assert.equal(parseStackConfig({ tier: "staging" }).cosmos.publicNetworkAccess, "Disabled");
+            assert.equal(parseStackConfig({ tier: "prod", privateEndpoint: { subnetId: SUBNET }, monitoring: { alertEmails: ["ops@example.com"] } }).cosmos.publicNetworkAccess, "Disabled");
         });
 
         it("defaults Cosmos locations to the stack location", () => {
-            assert.deepEqual(parseStackConfig({ environment: "dev", location: "northeurope" }).cosmos.locations, ["northeurope"]);
+            assert.deepEqual(parseStackConfig({ tier: "dev", location: "northeurope" }).cosmos.locations, ["northeurope"]);
         });
 
         it("retains audit logs 365 days in prod, matching Azure Policy's parameter", () => {
-            assert.equal(parseStackConfig({ environment: "prod", monitoring: { alertEmails: ["ops@example.com"] } }).monitoring.retentionDays, 365);
-            assert.equal(ENVIRONMENT_PROFILES.prod.logRetentionDays, 365);
+            assert.equal(parseStackConfig({ tier: "prod", privateEndpoint: { subnetId: SUBNET }, monitoring: { alertEmails: ["ops@example.com"] } }).monitoring.retentionDays, 365);
+            assert.equal(TIER_DEFAULTS.prod.logRetentionDays, 365);
         });
     });
 
@@ -133,13 +138,13 @@ describe("stack config schema", () => {
 
         it("declares only defaults the schema itself would choose", () => {
             const withDefaults = Object.fromEntries(Object.entries(declared).filter(([, d]) => d.default !== undefined).map(([k, d]) => [k, d.default]));
-            const fromYaml = parseStackConfig({ environment: "staging", ...withDefaults });
-            const fromSchema = parseStackConfig({ environment: "staging" });
+            const fromYaml = parseStackConfig({ tier: "staging", ...withDefaults });
+            const fromSchema = parseStackConfig({ tier: "staging" });
             assert.deepEqual(fromYaml, fromSchema);
         });
 
-        it("never declares a default for environment-dependent settings", () => {
-            for (const key of ["softDeleteRetentionDays", "purgeProtection", "environment"]) {
+        it("never declares a default for tier-dependent settings", () => {
+            for (const key of ["softDeleteRetentionDays", "purgeProtection", "tier"]) {
                 assert.equal(declared[key].default, undefined, `${key} must not have a project-wide default`);
             }
         });
@@ -149,7 +154,7 @@ describe("stack config schema", () => {
         for (const stack of STACKS) {
             it(`validates Pulumi.${stack}.yaml as Pulumi would pass it`, () => {
                 const c = parseStackConfig(rawStackConfig(asPulumiConfig(rawConfigFor(stack))));
-                assert.equal(c.environment, stack);
+                assert.equal(c.tier, stack);
             });
         }
 
@@ -174,14 +179,14 @@ describe("stack config schema", () => {
         });
 
         it("ends the program with a RunError that names the bad key", () => {
-            pulumi.runtime.setAllConfig({ "keyvault-platform:environment": "qa" });
-            assert.throws(() => loadStackConfig(), (e: unknown) => e instanceof pulumi.RunError && /keyvault-platform:environment: must be one of "dev", "staging", "prod" \(got "qa"\)/.test((e as Error).message));
+            pulumi.runtime.setAllConfig({ "keyvault-platform:tier": "qa" });
+            assert.throws(() => loadStackConfig(), (e: unknown) => e instanceof pulumi.RunError && /keyvault-platform:tier: must be one of "dev", "staging", "prod" \(got "qa"\)/.test((e as Error).message));
         });
 
         it("returns the resolved config for a good stack", () => {
             pulumi.runtime.setAllConfig(asPulumiConfig(rawConfigFor("dev")));
             const c = loadStackConfig();
-            assert.equal(c.environment, "dev");
+            assert.equal(c.tier, "dev");
             assert.deepEqual(c.allowedIpRanges, ["203.0.113.0/24"]);
         });
     });

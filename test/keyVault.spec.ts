@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { record, unwrap, Recording, SUBSCRIPTION_ID, TENANT_ID, fakeGuid } from "./mocks";
+import { record, unwrap, ownerTags, Recording, SUBSCRIPTION_ID, TENANT_ID, fakeGuid } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
 import { KeyVault, KeyVaultArgs, PUBLIC_ACCESS_REASON_TAG, validateKeyVaultArgs } from "../components/keyVault";
 import { roleAssignmentName } from "../config/roles";
@@ -34,8 +34,8 @@ const base: KeyVaultArgs = {
     vaultName: "kv-kvp-dev-abc123",
     tenantId: TENANT_ID,
     subscriptionId: SUBSCRIPTION_ID,
-    environment: "dev",
-    tags: { CostCenter: "42" },
+    tier: "dev",
+    tags: { CostCenter: "42", ...ownerTags() },
 };
 
 async function build(name: string, args: KeyVaultArgs): Promise<{ rec: Recording; kv: KeyVault }> {
@@ -73,7 +73,7 @@ describe("KeyVault: secure defaults", () => {
         assert.equal(vault.inputs.vaultName, "kv-kvp-dev-abc123");
         assert.equal(vault.inputs.resourceGroupName, "rg-kvp-dev-abc123");
         assert.equal(vault.inputs.location, "westeurope");
-        assert.deepEqual(vault.inputs.tags, { CostCenter: "42", Environment: "dev", ManagedBy: "keyvault-platform" });
+        assert.deepEqual(vault.inputs.tags, { CostCenter: "42", ...ownerTags() });
         assert.equal(await unwrap(kv.resourceId), `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/rg-kvp-dev-abc123/providers/Microsoft.KeyVault/vaults/kv-kvp-dev-abc123`);
         assert.equal(await unwrap(kv.name), "kv-kvp-dev-abc123");
         assert.equal(await unwrap(kv.uri), "https://kv-kvp-dev-abc123.vault.azure.net/");
@@ -207,7 +207,7 @@ describe("KeyVault: access-policy mode", () => {
 });
 
 describe("KeyVault: private endpoint", () => {
-    const withPe: KeyVaultArgs = { ...base, environment: "prod", privateEndpoint: { subnetId: SUBNET_PE } };
+    const withPe: KeyVaultArgs = { ...base, tier: "prod", privateEndpoint: { subnetId: SUBNET_PE } };
 
     it("disables public network access and connects a private endpoint to the vault's 'vault' sub-resource", async () => {
         const { rec, kv } = await build("app", withPe);
@@ -242,7 +242,7 @@ describe("KeyVault: private endpoint", () => {
 
     it("tags the endpoint's resources like the vault", async () => {
         const { rec } = await build("app", withPe);
-        const expected = { CostCenter: "42", Environment: "prod", ManagedBy: "keyvault-platform" };
+        const expected = { CostCenter: "42", ...ownerTags() };
         for (const type of [T.pe, T.zone, T.link]) assert.deepEqual(rec.one(type).inputs.tags, expected, type);
     });
 });
@@ -250,7 +250,7 @@ describe("KeyVault: private endpoint", () => {
 describe("KeyVault: resource tree", () => {
     it("parents every child to the component, and the endpoint's resources to the endpoint component", async () => {
         const { rec } = await build("app", {
-            ...base, environment: "prod", privateEndpoint: { subnetId: SUBNET_PE },
+            ...base, tier: "prod", privateEndpoint: { subnetId: SUBNET_PE },
             roleAssignments: [{ principalId: APP, principalType: "ServicePrincipal", role: "secrets-user" }],
         });
         const component = rec.one(T.component);
@@ -267,9 +267,9 @@ describe("validateKeyVaultArgs", () => {
         ["a retention below 7 days", { softDeleteRetentionDays: 6 }, /softDeleteRetentionDays: 6 must be a whole number of days from 7 to 90/],
         ["a retention above 90 days", { softDeleteRetentionDays: 91 }, /softDeleteRetentionDays: 91/],
         ["a fractional retention", { softDeleteRetentionDays: 30.5 }, /softDeleteRetentionDays: 30\.5/],
-        ["purge protection off in prod", { environment: "prod", purgeProtection: false }, /purgeProtection: false is refused in prod/],
+        ["purge protection off in prod", { tier: "prod", purgeProtection: false }, /purgeProtection: false is refused in prod/],
         ["an unknown SKU", { sku: "free" as never }, /sku: 'free' must be one of "standard", "premium"/],
-        ["an unknown environment", { environment: "qa" as never }, /environment: 'qa' must be one of "dev", "staging", "prod"/],
+        ["an unknown tier", { tier: "qa" as never }, /tier: 'qa' must be one of "dev", "staging", "prod"/],
         ["an unknown authorization mode", { authorizationMode: "acl" as never }, /authorizationMode: 'acl'/],
         ["an invalid vault name", { vaultName: "kv--dev" }, /vaultName: Key Vault name 'kv--dev' must not contain consecutive hyphens/],
         ["a vault name too long", { vaultName: "kv-" + "a".repeat(22) }, /vaultName: .*must be 3-24 characters/],
@@ -303,7 +303,7 @@ describe("validateKeyVaultArgs", () => {
         ["a private endpoint subnet that is not a subnet", { privateEndpoint: { subnetId: VNET } }, /privateEndpoint\.subnetId: .* must be an ARM subnet id/],
         ["an existing zone for another service", { privateEndpoint: { subnetId: SUBNET_PE, privateDnsZoneId: `${NET}/privateDnsZones/privatelink.documents.azure.com` } }, /privateEndpoint\.privateDnsZoneId: .* must be the privatelink\.vaultcore\.azure\.net zone/],
         ["VNet links beside an existing zone", { privateEndpoint: { subnetId: SUBNET_PE, privateDnsZoneId: `${NET}/privateDnsZones/privatelink.vaultcore.azure.net`, linkVirtualNetworkIds: [VNET] } }, /privateEndpoint\.linkVirtualNetworkIds: only applies/],
-        ["a caller tag overriding Environment", { tags: { Environment: "prod" } }, /tags\.Environment: 'prod' cannot override the platform tag Environment=dev/],
+        ["tags without the ownership tags", { tags: { CostCenter: "42" } }, /tags: Team, Environment, Tier, ManagedBy missing/],
     ];
     for (const [what, override, expected] of cases) {
         it(`refuses ${what}`, () => {
@@ -316,7 +316,7 @@ describe("validateKeyVaultArgs", () => {
         ["the defaults", {}],
         ["dev relaxations: 7 days, no purge protection", { softDeleteRetentionDays: 7, purgeProtection: false }],
         ["an access-policy vault with a reader assignment", { authorizationMode: "accessPolicies", accessPolicies: [policy], roleAssignments: [{ principalId: OPS, principalType: "Group", role: "reader" }] }],
-        ["a CMK-style vault: public, AzureServices bypass, no rules", { environment: "prod", network: { bypass: "AzureServices" } }],
+        ["a CMK-style vault: public, AzureServices bypass, no rules", { tier: "prod", network: { bypass: "AzureServices" } }],
         ["a private vault re-opened with a reason and rules", { privateEndpoint: { subnetId: SUBNET_PE }, publicNetworkAccess: "Enabled", publicNetworkAccessReason: "build agents", network: { allowedIpRanges: ["203.0.113.0/24"] } }],
         ["an explicitly private vault without an endpoint here", { publicNetworkAccess: "Disabled", network: { bypass: "AzureServices" } }],
         ["Outputs it cannot inspect yet", { vaultName: pulumi.output("x"), tenantId: pulumi.output("y"), location: pulumi.output("z") }],

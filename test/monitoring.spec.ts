@@ -26,7 +26,7 @@ function baseArgs(over: Partial<MonitoringArgs> = {}): MonitoringArgs {
     return {
         resourceGroupName: "rg-kv",
         location: "westeurope",
-        environment: "dev",
+        tier: "dev",
         namePrefix: "kvp",
         alertEmails: ["ops@example.com", "security@example.com"],
         thresholds: THRESHOLDS,
@@ -83,7 +83,7 @@ describe("alert queries", () => {
 });
 
 describe("Monitoring settings", () => {
-    const ok = { environment: "dev" as const, namePrefix: "kvp", alertEmails: [], vaults: [{ key: "app" }] };
+    const ok = { tier: "dev" as const, namePrefix: "kvp", alertEmails: [], vaults: [{ key: "app" }] };
 
     it("derives names, the short name and the schema's default thresholds", () => {
         const s = resolveMonitoringSettings(ok);
@@ -103,7 +103,7 @@ describe("Monitoring settings", () => {
     });
 
     it("keeps the longest short name within Azure's 12 characters", () => {
-        assert.ok(resolveMonitoringSettings({ ...ok, environment: "staging", namePrefix: "abcdefgh", alertEmails: ["a@example.com"] }).actionGroupShortName.length <= 12);
+        assert.ok(resolveMonitoringSettings({ ...ok, tier: "staging", namePrefix: "abcdefgh", alertEmails: ["a@example.com"] }).actionGroupShortName.length <= 12);
     });
 
     it("overrides only the thresholds given", () => {
@@ -112,7 +112,7 @@ describe("Monitoring settings", () => {
     });
 
     const bad: Array<[string, Record<string, unknown>, RegExp]> = [
-        ["an unknown environment", { environment: "qa" }, /environment "qa" .*dev, staging, prod/],
+        ["an unknown tier", { tier: "qa" }, /tier "qa" .*dev, staging, prod/],
         ["an uppercase prefix", { namePrefix: "KVP" }, /namePrefix "KVP"/],
         ["a suffix with a hyphen", { nameSuffix: "we-u" }, /nameSuffix "we-u"/],
         ["a workspace id of another type", { workspaceId: `${RG}/providers/Microsoft.Storage/storageAccounts/st` }, /workspaceId .*Log Analytics workspace id/],
@@ -122,7 +122,7 @@ describe("Monitoring settings", () => {
         ["an unknown threshold", { thresholds: { failedLogins: 3 } }, /thresholds .*unknown failedLogins; allowed: unusualAccessPerCallerIp/],
         ["a malformed e-mail", { alertEmails: ["ops@"] }, /alertEmails\[0\] "ops@" .*e-mail address/],
         ["a repeated e-mail", { alertEmails: ["a@example.com", "A@example.com"] }, /alertEmails\[1\] .*twice/],
-        ["prod without an e-mail", { environment: "prod" }, /alertEmails \[\] .*at least one address in prod/],
+        ["prod without an e-mail", { tier: "prod" }, /alertEmails \[\] .*at least one address in prod/],
         ["no vault", { vaults: [] }, /vaults .*at least one vault/],
         ["a vault key with a slash", { vaults: [{ key: "app/1" }] }, /vaults\[0\]\.key "app\/1"/],
         ["a repeated vault key", { vaults: [{ key: "app" }, { key: "app" }] }, /vaults\[1\]\.key "app" .*twice/],
@@ -278,6 +278,6 @@ describe("Monitoring variants", () => {
     });
 
     it("fails before creating anything when the settings are invalid", () => {
-        assert.throws(() => new Monitoring("bad", baseArgs({ environment: "prod", alertEmails: [] })), /Monitoring: alertEmails/);
+        assert.throws(() => new Monitoring("bad", baseArgs({ tier: "prod", alertEmails: [] })), /Monitoring: alertEmails/);
     });
 });

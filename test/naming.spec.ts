@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";
-import { ENVIRONMENTS } from "../config/schema";
+import { TIERS } from "../config/schema";
+import { ownershipTags, reservedTagProblem } from "../config/tags";
 import {
     actionGroupShortName, cosmosAccountName, functionAppName, logAnalyticsWorkspaceName, NAME_RULES, NameKind, nameProblem,
     nameWithSuffix, platformTags, resourceGroupName, storageAccountName, userAssignedIdentityName, validateName, validateVaultName,
@@ -141,7 +142,7 @@ describe("naming: builders", () => {
         // Cutting from the end would turn both of these into kv-contos-staging-abc123.
         assert.notEqual(vaultName("contoso-cmk", "staging", "abc123"), vaultName("contoso", "staging", "abc123"));
         fc.assert(fc.property(
-            fc.stringMatching(/^[a-z][a-z0-9]{1,7}$/), fc.constantFrom(...ENVIRONMENTS), fc.stringMatching(/^[a-z0-9]{6}$/),
+            fc.stringMatching(/^[a-z][a-z0-9]{1,7}$/), fc.constantFrom(...TIERS), fc.stringMatching(/^[a-z0-9]{6}$/),
             (prefix, env, suffix) => {
                 const plain = vaultName(prefix, env, suffix);
                 const cmk = vaultName(`${prefix}-cmk`, env, suffix);
@@ -152,7 +153,7 @@ describe("naming: builders", () => {
 
     it("keeps every builder's names valid for any schema-valid prefix and any environment", () => {
         fc.assert(fc.property(
-            fc.stringMatching(/^[a-z][a-z0-9]{1,7}$/), fc.constantFrom(...ENVIRONMENTS), fc.stringMatching(/^[a-z0-9]{5,6}$/),
+            fc.stringMatching(/^[a-z][a-z0-9]{1,7}$/), fc.constantFrom(...TIERS), fc.stringMatching(/^[a-z0-9]{5,6}$/),
             (prefix, env, suffix) => builders.every((b) => {
                 const name = b.fn(prefix, env, suffix);
                 return nameProblem(b.kind, name) === undefined && name.endsWith(suffix);
@@ -201,25 +202,27 @@ describe("naming: deploy-time suffix", () => {
 });
 
 describe("naming: tags", () => {
-    it("adds Environment and ManagedBy after the caller's tags", () => {
-        assert.deepEqual(platformTags("X", "prod", { CostCenter: "42" }), { CostCenter: "42", Environment: "prod", ManagedBy: "keyvault-platform" });
-    });
+    const owner = ownershipTags({ team: "payments", environmentName: "payments-dev", tier: "dev", managedBy: "keyvault-platform-server" });
 
-    it("accepts a caller tag that repeats a platform tag with the same value, without duplicating it", () => {
-        assert.deepEqual(platformTags("X", "dev", { environment: "dev" }), { Environment: "dev", ManagedBy: "keyvault-platform" });
+    it("passes the platform's tags through unchanged", () => {
+        assert.deepEqual(platformTags("X", { CostCenter: "42", ...owner }), { CostCenter: "42", Team: "payments", Environment: "payments-dev", Tier: "dev", ManagedBy: "keyvault-platform-server" });
     });
 
     const bad: Array<[Record<string, string>, RegExp]> = [
-        [{ Environment: "prod" }, /tags\.Environment: 'prod' cannot override the platform tag Environment=dev/],
-        [{ ENVIRONMENT: "x" }, /cannot override the platform tag Environment=dev/],
-        [{ managedby: "terraform" }, /cannot override the platform tag ManagedBy=keyvault-platform/],
-        [{ "a/b": "x" }, /tags\.a\/b: tag names cannot contain/],
-        [{ azureThing: "x" }, /reserved by Azure/],
-        [{ Long: "v".repeat(257) }, /at most 256/],
+        [{}, /tags: Team, Environment, Tier, ManagedBy missing/],
+        [{ ...owner, Team: "" }, /tags: Team missing/],
+        [{ ...owner, "a/b": "x" }, /tags\.a\/b: tag names cannot contain/],
+        [{ ...owner, azureThing: "x" }, /reserved by Azure/],
+        [{ ...owner, Long: "v".repeat(257) }, /at most 256/],
     ];
     for (const [tags, expected] of bad) {
-        it(`refuses caller tags ${JSON.stringify(tags).slice(0, 40)}`, () => {
-            assert.throws(() => platformTags("ResourceGroup 'core'", "dev", tags), (e: Error) => e instanceof pulumi.RunError && expected.test(e.message) && e.message.startsWith("ResourceGroup 'core'"));
+        it(`refuses tags ${JSON.stringify(tags).slice(0, 40)}`, () => {
+            assert.throws(() => platformTags("ResourceGroup 'core'", tags), (e: Error) => e instanceof pulumi.RunError && expected.test(e.message) && e.message.startsWith("ResourceGroup 'core'"));
         });
     }
+
+    it("refuses, in the stack config, an extra tag that would shadow an ownership tag in any case", () => {
+        for (const key of ["Team", "environment", "TIER", "managedby"]) assert.match(reservedTagProblem(key) ?? "", /set by the platform/, key);
+        assert.equal(reservedTagProblem("CostCenter"), undefined);
+    });
 });

@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
-import { record, unwrap, SUBSCRIPTION_ID } from "./mocks";
+import { record, unwrap, ownerTags, SUBSCRIPTION_ID } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
 import { ResourceGroup, ResourceGroupArgs, SUFFIX_LENGTH, validateResourceGroupArgs } from "../components/resourceGroup";
 import { nameProblem, resourceGroupName } from "../components/naming";
 
 const RG = "azure-native:resources:ResourceGroup";
 const SUFFIX = "random:index/randomString:RandomString";
-const base: ResourceGroupArgs = { prefix: "kvp", environment: "staging", location: "westeurope", tags: { CostCenter: "42" } };
+const base: ResourceGroupArgs = { prefix: "kvp", tier: "staging", location: "westeurope", tags: { CostCenter: "42", ...ownerTags("staging") } };
 
 describe("ResourceGroup", () => {
     it("creates a lowercase alphanumeric random suffix without special or upper-case characters", async () => {
@@ -44,10 +44,10 @@ describe("ResourceGroup", () => {
         assert.equal(names[0], names[1]);
     });
 
-    it("tags the group with Environment and ManagedBy alongside the caller's tags", async () => {
+    it("tags the group with the ownership tags and the extra ones it was given", async () => {
         let rg!: ResourceGroup;
         const rec = await record(() => { rg = new ResourceGroup("core", base); });
-        const expected = { CostCenter: "42", Environment: "staging", ManagedBy: "keyvault-platform" };
+        const expected = { CostCenter: "42", Team: "platform", Environment: "test", Tier: "staging", ManagedBy: "keyvault-platform" };
         assert.deepEqual(rec.one(RG).inputs.tags, expected);
         assert.deepEqual(rg.tags, expected);
     });
@@ -58,9 +58,9 @@ describe("ResourceGroup", () => {
         for (const child of [rec.one(RG), rec.one(SUFFIX)]) assert.equal(child.parentUrn, component.urn, child.name);
     });
 
-    it("refuses a caller tag that would override Environment", () => {
-        assert.throws(() => new ResourceGroup("bad-tags", { ...base, tags: { Environment: "prod" } }),
-            (e: Error) => e instanceof pulumi.RunError && /ResourceGroup 'bad-tags'.*tags\.Environment: 'prod' cannot override/.test(e.message));
+    it("refuses tags that do not record the owner", () => {
+        assert.throws(() => new ResourceGroup("bad-tags", { ...base, tags: { CostCenter: "42" } }),
+            (e: Error) => e instanceof pulumi.RunError && /ResourceGroup 'bad-tags'.*tags: Team, Environment, Tier, ManagedBy missing/.test(e.message));
     });
 });
 
@@ -70,10 +70,10 @@ describe("validateResourceGroupArgs", () => {
         ["a prefix starting with a digit", { prefix: "1kv" }, /prefix: '1kv'/],
         ["a nine-character prefix", { prefix: "abcdefghi" }, /prefix: 'abcdefghi'/],
         ["a one-character prefix", { prefix: "a" }, /prefix: 'a'/],
-        ["an unknown environment", { environment: "qa" as never }, /environment: 'qa' must be one of dev, staging, prod/],
+        ["an unknown tier", { tier: "qa" as never }, /tier: 'qa' must be one of dev, staging, prod/],
         ["a display-style location", { location: "West Europe" }, /location: 'West Europe' must be an Azure region name/],
-        ["a reserved tag with another value", { tags: { managedBy: "terraform" } }, /tags\.managedBy: 'terraform' cannot override the platform tag ManagedBy/],
-        ["a tag name Azure reserves", { tags: { microsoftX: "1" } }, /tags\.microsoftX: .*reserved by Azure/],
+        ["tags without the ownership tags", { tags: { CostCenter: "x" } }, /tags: Team, Environment, Tier, ManagedBy missing/],
+        ["a tag name Azure reserves", { tags: { ...ownerTags("staging"), microsoftX: "1" } }, /tags\.microsoftX: .*reserved by Azure/],
     ];
     for (const [what, override, expected] of cases) {
         it(`refuses ${what}`, () => {
@@ -89,6 +89,6 @@ describe("validateResourceGroupArgs", () => {
 
     it("accepts good arguments, including an Output location it cannot check yet", () => {
         assert.doesNotThrow(() => validateResourceGroupArgs("core", base));
-        assert.doesNotThrow(() => validateResourceGroupArgs("core", { ...base, location: pulumi.output("eastus2"), tags: { environment: "staging" } }));
+        assert.doesNotThrow(() => validateResourceGroupArgs("core", { ...base, location: pulumi.output("eastus2") }));
     });
 });

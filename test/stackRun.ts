@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { record, Recording } from "./mocks";
+import { installMockCloud, record, Recording } from "./mocks";
 import { runProgram } from "../program";
 import { loadProgram } from "../tools/programBundle";
 
@@ -65,6 +65,8 @@ export async function runStack(
     mutate?: (raw: Record<string, unknown>) => void,
     from: "sources" | "bundle" = "sources",
 ): Promise<Recording & { outputs: Record<string, unknown> }> {
+    // The stack name is the Environment tag, as under `pulumi up -s <stack>`.
+    await installMockCloud("keyvault-platform", stack, false);
     pulumi.runtime.setAllConfig(asPulumiConfig(rawConfigFor(stack, mutate)));
     const program = from === "bundle" ? loadProgram().runProgram : runProgram;
     const holder: { outputs: Record<string, pulumi.Output<unknown>> } = { outputs: {} };
@@ -75,5 +77,7 @@ export async function runStack(
     for (const [k, v] of Object.entries(holder.outputs)) {
         resolved[k] = await new Promise<unknown>((resolve) => v.apply((x) => resolve(x)));
     }
+    // Other specs build components on the "test" stack the mocks start with.
+    await installMockCloud("keyvault-platform", "test", false);
     return Object.assign(rec, { outputs: resolved });
 }

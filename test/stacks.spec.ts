@@ -81,12 +81,17 @@ function commonInvariants(stack: string, getRun: () => Run) {
         for (const ra of getRun().ofType(ROLE)) assert.equal(FORBIDDEN_ROLE_IDS[roleGuidOf(ra)!], undefined, `${ra.name} grants a forbidden role`);
     });
 
-    it("tags every taggable resource with its environment", () => {
+    it("tags every taggable resource with its team, its environment (the stack), its tier and its manager", () => {
+        let tagged = 0;
         for (const r of getRun().resources) {
             if (r.inputs.tags === undefined) continue;
+            tagged++;
+            assert.equal(r.inputs.tags.Team, "platform", `${r.type} ${r.name}`);
             assert.equal(r.inputs.tags.Environment, stack, `${r.type} ${r.name}`);
+            assert.equal(r.inputs.tags.Tier, stack, `${r.type} ${r.name}`);
             assert.equal(r.inputs.tags.ManagedBy, "keyvault-platform", `${r.type} ${r.name}`);
         }
+        assert.ok(tagged >= 5, `only ${tagged} resources carry tags`);
     });
 
     it("turns the seed's two KQL queries into alerts wired to the action group", () => {

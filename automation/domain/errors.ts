@@ -4,12 +4,7 @@
  * no raw CLI output, no stack traces, no secret values.
  */
 
-export interface Problem {
-    /** Where the bad value is, e.g. `network.allowedIpRanges[2]`, `name` or `cursor`. */
-    path: string;
-    /** What is wrong and what is allowed. */
-    message: string;
-}
+import type { FieldProblem } from "../../config/problems";
 
 export abstract class DomainError extends Error {
     /** Stable machine-readable code, e.g. `validation_failed`. */
@@ -19,9 +14,22 @@ export abstract class DomainError extends Error {
 /** The request is malformed: each problem names a field. */
 export class ValidationError extends DomainError {
     readonly code = "validation_failed";
-    constructor(public readonly problems: Problem[], message = "The request is invalid.") {
+    constructor(public readonly problems: FieldProblem[], message = "The request is invalid.") {
         super(message);
         this.name = "ValidationError";
+    }
+}
+
+/**
+ * The request is valid, but the platform profile lacks what serving it needs (prod's
+ * private endpoint, say). The platform team must fix the profile; the request is never
+ * served with weaker settings instead.
+ */
+export class PlatformNotConfiguredError extends DomainError {
+    readonly code = "platform_not_configured";
+    constructor(public readonly tier: string, public readonly problems: FieldProblem[]) {
+        super(`The platform profile does not configure what a ${tier} environment needs; ask the platform team to set ${problems.map((p) => p.path).join(", ")} in the platform profile (KVP_PLATFORM_FILE).`);
+        this.name = "PlatformNotConfiguredError";
     }
 }
 

@@ -85,6 +85,20 @@ export interface OperationEvent {
     data: unknown;
 }
 
+/** One resource step of an operation: what `pulumi preview --json` lists as a step. */
+export interface PlanStep {
+    /** The event's seq, which pages the plan. */
+    seq: number;
+    /** create, update, replace, delete, same, refresh... as the engine names it. */
+    op: string;
+    type: string;
+    /** The resource's logical name. */
+    name: string;
+    urn: string;
+    /** The inputs the program gave the resource, with every secret replaced by "[secret]". */
+    inputs: Record<string, unknown>;
+}
+
 export interface AuditEntry {
     id: string;
     at: string;
@@ -109,7 +123,10 @@ export interface EngineRunRequest {
     kind: OperationKind;
     /** The Pulumi stack name, equal to the environment name. */
     stackName: string;
-    /** Stack config derived from the stored spec on every run; the store is the source of truth. */
+    /**
+     * Stack config derived from the stored spec and the platform profile on every run, and
+     * already validated for update and preview (automation/domain/spec.ts stackConfigFor).
+     */
     config: StackConfigInput;
     signal: AbortSignal;
     onEvent(event: EngineEvent): void;

@@ -7,11 +7,11 @@ import { deepFreeze, isDeepFrozen } from "./frozen";
 import { OperationSettings, resolveOperationSettings } from "./operationSettings";
 import {
     Actor, AuditEntry, Engine, Environment, ENVIRONMENT_STATUSES, EnvironmentStatus, Operation, OperationEvent, OperationKind,
-    OPERATION_KINDS, OPERATION_STATES, OperationState, Readiness,
+    OPERATION_KINDS, OPERATION_STATES, OperationState, PlanStep, Readiness,
 } from "./ports";
 import { redactOutputs } from "./redact";
 import { Clock, Ids, Logger, randomIds, silentLogger, systemClock } from "./runtime";
-import { parseEnvironmentName, parseEnvironmentSpec, specHash } from "./spec";
+import type { DesiredEnvironment } from "./spec";
 import type { Page, Store } from "./store";
 
 /** An environment as clients see it: outputs redacted, with its latest operation. */
@@ -102,16 +102,14 @@ export class EnvironmentService {
      * and no operation. Otherwise an update is queued (collapsing into a queued one): 202.
      * An Idempotency-Key replays the first response for the same body and refuses another body.
      */
-    async putEnvironment(actor: Actor, name: string, body: unknown, idempotencyKey?: string, meta: RequestMeta = {}): Promise<PutResult> {
-        return this.audited(actor, "environment.put", String(name), meta, async () => {
+    async putEnvironment(actor: Actor, desired: DesiredEnvironment, idempotencyKey?: string, meta: RequestMeta = {}): Promise<PutResult> {
+        const { name: envName, spec, hash } = desired;
+        return this.audited(actor, "environment.put", envName, meta, async () => {
             assertCanMutate(actor);
-            const envName = parseEnvironmentName(name);
             if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
                 throw new ValidationError([{ path: "Idempotency-Key", message: "must be 1-255 printable ASCII characters without spaces" }]);
             }
-            const spec = parseEnvironmentSpec(envName, body);
             assertMayUseTeam(actor, spec.team);
-            const hash = specHash(spec);
             const requestHash = createHash("sha256").update(`PUT ${envName} ${hash}`).digest("hex");
             const ctx = this.txContext(meta);
 
@@ -174,8 +172,7 @@ export class EnvironmentService {
         });
     }
 
-    async getEnvironment(actor: Actor, name: string): Promise<EnvironmentView> {
-        const envName = parseEnvironmentName(name);
+    async getEnvironment(actor: Actor, envName: string): Promise<EnvironmentView> {
         if (readsDetail(this.store)) {
             const detail = await this.store.getEnvironmentDetail(envName);
             if (!detail) throw notFound(envName);
@@ -199,13 +196,9 @@ export class EnvironmentService {
     }
 
     /** Queues a preview (planned changes) or a refresh (drift check) of the stored spec. */
-    async requestOperation(actor: Actor, name: string, kind: "preview" | "refresh", meta: RequestMeta = {}): Promise<Operation> {
-        return this.audited(actor, `environment.${kind}`, String(name), meta, async () => {
+    async requestOperation(actor: Actor, envName: string, kind: "preview" | "refresh", meta: RequestMeta = {}): Promise<Operation> {
+        return this.audited(actor, `environment.${kind}`, envName, meta, async () => {
             assertCanMutate(actor);
-            const envName = parseEnvironmentName(name);
-            if (kind !== "preview" && kind !== "refresh") {
-                throw new ValidationError([{ path: "kind", message: "must be one of \"preview\", \"refresh\"" }]);
-            }
             const ctx = this.txContext(meta);
             const { operation, events } = await this.store.transaction(async (tx) => {
                 const env = await tx.getEnvironment(envName);
@@ -227,10 +220,9 @@ export class EnvironmentService {
     }
 
     /** Queues a destroy; the worker removes the stack afterwards. A destroy already pending is returned. */
-    async deleteEnvironment(actor: Actor, name: string, meta: RequestMeta = {}): Promise<Operation> {
-        return this.audited(actor, "environment.delete", String(name), meta, async () => {
+    async deleteEnvironment(actor: Actor, envName: string, meta: RequestMeta = {}): Promise<Operation> {
+        return this.audited(actor, "environment.delete", envName, meta, async () => {
             assertCanMutate(actor);
-            const envName = parseEnvironmentName(name);
             const ctx = this.txContext(meta);
             const outcome = await this.store.transaction(async (tx) => {
                 const env = await tx.getEnvironment(envName);
@@ -283,6 +275,28 @@ export class EnvironmentService {
         await this.getOperation(actor, id);
         if (!Number.isInteger(afterSeq) || afterSeq < 0) throw new ValidationError([{ path: "Last-Event-ID", message: "must be a whole number of 0 or more" }]);
         return this.store.listEvents(String(id), afterSeq, Math.min(Math.max(1, Math.floor(limit)), MAX_EVENTS_PAGE));
+    }
+
+    /**
+     * The steps an operation plans (a preview) or takes (an update, a destroy): one per
+     * resource, with its operation, type, name and masked inputs, in the order the engine
+     * reported them. Paged by the seq of the last step returned.
+     */
+    async listPlan(actor: Actor, id: string, query: { limit: number; after?: number }): Promise<{ items: PlanStep[]; next?: number }> {
+        await this.getOperation(actor, id);
+        const items: PlanStep[] = [];
+        let after = query.after ?? 0;
+        for (;;) {
+            const events = await this.store.listEvents(id, after, MAX_EVENTS_PAGE);
+            for (const e of events) {
+                after = e.seq;
+                if (e.type !== "resource-pre") continue;
+                const d = e.data as Partial<PlanStep> & { urn: string; type: string; op: string };
+                items.push({ seq: e.seq, op: d.op, type: d.type, name: d.name ?? d.urn.slice(d.urn.lastIndexOf("::") + 2), urn: d.urn, inputs: d.inputs ?? {} });
+                if (items.length === query.limit) return { items, next: e.seq };
+            }
+            if (events.length < MAX_EVENTS_PAGE) return { items };
+        }
     }
 
     /** Live events of one operation, published after they are stored. Authorize with getOperation first. */

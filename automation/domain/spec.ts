@@ -1,24 +1,21 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { keyOf, valueAt } from "../../config/paths";
-import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "../../config/roles";
-import { ENVIRONMENTS, parseStackConfig, StackConfigError, StackConfigInput } from "../../config/schema";
-import { emailProblem, ipRuleProblem, isGuid, locationProblem, subnetIdProblem, tagProblem } from "../../config/validators";
-import { Problem, ValidationError } from "./errors";
+
+import { schemaProblems, type FieldProblem } from "../../config/problems";
+import { EmailSchema, IpRuleSchema, LocationSchema, parseStackConfig, RoleGrantSchema, StackConfigError, SubnetIdSchema, TeamSchema as ConfigTeamSchema, TIERS, type StackConfigInput } from "../../config/schema";
+import { PlatformNotConfiguredError, ValidationError } from "./errors";
+import type { PlatformProfile } from "./platformProfile";
 
 /**
- * The declarative spec a team PUTs for one environment. Every field is checked
- * with the validators and enums the components use, and the derived stack config
- * goes through `parseStackConfig`, so anything a component would refuse is a 400
- * at PUT time rather than a failed operation minutes later.
+ * The declarative spec a team PUTs for one environment, and how it becomes a stack config.
+ *
+ * The spec's fields are built from the stack-config schema's own field rules, and every
+ * cross-field rule lives only in that schema: the spec is merged with the platform profile
+ * into a stack config, which `parseStackConfig` validates, and each problem is reported
+ * against the spec field the client wrote (or, when the platform profile is what is
+ * missing, as a 422 naming the profile key). So anything the program would refuse is
+ * refused at PUT time, in the same words `pulumi up` would use.
  */
-
-/** Wraps a shared reason-returning validator as a zod string check. */
-const checked = (problem: (v: string) => string | undefined) =>
-    z.string().superRefine((v, ctx) => {
-        const p = problem(v);
-        if (p) ctx.addIssue({ code: "custom", message: p });
-    });
 
 export const ENVIRONMENT_NAME_RULE = "must be 3-24 lowercase letters, digits and hyphens, start with a letter, and contain no '--' or trailing hyphen";
 
@@ -26,26 +23,22 @@ export const EnvironmentNameSchema = z.string()
     .regex(/^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){2,23}$/, ENVIRONMENT_NAME_RULE)
     .meta({ description: `Environment name, also the Pulumi stack name; ${ENVIRONMENT_NAME_RULE}.`, example: "payments-dev" });
 
-export const TeamSchema = z.string()
-    .regex(/^[a-z][a-z0-9-]{1,31}$/, "must be 2-32 lowercase letters, digits and hyphens, starting with a letter")
-    .meta({ description: "Owning team. Non-admin callers may only use their own team.", example: "payments" });
+export const TeamSchema = ConfigTeamSchema.meta({ description: "Owning team. Non-admin callers may only use their own team.", example: "payments" });
 
-const AccessGrantSchema = z.object({
-    principalId: z.string().refine(isGuid, { message: "must be a GUID such as 00000000-0000-0000-0000-000000000000" })
-        .meta({ description: "Entra object id of the user, group or service principal.", example: "3fa85f64-5717-4562-b3fc-2c963f66afa6" }),
-    principalType: z.enum(PRINCIPAL_TYPES).meta({ description: "Kind of principal.", example: "Group" }),
-    role: z.enum(KEY_VAULT_ROLE_NAMES).meta({ description: "Built-in Key Vault data-plane role, by friendly name.", example: "secrets-user" }),
-}).strict().meta({ description: "One Key Vault RBAC grant." });
+const AccessGrantSchema = RoleGrantSchema.meta({
+    description: "One Key Vault RBAC grant: principalId (Entra object id), principalType, and a built-in data-plane role by friendly name.",
+    example: { principalId: "3fa85f64-5717-4562-b3fc-2c963f66afa6", principalType: "Group", role: "secrets-user" },
+});
 
 export const EnvironmentSpecSchema = z.object({
-    tier: z.enum(ENVIRONMENTS).meta({ description: "Environment tier; decides soft-delete retention, purge protection and log retention.", example: "dev" }),
-    location: checked(locationProblem).meta({ description: "Azure region, as ARM spells it.", example: "westeurope" }),
+    tier: z.enum(TIERS).meta({ description: "Environment tier; decides soft-delete retention, purge protection, log retention and network rules (prod gets the platform's private endpoint).", example: "dev" }),
+    location: LocationSchema.meta({ description: "Azure region, as ARM spells it. The platform profile may limit the regions of a tier.", example: "westeurope" }),
     team: TeamSchema,
     network: z.object({
-        allowedIpRanges: z.array(checked(ipRuleProblem)).max(1000)
-            .meta({ description: "Public IPv4 addresses or CIDR ranges the vault firewall admits.", example: ["203.0.113.0/24"] })
+        allowedIpRanges: z.array(IpRuleSchema).max(1000)
+            .meta({ description: "Public IPv4 addresses or CIDR ranges the vault firewall admits (not with a private endpoint).", example: ["203.0.113.0/24"] })
             .optional(),
-        allowedSubnetIds: z.array(checked(subnetIdProblem)).max(200)
+        allowedSubnetIds: z.array(SubnetIdSchema).max(200)
             .meta({ description: "ARM ids of subnets (with the Microsoft.KeyVault service endpoint) the firewall admits.", example: [] })
             .optional(),
     }).strict().meta({ description: "Vault firewall; everything else is denied." }).optional(),
@@ -56,17 +49,12 @@ export const EnvironmentSpecSchema = z.object({
         enabled: z.boolean().meta({ description: "Create a Cosmos DB account encrypted with a customer-managed key from the vault.", example: true }),
     }).strict().meta({ description: "Optional Cosmos DB account with a customer-managed key." }).optional(),
     alerts: z.object({
-        emails: z.array(checked(emailProblem)).min(1).max(50).meta({ description: "Addresses the vault's alerts are sent to.", example: ["ops@example.com"] }),
-    }).strict().meta({ description: "Alert receivers; required in prod." }).optional(),
+        emails: z.array(EmailSchema).min(1).max(50).meta({ description: "Addresses the vault's alerts are sent to.", example: ["ops@example.com"] }),
+    }).strict().meta({ description: "Alert receivers; prod needs some, here or in the platform profile." }).optional(),
     ttlHours: z.number().int().min(1).max(720)
         .meta({ description: "Destroy the environment this many hours after its spec last changed (1-720).", example: 72 })
         .optional(),
-}).strict().superRefine((spec, ctx) => {
-    // Mirrors the stack-config rule so the field is named in spec terms and the schema alone is enough to be valid.
-    if (spec.tier === "prod" && !spec.alerts?.emails.length) {
-        ctx.addIssue({ code: "custom", path: ["alerts", "emails"], message: "needs at least one address in prod: alerts nobody receives protect nothing" });
-    }
-}).meta({
+}).strict().meta({
     description: "Desired state of one Key Vault environment.",
     example: {
         tier: "dev", location: "westeurope", team: "payments",
@@ -78,7 +66,14 @@ export const EnvironmentSpecSchema = z.object({
 
 export type EnvironmentSpec = z.infer<typeof EnvironmentSpecSchema>;
 
-export const MANAGED_BY_TAG = "keyvault-platform-server";
+/** A PUT after validation: the typed spec, the stack config it yields, and the hash of both. */
+export interface DesiredEnvironment {
+    name: string;
+    spec: EnvironmentSpec;
+    config: StackConfigInput;
+    /** Changes when the spec or what the platform profile adds to it changes, so a profile change is not a no-op. */
+    hash: string;
+}
 
 /**
  * A 2-8 character resource-name prefix derived from the environment name: up to four
@@ -91,91 +86,93 @@ export function namePrefixFor(name: string): string {
     return `${head}${hash}`;
 }
 
-/** The stack config for a spec: the one input the engine gets, derived on every run. */
-export function specToStackConfig(name: string, spec: EnvironmentSpec): StackConfigInput {
+/**
+ * The stack config for a spec: the spec's fields plus what the platform profile sets for
+ * its tier. The Environment tag comes from the stack name, which is the environment's name.
+ */
+export function deriveStackConfig(name: string, spec: EnvironmentSpec, profile: PlatformProfile): StackConfigInput {
+    const tier = profile.tiers[spec.tier] ?? {};
     return {
-        environment: spec.tier,
+        tier: spec.tier,
+        team: spec.team,
+        managedBy: "keyvault-platform-server",
         location: spec.location,
         namePrefix: namePrefixFor(name),
         roleAssignments: (spec.access ?? []).map((a) => ({ principalId: a.principalId, principalType: a.principalType, role: a.role })),
         allowedIpRanges: spec.network?.allowedIpRanges ?? [],
         allowedSubnetIds: spec.network?.allowedSubnetIds ?? [],
+        ...(tier.privateEndpoint ? { privateEndpoint: tier.privateEndpoint } : {}),
         cosmos: { enabled: spec.cosmos?.enabled ?? false },
-        monitoring: { alertEmails: spec.alerts?.emails ?? [] },
-        tags: { Team: spec.team, Environment: name, ManagedBy: MANAGED_BY_TAG },
+        monitoring: {
+            alertEmails: spec.alerts?.emails ?? tier.alertEmails ?? [],
+            ...(tier.logAnalyticsWorkspaceId ? { workspaceId: tier.logAnalyticsWorkspaceId } : {}),
+        },
+        ...(tier.rotationSubnetId ? { rotation: { subnetId: tier.rotationSubnetId } } : {}),
+        tags: tier.tags ?? {},
     };
 }
 
-/** Stack-config keys mapped back to the spec field a client wrote, so a 400 names their field. */
-const CONFIG_KEY_TO_SPEC: ReadonlyArray<[RegExp, string]> = [
-    [/^environment/, "tier"],
-    [/^roleAssignments/, "access"],
-    [/^allowedIpRanges/, "network.allowedIpRanges"],
-    [/^allowedSubnetIds/, "network.allowedSubnetIds"],
-    [/^monitoring\.alertEmails/, "alerts.emails"],
-    [/^namePrefix/, "name"],
-    [/^tags\.Environment/, "name"],
-    [/^tags\.Team/, "team"],
+/** Where each stack-config key came from: a spec field the client wrote, or a key of the platform profile. */
+const CONFIG_KEY_SOURCES: ReadonlyArray<[RegExp, (tier: string) => { spec: string } | { profile: string }]> = [
+    [/^tier/, () => ({ spec: "tier" })],
+    [/^team/, () => ({ spec: "team" })],
+    [/^location/, () => ({ spec: "location" })],
+    [/^roleAssignments/, () => ({ spec: "access" })],
+    [/^allowedIpRanges/, () => ({ spec: "network.allowedIpRanges" })],
+    [/^allowedSubnetIds/, () => ({ spec: "network.allowedSubnetIds" })],
+    [/^monitoring\.alertEmails/, () => ({ spec: "alerts.emails" })],
+    [/^cosmos/, () => ({ spec: "cosmos" })],
+    [/^namePrefix/, () => ({ spec: "name" })],
+    [/^privateEndpoint/, (t) => ({ profile: `tiers.${t}.privateEndpoint` })],
+    [/^monitoring\.workspaceId/, (t) => ({ profile: `tiers.${t}.logAnalyticsWorkspaceId` })],
+    [/^rotation/, (t) => ({ profile: `tiers.${t}.rotationSubnetId` })],
+    [/^tags/, (t) => ({ profile: `tiers.${t}.tags` })],
 ];
 
-function specPathOf(configKey: string): string {
-    for (const [pattern, specKey] of CONFIG_KEY_TO_SPEC) {
-        if (pattern.test(configKey)) return configKey.replace(pattern, specKey);
-    }
-    return configKey;
-}
-
-function zodProblems(error: z.ZodError, input: unknown, prefix = ""): Problem[] {
-    return error.issues.flatMap((issue): Problem[] => {
-        const missing = prefix === "" && issue.path.length > 0 && valueAt(input, issue.path) === undefined;
-        const at = (extra: PropertyKey[] = []) => {
-            const p = keyOf([...issue.path, ...extra]);
-            return prefix ? (p ? `${prefix}.${p}` : prefix) : p || "(body)";
-        };
-        switch (issue.code) {
-            case "unrecognized_keys":
-                return issue.keys.map((k) => ({ path: at([k]), message: "is not a known field" }));
-            case "invalid_value":
-                return [{ path: at(), message: `${missing ? "is required and " : ""}must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}` }];
-            case "invalid_type":
-                return [{ path: at(), message: `${missing ? "is required and " : ""}must be ${issue.expected === "array" ? "a list" : issue.expected === "object" ? "an object" : `a ${issue.expected}`}` }];
-            case "too_small":
-                return [{ path: at(), message: issue.origin === "array" ? `must list at least ${issue.minimum} item(s)` : `must be at least ${issue.minimum}${issue.origin === "string" ? " characters" : ""}` }];
-            case "too_big":
-                return [{ path: at(), message: issue.origin === "array" ? `must list at most ${issue.maximum} item(s)` : `must be at most ${issue.maximum}${issue.origin === "string" ? " characters" : ""}` }];
-            default:
-                return [{ path: at(), message: issue.message }];
+function sourceOf(configKey: string, tier: string): { spec: string } | { profile: string } {
+    for (const [pattern, source] of CONFIG_KEY_SOURCES) {
+        if (pattern.test(configKey)) {
+            const s = source(tier);
+            return "spec" in s ? { spec: configKey.replace(pattern, s.spec) } : s;
         }
-    });
-}
-
-/** Validates an environment name; throws ValidationError naming `name`. */
-export function parseEnvironmentName(name: unknown): string {
-    const result = EnvironmentNameSchema.safeParse(name);
-    if (!result.success) throw new ValidationError(zodProblems(result.error, name, "name"), "The environment name is invalid.");
-    return result.data;
+    }
+    return { spec: configKey };
 }
 
 /**
- * Validates a PUT body for environment `name` and proves the derived stack config is
- * one the components accept. Throws ValidationError listing every bad field.
+ * The stack config for a spec, validated by the one stack-config schema. Problems in
+ * the client's fields are a ValidationError naming those fields; problems the platform
+ * profile must fix are a PlatformNotConfiguredError naming the profile keys.
  */
-export function parseEnvironmentSpec(name: string, body: unknown): EnvironmentSpec {
-    const result = EnvironmentSpecSchema.safeParse(body);
-    if (!result.success) throw new ValidationError(zodProblems(result.error, body), "The environment spec is invalid.");
-    const spec = result.data;
-    const tagProblems = [["Team", spec.team], ["Environment", name]].flatMap(([k, v]) => {
-        const p = tagProblem(k, v);
-        return p ? [{ path: k === "Team" ? "team" : "name", message: p }] : [];
-    });
-    if (tagProblems.length > 0) throw new ValidationError(tagProblems, "The environment spec is invalid.");
+export function stackConfigFor(name: string, spec: EnvironmentSpec, profile: PlatformProfile): StackConfigInput {
+    const config = deriveStackConfig(name, spec, profile);
+    const allowed = profile.tiers[spec.tier]?.allowedLocations;
+    const problems: FieldProblem[] = allowed && !allowed.includes(spec.location)
+        ? [{ path: "location", message: `must be one of ${allowed.map((l) => JSON.stringify(l)).join(", ")} (the platform's regions for ${spec.tier})` }]
+        : [];
     try {
-        parseStackConfig(specToStackConfig(name, spec));
+        parseStackConfig(config);
     } catch (e) {
         if (!(e instanceof StackConfigError)) throw e;
-        throw new ValidationError(e.problems.map((p) => ({ path: specPathOf(p.key), message: p.message })), "The environment spec is invalid.");
+        const platform: FieldProblem[] = [];
+        for (const p of e.problems) {
+            const source = sourceOf(p.path, spec.tier);
+            if ("profile" in source) platform.push({ path: source.profile, message: p.message });
+            else problems.push({ path: source.spec, message: p.message });
+        }
+        if (problems.length === 0 && platform.length > 0) throw new PlatformNotConfiguredError(spec.tier, platform);
     }
-    return spec;
+    if (problems.length > 0) throw new ValidationError(problems, "The environment spec is invalid.");
+    return config;
+}
+
+/** Validates a PUT body for environment `name` once, at the edge; the service takes the result as it is. */
+export function parseDesiredEnvironment(name: string, body: unknown, profile: PlatformProfile): DesiredEnvironment {
+    const result = EnvironmentSpecSchema.safeParse(body);
+    if (!result.success) throw new ValidationError(schemaProblems(result.error, body, { schema: EnvironmentSpecSchema }), "The environment spec is invalid.");
+    const spec = result.data;
+    const config = stackConfigFor(name, spec, profile);
+    return { name, spec, config, hash: specHash({ spec, config }) };
 }
 
 /** JSON with object keys sorted at every level, so equal specs serialize identically. */

@@ -14,11 +14,19 @@ export interface DriftedResource {
 
 /**
  * Only what a client may see of a step: identity, operation and the names of
- * changed properties. Old/new inputs and outputs stay out: they can hold values
- * a provider returned in plaintext.
+ * changed properties. Outputs and old state stay out: they can hold values a
+ * provider returned in plaintext.
  */
-function step(m: StepEventMetadata): { urn: string; type: string; op: string; diffs?: string[] } {
-    return { urn: m.urn, type: m.type, op: m.op, ...(m.diffs?.length ? { diffs: [...m.diffs] } : {}) };
+function step(m: StepEventMetadata): { urn: string; type: string; name: string; op: string; diffs?: string[] } {
+    return { urn: m.urn, type: m.type, name: m.urn.slice(m.urn.lastIndexOf("::") + 2), op: m.op, ...(m.diffs?.length ? { diffs: [...m.diffs] } : {}) };
+}
+
+/** A string masked at every depth of a JSON value. */
+function maskDeep(value: unknown, mask: Masker): unknown {
+    if (typeof value === "string") return mask(value);
+    if (Array.isArray(value)) return value.map((v) => maskDeep(v, mask));
+    if (value === null || typeof value !== "object") return value;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDeep(v, mask)]));
 }
 
 /**
@@ -36,7 +44,10 @@ export class EventTranslator {
 
     translate(e: PulumiEvent): EngineEvent | undefined {
         if (e.resourcePreEvent) {
-            return { type: "resource-pre", data: { ...step(e.resourcePreEvent.metadata), planning: e.resourcePreEvent.planning === true } };
+            // The planned inputs are what the program sent (the engine has already replaced secrets
+            // with "[secret]"), which is what a team reviews before it applies.
+            const m = e.resourcePreEvent.metadata;
+            return { type: "resource-pre", data: { ...step(m), planning: e.resourcePreEvent.planning === true, inputs: maskDeep(m.new?.inputs ?? {}, this.mask) } };
         }
         if (e.resOutputsEvent) {
             const s = step(e.resOutputsEvent.metadata);

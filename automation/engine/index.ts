@@ -2,14 +2,16 @@ import type { Engine } from "../domain/ports";
 import { silentLogger, type EngineLogger } from "./logger";
 import { PulumiEngine, type PulumiEngineOptions } from "./pulumiEngine";
 import { TestDoubleEngine, type TestDoubleOptions } from "./testDouble";
+import { OfflineEngine } from "./offline/engine";
 
 export { PulumiEngine, PROJECT_NAME, type PulumiEngineOptions } from "./pulumiEngine";
 export { TestDoubleEngine, TEST_DOUBLE_SECRET, type ScriptedOutcome, type TestDoubleOptions, type RecordedCall } from "./testDouble";
 export { toEngineError, CLI_MISSING_MESSAGE, type PolicyViolation } from "./errors";
 export { encodeStackConfig } from "./stackConfig";
+export { OfflineEngine, type OfflineEngineOptions } from "./offline/engine";
 export type { EngineLogger } from "./logger";
 
-export const ENGINE_KINDS = ["pulumi", "test-double"] as const;
+export const ENGINE_KINDS = ["pulumi", "offline", "test-double"] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
 
 /** The settings the engine needs; field names match the server's Settings so it can be passed as-is. */
@@ -40,6 +42,10 @@ export interface EngineFactoryOptions {
 /** Builds the configured engine. Choosing the test double is logged as a warning, every start. */
 export function createEngine(opts: EngineFactoryOptions): Engine {
     const logger = opts.logger ?? silentLogger;
+    if (opts.engine === "offline") {
+        logger.warn({ engine: "offline" }, "KVP_ENGINE=offline: operations run the real program under Pulumi mocks with the policy pack and provision NOTHING in Azure.");
+        return new OfflineEngine({ dataDir: opts.dataDir, logger });
+    }
     if (opts.engine === "test-double") {
         const engine = new TestDoubleEngine(opts.testDouble);
         logger.warn({ engine: engine.name }, "KVP_ENGINE=test-double: the TEST DOUBLE engine is active; operations provision NOTHING. Never use it in production.");

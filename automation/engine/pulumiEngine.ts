@@ -6,7 +6,6 @@ import * as path from "node:path";
 import {
     LocalWorkspace, type EngineEvent as PulumiEvent, type LocalWorkspaceOptions, type OpMap, type PulumiFn, type Stack,
 } from "@pulumi/pulumi/automation";
-import { parseStackConfig, StackConfigError } from "../../config/schema";
 import {
     EngineError, type Engine, type EngineResult, type EngineRunRequest, type Readiness,
 } from "../domain/ports";
@@ -144,8 +143,6 @@ export class PulumiEngine implements Engine {
         const translator = new EventTranslator(this.mask, req.kind === "refresh");
         try {
             const creates = req.kind === "update" || req.kind === "preview";
-            // Refresh and destroy must still work for a spec that a newer schema would reject.
-            if (creates) this.validateConfig(req.config);
             const stack = await this.openStack(req.stackName, creates ? "createOrSelect" : "select", cli);
             await this.writeConfig(stack, req.config);
             if (req.signal.aborted) throw canceledError(req.signal);
@@ -248,15 +245,6 @@ export class PulumiEngine implements Engine {
             return { name, ok: true, detail: `${dir} is writable` };
         } catch (e) {
             return { name, ok: false, detail: `${dir} is not writable: ${(e as NodeJS.ErrnoException).code ?? "error"}` };
-        }
-    }
-
-    private validateConfig(config: EngineRunRequest["config"]): void {
-        try {
-            parseStackConfig(config);
-        } catch (e) {
-            if (e instanceof StackConfigError) throw new EngineError("config_invalid", "Invalid stack configuration.", false, e.problems);
-            throw e;
         }
     }
 

@@ -1,11 +1,9 @@
 import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { CONFIG_NAMESPACE } from "../../config/load";
-import type { StackConfigInput } from "../../config/schema";
+import { DEFAULT_LOCATION, type StackConfigInput } from "../../config/schema";
 
 /** The provider key the program's default Azure provider reads its region from. */
 export const AZURE_LOCATION_KEY = "azure-native:location";
-/** The schema's default region, for the provider key when the spec leaves location out. */
-const DEFAULT_LOCATION = "westeurope";
 
 /**
  * `rawStackConfig` JSON-decodes every value and falls back to the raw string.

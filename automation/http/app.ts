@@ -14,6 +14,7 @@ import type { Metrics } from "./metrics";
 import { HttpProblem, problemHandler, requestInstance, sendProblem, toProblem } from "./problem";
 import { expressPath } from "./route";
 import { buildRoutes, type RouteDeps } from "./routes";
+import { EMPTY_PROFILE, type PlatformProfile } from "../domain/platformProfile";
 
 /**
  * The HTTP application: security headers, request ids, logging, metrics, the /v1
@@ -28,6 +29,8 @@ export interface AppDeps {
     logger: Logger;
     metrics: Metrics;
     auth: Authenticator;
+    /** The platform profile merged with each spec. Defaults to none: dev and staging only. */
+    profile?: PlatformProfile;
     /** Test hook: shorter SSE heartbeats and state checks. */
     sse?: RouteDeps["sse"];
 }
@@ -144,6 +147,7 @@ export function createApp(deps: AppDeps): Express {
         service: deps.service,
         metrics,
         engineKind: deps.settings.engine,
+        profile: deps.profile ?? EMPTY_PROFILE,
         sse: deps.sse,
         onStreamError: (err) => logger.error({ err }, "event stream failed"),
     });

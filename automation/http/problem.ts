@@ -1,8 +1,9 @@
 import type { ErrorRequestHandler, Request, Response } from "express";
 import type { Logger } from "pino";
 import { z } from "zod";
+import type { FieldProblem } from "../../config/problems";
 import {
-    ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, UnavailableError, ValidationError,
+    ConflictError, ForbiddenError, NotFoundError, PlatformNotConfiguredError, PreconditionFailedError, UnavailableError, ValidationError,
 } from "../domain/errors";
 
 /**
@@ -14,11 +15,7 @@ import {
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
-export interface FieldProblem {
-    /** JSON-pointer-like path of the bad field, e.g. `network.allowedIpRanges[0]` or `query.limit`. */
-    path: string;
-    message: string;
-}
+export type { FieldProblem } from "../../config/problems";
 
 export const ProblemSchema = z.object({
     type: z.string().describe("URI identifying the problem type"),
@@ -57,21 +54,6 @@ export function problemType(slug: string): string {
     return `urn:keyvault-platform:problem:${slug}`;
 }
 
-function fieldPath(segments: ReadonlyArray<PropertyKey>): string {
-    return segments.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), "");
-}
-
-/** Turns zod issues into `errors` entries, prefixed with where the value came from (`query`, `body`...). */
-export function zodFieldProblems(error: z.ZodError, prefix?: string): FieldProblem[] {
-    return error.issues.flatMap((issue) => {
-        const base = prefix ? [prefix, ...issue.path] : issue.path;
-        if (issue.code === "unrecognized_keys") {
-            return issue.keys.map((k) => ({ path: fieldPath([...base, k]), message: "is not a known field" }));
-        }
-        return [{ path: fieldPath(base) || "(root)", message: issue.message }];
-    });
-}
-
 interface Mapped {
     problem: Problem;
     headers: Record<string, string>;
@@ -108,6 +90,10 @@ export function toProblem(err: unknown, instance: string): Mapped {
     if (err instanceof ValidationError) {
         const errors = err.problems.map((p) => ({ path: p.path, message: p.message }));
         return { problem: make(400, "validation", "Request validation failed", err.message, errors), headers: {}, unexpected: false };
+    }
+    if (err instanceof PlatformNotConfiguredError) {
+        const errors = err.problems.map((p) => ({ path: p.path, message: p.message }));
+        return { problem: make(422, "platform-not-configured", "The platform is not configured for this request", err.message, errors), headers: {}, unexpected: false };
     }
     for (const [cls, status, slug, title] of DOMAIN_ERRORS) {
         if (err instanceof cls) {

@@ -3,7 +3,8 @@ import { z } from "zod";
 import { ValidationError } from "../domain/errors";
 import type { Actor, Role } from "../domain/ports";
 import { requireRole } from "./auth";
-import { HttpProblem, RequestValidationError, zodFieldProblems, type FieldProblem } from "./problem";
+import { schemaProblems } from "../../config/problems";
+import { HttpProblem, RequestValidationError, type FieldProblem } from "./problem";
 
 /**
  * One declaration per route: its schemas, the role it needs and its handler. The
@@ -91,7 +92,7 @@ export function expressPath(path: string): string {
 function parsePart<S extends z.ZodType>(schema: S, value: unknown, where: string, problems: FieldProblem[]): z.output<S> | undefined {
     const result = schema.safeParse(value);
     if (result.success) return result.data;
-    problems.push(...zodFieldProblems(result.error, where));
+    problems.push(...schemaProblems(result.error, value, { schema, prefix: where }));
     return undefined;
 }
 
@@ -119,7 +120,7 @@ export function route<P extends z.ZodType | undefined = undefined, Q extends z.Z
                 body = spec.body.parse(req.body, params as Out<P>);
             } else {
                 const parsed = spec.body.schema.safeParse(req.body);
-                if (!parsed.success) throw new ValidationError(zodFieldProblems(parsed.error), "The request body is invalid.");
+                if (!parsed.success) throw new ValidationError(schemaProblems(parsed.error, req.body, { schema: spec.body.schema }), "The request body is invalid.");
                 body = parsed.data as B;
             }
         }

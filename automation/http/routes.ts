@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { EnvironmentService } from "../domain/service";
-import { EnvironmentSpecSchema, parseEnvironmentSpec } from "../domain/spec";
+import { EnvironmentSpecSchema, parseDesiredEnvironment } from "../domain/spec";
+import type { PlatformProfile } from "../domain/platformProfile";
 import type { Operation } from "../domain/ports";
 import type { Metrics } from "./metrics";
 import { renderDocsPage } from "./docsPage";
@@ -10,7 +11,7 @@ import { route, type Route } from "./route";
 import {
     AcceptedSchema, AuditPageSchema, DEFAULT_PAGE_SIZE, EnvironmentDetailSchema, EnvironmentPageSchema, EnvironmentParamsSchema,
     EventsHeadersSchema, EventsQuerySchema, IdempotencyHeadersSchema, ListEnvironmentsQuerySchema, OperationParamsSchema,
-    OperationSchema, PageQuerySchema, ReadinessSchema,
+    OperationSchema, PageQuerySchema, PlanPageSchema, PlanQuerySchema, ReadinessSchema,
 } from "./schemas";
 import { DEFAULT_SSE_OPTIONS, streamOperationEvents } from "./sse";
 
@@ -24,10 +25,18 @@ export interface RouteDeps {
     metrics: Metrics;
     /** "test-double" is shown loudly on /readyz. */
     engineKind: string;
+    /** Merged with each PUT spec into the stack config. */
+    profile: PlatformProfile;
     onStreamError(err: unknown): void;
     /** Test hook: shorter SSE heartbeats. */
     sse?: Partial<typeof DEFAULT_SSE_OPTIONS>;
 }
+
+/** Engines that provision nothing say so on /readyz, so nobody mistakes a demo for a deployment. */
+const ENGINE_WARNINGS: Record<string, string> = {
+    "test-double": "WARNING: the TEST DOUBLE engine is active (KVP_ENGINE=test-double); operations provision NOTHING",
+    offline: "NOTE: the OFFLINE engine is active (KVP_ENGINE=offline); operations run the real program and policy pack under mocks and provision NOTHING",
+};
 
 const OperationBody = z.object({ operation: OperationSchema });
 const operationLocation = (op: Operation) => `/v1/operations/${encodeURIComponent(op.id)}`;
@@ -48,15 +57,15 @@ export function buildRoutes(deps: RouteDeps): Route[] {
             description: "202 with the queued update and a Location header; 200 when the spec is already applied and nothing is pending. An Idempotency-Key replays the first response.",
             role: "operator", gate: "service",
             params: EnvironmentParamsSchema, headers: IdempotencyHeadersSchema,
-            body: { schema: EnvironmentSpecSchema, parse: (raw, params) => parseEnvironmentSpec(params.name, raw) },
+            body: { schema: EnvironmentSpecSchema, parse: (raw, params) => parseDesiredEnvironment(params.name, raw, deps.profile) },
             responses: {
                 200: { description: "Already applied; nothing queued", schema: AcceptedSchema },
                 202: { description: "Update queued", schema: AcceptedSchema, headers: { Location: "The operation's URL" } },
                 404: { description: "Not found" }, 409: { description: "The environment is being destroyed" },
                 412: { description: "Idempotency-Key reused with another body" },
             },
-            async handle({ res, actor, params, headers, body, requestId }) {
-                const result = await service.putEnvironment(actor, params.name, body, headers["idempotency-key"], { requestId });
+            async handle({ res, actor, headers, body, requestId }) {
+                const result = await service.putEnvironment(actor, body, headers["idempotency-key"], { requestId });
                 if (result.operation && result.status === 202) res.location(operationLocation(result.operation));
                 res.status(result.status).json({ environment: result.environment, ...(result.operation ? { operation: result.operation } : {}) });
             },
@@ -127,6 +136,18 @@ export function buildRoutes(deps: RouteDeps): Route[] {
             },
         }),
         route({
+            method: "get", path: "/v1/operations/{id}/plan", operationId: "getOperationPlan", tag: "operations",
+            summary: "The resources an operation plans (preview) or changes (update, destroy): operation, type, name and masked inputs",
+            description: "Paged in the order the engine reported the steps. Complete once the operation has ended; while it runs, the steps so far.",
+            role: "reader",
+            params: OperationParamsSchema, query: PlanQuerySchema,
+            responses: { 200: { description: "A page of plan steps", schema: PlanPageSchema }, 404: { description: "Not found" } },
+            async handle({ res, actor, params, query }) {
+                const page = await service.listPlan(actor, params.id, { limit: query.limit ?? DEFAULT_PAGE_SIZE, after: query.cursor });
+                res.json({ operationId: params.id, items: page.items, ...(page.next !== undefined ? { nextCursor: String(page.next) } : {}) });
+            },
+        }),
+        route({
             method: "post", path: "/v1/operations/{id}/cancel", operationId: "cancelOperation", tag: "operations",
             summary: "Cancel: a queued operation at once; a running one gracefully through the engine's AbortSignal",
             role: "operator", gate: "service",
@@ -167,8 +188,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
             },
             async handle({ res }) {
                 const readiness = await service.readiness();
-                const checks = deps.engineKind === "test-double"
-                    ? [{ name: "engine-kind", ok: true, detail: "WARNING: the TEST DOUBLE engine is active (KVP_ENGINE=test-double); operations provision NOTHING" }, ...readiness.checks]
+                const checks = deps.engineKind in ENGINE_WARNINGS
+                    ? [{ name: "engine-kind", ok: true, detail: ENGINE_WARNINGS[deps.engineKind] }, ...readiness.checks]
                     : readiness.checks;
                 res.status(readiness.ok ? 200 : 503).json({ ok: readiness.ok, engine: deps.engineKind, checks });
             },

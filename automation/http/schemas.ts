@@ -130,6 +130,27 @@ export const AuditEntrySchema = z.object({
     requestId: z.string().optional(),
 }) satisfies z.ZodType<AuditEntry>;
 
+export const PlanStepSchema = z.object({
+    seq: z.number().int().meta({ description: "The step's event seq; the plan is paged by it." }),
+    op: z.string().meta({ description: "create, update, replace, delete, same or refresh, as the engine names it.", example: "create" }),
+    type: z.string().meta({ example: "azure-native:keyvault:Vault" }),
+    name: z.string().meta({ description: "The resource's logical name.", example: "env-kv-vault" }),
+    urn: z.string(),
+    inputs: z.record(z.string(), z.unknown()).meta({ description: "The inputs the program gave the resource; secrets read \"[secret]\"." }),
+}).meta({ id: "PlanStep" });
+
+export const PlanPageSchema = z.object({
+    operationId: z.string(),
+    items: z.array(PlanStepSchema),
+    nextCursor: z.string().optional(),
+});
+
+export const PlanQuerySchema = z.object({
+    limit: pageLimit,
+    cursor: z.string().regex(/^[1-9][0-9]{0,9}$/, "must be the nextCursor of a previous page").transform(Number).optional()
+        .meta({ description: "The `nextCursor` of the previous page." }),
+}).strict();
+
 export const AuditPageSchema = z.object({ items: z.array(AuditEntrySchema), nextCursor: z.string().optional() });
 
 export const ReadinessSchema = z.object({

@@ -6,7 +6,9 @@ import { backoffMs, OperationSettings } from "../domain/operationSettings";
 import { Engine, EngineError, EngineResult, Operation, OperationError } from "../domain/ports";
 import { redact, redactOutputs } from "../domain/redact";
 import type { Clock, Ids, Logger } from "../domain/runtime";
-import { EnvironmentSpecSchema, specToStackConfig } from "../domain/spec";
+import { deriveStackConfig, stackConfigFor, type EnvironmentSpec } from "../domain/spec";
+import type { PlatformProfile } from "../domain/platformProfile";
+import { DomainError } from "../domain/errors";
 import type { Store, StoreTx } from "../domain/store";
 import { WORKER_ACTOR } from "./systemActors";
 
@@ -23,6 +25,8 @@ export interface RunContext {
     logger: Logger;
     workerId: string;
     random: () => number;
+    /** Merged with each stored spec into the stack config, on every run. */
+    profile: PlatformProfile;
 }
 
 export interface RunHandle {
@@ -128,16 +132,31 @@ async function perform(ctx: RunContext, op: Operation, signal: AbortSignal, onEv
         await ctx.store.transaction((tx) => tx.setRecoveryPending(env.name, false));
     }
     signal.throwIfAborted();
-    const spec = EnvironmentSpecSchema.safeParse(env.spec);
-    if (!spec.success) throw new EngineError("config_invalid", "The stored spec no longer passes validation; PUT a corrected spec.", false);
     return ctx.engine.run({
         operationId: op.id,
         kind: op.kind,
         stackName: env.name,
-        config: specToStackConfig(env.name, spec.data),
+        config: runConfig(ctx, op, env.name, env.spec as EnvironmentSpec),
         signal,
         onEvent: (e) => onEvent(e.type, e.data),
     });
+}
+
+/**
+ * The stack config for this run: the stored spec (validated when it was PUT) merged with
+ * the platform profile as it is now. Update and preview validate the merge, since the profile
+ * may have changed; refresh and destroy must still work for an environment the current
+ * profile or schema would no longer accept, so they take the merge as it is.
+ */
+function runConfig(ctx: RunContext, op: Operation, name: string, spec: EnvironmentSpec) {
+    if (op.kind === "refresh" || op.kind === "destroy") return deriveStackConfig(name, spec, ctx.profile);
+    try {
+        return stackConfigFor(name, spec, ctx.profile);
+    } catch (e) {
+        if (!(e instanceof DomainError)) throw e;
+        const problems = "problems" in e ? (e.problems as Array<{ path: string; message: string }>) : [];
+        throw new EngineError("config_invalid", `The stored spec no longer yields a valid stack config: ${problems.map((p) => `${p.path} ${p.message}`).join("; ") || e.message}. PUT a corrected spec, or fix the platform profile.`, false, { errors: problems });
+    }
 }
 
 /**

@@ -4,6 +4,7 @@ import type { EventHub } from "../domain/eventHub";
 import { OperationSettings, resolveOperationSettings } from "../domain/operationSettings";
 import type { Engine } from "../domain/ports";
 import { Clock, Ids, Logger, randomIds, silentLogger, systemClock } from "../domain/runtime";
+import { EMPTY_PROFILE, type PlatformProfile } from "../domain/platformProfile";
 import type { Store } from "../domain/store";
 import { recoverInterrupted } from "./recovery";
 import { RunContext, RunHandle, startRun } from "./runOperation";
@@ -23,6 +24,8 @@ export interface WorkerOptions {
     workerId?: string;
     /** Jitter source for backoff; tests pin it. */
     random?: () => number;
+    /** The platform profile merged with each spec. Defaults to none (prod specs then fail to validate). */
+    profile?: PlatformProfile;
 }
 
 /**
@@ -41,6 +44,7 @@ export class Worker {
     private readonly ids: Ids;
     private readonly logger: Logger;
     private readonly random: () => number;
+    private readonly profile: PlatformProfile;
     private readonly runs = new Map<string, RunHandle>();
     private readonly unsubscribe: Array<() => void> = [];
     private state: "new" | "running" | "stopping" | "stopped" = "new";
@@ -59,6 +63,7 @@ export class Worker {
         this.ids = options.ids ?? randomIds;
         this.logger = options.logger ?? silentLogger;
         this.random = options.random ?? Math.random;
+        this.profile = options.profile ?? EMPTY_PROFILE;
         this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     }
 
@@ -184,7 +189,7 @@ export class Worker {
     private runContext(): RunContext {
         return {
             store: this.store, engine: this.engine, hub: this.hub, settings: this.settings, clock: this.clock,
-            ids: this.ids, logger: this.logger, workerId: this.id, random: this.random,
+            ids: this.ids, logger: this.logger, workerId: this.id, random: this.random, profile: this.profile,
         };
     }
 

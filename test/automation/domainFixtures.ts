@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Actor } from "../../automation/domain/ports";
+import { loadPlatformProfile, type PlatformProfile } from "../../automation/domain/platformProfile";
+import { parseDesiredEnvironment, type DesiredEnvironment } from "../../automation/domain/spec";
 import type { Clock } from "../../automation/domain/runtime";
 
 /** Shared fixtures for the domain, store and worker tests. */
@@ -26,6 +28,14 @@ export function validSpec(overrides: Record<string, unknown> = {}): Record<strin
         ttlHours: 72,
         ...overrides,
     };
+}
+
+/** The platform profile shipped as platform.example.yaml: the one the README's quickstart uses. */
+export const EXAMPLE_PROFILE: PlatformProfile = loadPlatformProfile(join(__dirname, "..", "..", "platform.example.yaml"));
+
+/** A PUT body as the HTTP edge hands it to the service: parsed once, against a platform profile. */
+export function desired(name: string, body: unknown, profile: PlatformProfile = EXAMPLE_PROFILE): DesiredEnvironment {
+    return parseDesiredEnvironment(name, body, profile);
 }
 
 /** A clock tests move by hand; starts at a fixed instant. */

@@ -3,11 +3,10 @@ import { ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, 
 import { STATE_EVENT } from "../../automation/domain/eventHub";
 import type { OperationEvent } from "../../automation/domain/ports";
 import { EnvironmentService } from "../../automation/domain/service";
-import { specHash } from "../../automation/domain/spec";
 import type { Store } from "../../automation/domain/store";
 import { TestDoubleEngine } from "../../automation/engine/testDouble";
 import { openSqliteStore } from "../../automation/store/sqlite";
-import { ADMIN, ManualClock, PAYMENTS_OPERATOR, PAYMENTS_READER, SEARCH_OPERATOR, sequentialIds, tempDir, validSpec } from "./domainFixtures";
+import { ADMIN, desired, ManualClock, PAYMENTS_OPERATOR, PAYMENTS_READER, SEARCH_OPERATOR, sequentialIds, tempDir, validSpec } from "./domainFixtures";
 
 describe("EnvironmentService", () => {
     let dir: ReturnType<typeof tempDir>;
@@ -40,13 +39,13 @@ describe("EnvironmentService", () => {
 
     describe("putEnvironment", () => {
         it("stores a new environment as pending, queues an update and audits the actor", async () => {
-            const result = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec(), undefined, { requestId: "req-1" });
+            const result = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()), undefined, { requestId: "req-1" });
             assert.equal(result.status, 202);
             assert.equal(result.operation?.kind, "update");
             assert.equal(result.operation?.state, "queued");
             assert.equal(result.operation?.requestedBy, "alice");
             assert.equal(result.environment.status, "pending");
-            assert.equal(result.environment.specHash, specHash(validSpec()));
+            assert.equal(result.environment.specHash, desired("payments-dev", validSpec()).hash);
             assert.equal(result.environment.lastOperation?.id, result.operation?.id);
             const [entry] = (await store.listAudit({ limit: 1 })).items;
             assert.deepEqual([entry.actor, entry.action, entry.target, entry.outcome, entry.requestId], [PAYMENTS_OPERATOR, "environment.put", "payments-dev", "accepted", "req-1"]);
@@ -55,9 +54,9 @@ describe("EnvironmentService", () => {
         });
 
         it("answers 200 with no operation when the same spec is applied and nothing is pending", async () => {
-            await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             await markApplied("payments-dev");
-            const again = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            const again = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             assert.equal(again.status, 200);
             assert.equal(again.operation, undefined);
             assert.equal(again.environment.status, "ready");
@@ -65,62 +64,62 @@ describe("EnvironmentService", () => {
         });
 
         it("returns the pending update for the same spec instead of queuing another", async () => {
-            const first = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
-            const second = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            const first = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
+            const second = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             assert.equal(second.status, 202);
             assert.equal(second.operation?.id, first.operation?.id);
         });
 
         it("collapses a changed spec into the update still queued", async () => {
-            const first = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
-            const changed = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec({ cosmos: { enabled: true } }));
+            const first = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
+            const changed = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec({ cosmos: { enabled: true } })));
             assert.equal(changed.operation?.id, first.operation?.id);
-            assert.equal(changed.operation?.specHash, specHash(validSpec({ cosmos: { enabled: true } })));
+            assert.equal(changed.operation?.specHash, desired("payments-dev", validSpec({ cosmos: { enabled: true } })).hash);
             assert.equal((await store.listOperations("payments-dev", 10)).length, 1);
         });
 
         it("queues a new update for the same spec after a failed one", async () => {
-            await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             const op = await store.claimNext({ workerId: "w", leaseMs: 60_000, maxRunning: 10, now: clock.iso() });
             await store.finishOperation({ id: op!.id, workerId: "w", state: "failed", error: { code: "failed", message: "x" }, now: clock.iso() });
             await store.updateEnvironment("payments-dev", { status: "failed", now: clock.iso() });
-            const retry = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            const retry = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             assert.equal(retry.status, 202);
             assert.notEqual(retry.operation?.id, op!.id);
         });
 
         it("replays the first response for a repeated Idempotency-Key and refuses it with another body", async () => {
-            const first = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec(), "key-1");
+            const first = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()), "key-1");
             await markApplied("payments-dev");
-            const replay = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec(), "key-1");
+            const replay = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()), "key-1");
             assert.deepEqual(replay, JSON.parse(JSON.stringify(first)));
-            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec({ ttlHours: 5 }), "key-1"), PreconditionFailedError);
+            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec({ ttlHours: 5 })), "key-1"), PreconditionFailedError);
             // Another caller's identical key is a different key.
-            const other = await service.putEnvironment(ADMIN, "payments-dev", validSpec({ ttlHours: 5 }), "key-1");
+            const other = await service.putEnvironment(ADMIN, desired("payments-dev", validSpec({ ttlHours: 5 })), "key-1");
             assert.equal(other.status, 202);
-            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec(), "has spaces"), (e: unknown) => e instanceof ValidationError && e.problems[0].path === "Idempotency-Key");
+            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()), "has spaces"), (e: unknown) => e instanceof ValidationError && e.problems[0].path === "Idempotency-Key");
         });
 
         it("sets the TTL from ttlHours, keeps it for the same spec, and clears it when ttlHours goes", async () => {
-            const created = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec({ ttlHours: 2 }));
+            const created = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec({ ttlHours: 2 })));
             assert.equal(created.environment.expiresAt, clock.iso(2 * 3_600_000));
             clock.advance(60_000);
-            const same = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec({ ttlHours: 2 }));
+            const same = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec({ ttlHours: 2 })));
             assert.equal(same.environment.expiresAt, clock.iso(2 * 3_600_000 - 60_000));
-            const changed = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec({ ttlHours: 3 }));
+            const changed = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec({ ttlHours: 3 })));
             assert.equal(changed.environment.expiresAt, clock.iso(3 * 3_600_000));
             const spec = validSpec();
             delete spec.ttlHours;
-            assert.equal((await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", spec)).environment.expiresAt, undefined);
+            assert.equal((await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", spec))).environment.expiresAt, undefined);
         });
 
         it("enforces roles and team ownership, and audits each refusal", async () => {
-            await assert.rejects(service.putEnvironment(PAYMENTS_READER, "payments-dev", validSpec()), ForbiddenError);
-            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec({ team: "search" })), ForbiddenError);
-            await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
-            await assert.rejects(service.putEnvironment(SEARCH_OPERATOR, "payments-dev", validSpec({ team: "search" })), ForbiddenError);
-            await assert.rejects(service.putEnvironment({ subject: "x", role: "operator" }, "payments-dev", validSpec()), ForbiddenError);
-            const admin = await service.putEnvironment(ADMIN, "search-dev", validSpec({ team: "search" }));
+            await assert.rejects(service.putEnvironment(PAYMENTS_READER, desired("payments-dev", validSpec())), ForbiddenError);
+            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec({ team: "search" }))), ForbiddenError);
+            await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
+            await assert.rejects(service.putEnvironment(SEARCH_OPERATOR, desired("payments-dev", validSpec({ team: "search" }))), ForbiddenError);
+            await assert.rejects(service.putEnvironment({ subject: "x", role: "operator" }, desired("payments-dev", validSpec())), ForbiddenError);
+            const admin = await service.putEnvironment(ADMIN, desired("search-dev", validSpec({ team: "search" })));
             assert.equal(admin.environment.team, "search");
             const actions = await auditActions();
             assert.ok(actions.includes("rita environment.put payments-dev rejected"));
@@ -128,23 +127,22 @@ describe("EnvironmentService", () => {
             assert.ok(actions.includes("admin-1 environment.put search-dev accepted"));
         });
 
-        it("refuses a bad name or spec before anything is stored", async () => {
-            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, "Bad--Name", validSpec()), (e: unknown) => e instanceof ValidationError && e.problems[0].path === "name");
-            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec({ tier: "qa" })), (e: unknown) => e instanceof ValidationError && e.problems[0].path === "tier");
+        it("never sees a bad spec: the edge refuses it, naming the field, before anything is stored", async () => {
+            assert.throws(() => desired("payments-dev", validSpec({ tier: "qa" })), (e: unknown) => e instanceof ValidationError && e.problems[0].path === "tier");
             assert.equal(await store.getEnvironment("payments-dev"), undefined);
             assert.deepEqual(await store.countOperations(), []);
         });
 
         it("refuses a new spec while the environment is being destroyed", async () => {
-            await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             await service.deleteEnvironment(PAYMENTS_OPERATOR, "payments-dev");
-            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec()), ConflictError);
+            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec())), ConflictError);
         });
     });
 
     describe("reads", () => {
         it("redacts secret outputs, nested ones too, and includes the last operation", async () => {
-            const put = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            const put = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             await store.updateEnvironment("payments-dev", { outputs: { vaultUri: "https://kv/", diagnostics: { connectionString: "AccountKey=s3cr3t" } }, now: clock.iso() });
             const view = await service.getEnvironment(PAYMENTS_READER, "payments-dev");
             assert.deepEqual(view.outputs, { vaultUri: "https://kv/", diagnostics: { connectionString: "[secret]" } });
@@ -153,7 +151,7 @@ describe("EnvironmentService", () => {
         });
 
         it("hides other teams' environments and operations as not found", async () => {
-            const put = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            const put = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             await assert.rejects(service.getEnvironment(SEARCH_OPERATOR, "payments-dev"), NotFoundError);
             await assert.rejects(service.getOperation(SEARCH_OPERATOR, put.operation!.id), NotFoundError);
             await assert.rejects(service.listEvents(SEARCH_OPERATOR, put.operation!.id), NotFoundError);
@@ -164,8 +162,8 @@ describe("EnvironmentService", () => {
         });
 
         it("lists only the caller's team, filters by status, and pages", async () => {
-            for (const name of ["pay-a", "pay-b", "pay-c"]) await service.putEnvironment(PAYMENTS_OPERATOR, name, validSpec());
-            await service.putEnvironment(SEARCH_OPERATOR, "search-a", validSpec({ team: "search" }));
+            for (const name of ["pay-a", "pay-b", "pay-c"]) await service.putEnvironment(PAYMENTS_OPERATOR, desired(name, validSpec()));
+            await service.putEnvironment(SEARCH_OPERATOR, desired("search-a", validSpec({ team: "search" })));
             const page1 = await service.listEnvironments(PAYMENTS_READER, { limit: 2 });
             assert.deepEqual(page1.items.map((e) => e.name), ["pay-a", "pay-b"]);
             const page2 = await service.listEnvironments(PAYMENTS_READER, { limit: 2, cursor: page1.nextCursor });
@@ -180,7 +178,7 @@ describe("EnvironmentService", () => {
         });
 
         it("keeps the audit log to admins", async () => {
-            await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             await assert.rejects(service.listAudit(PAYMENTS_OPERATOR), ForbiddenError);
             const page = await service.listAudit(ADMIN, { limit: 10 });
             assert.equal(page.items[0].action, "environment.put");
@@ -193,8 +191,8 @@ describe("EnvironmentService", () => {
         });
 
         it("counts operations and the queue depth for metrics", async () => {
-            await service.putEnvironment(PAYMENTS_OPERATOR, "pay-a", validSpec());
-            await service.putEnvironment(PAYMENTS_OPERATOR, "pay-b", validSpec());
+            await service.putEnvironment(PAYMENTS_OPERATOR, desired("pay-a", validSpec()));
+            await service.putEnvironment(PAYMENTS_OPERATOR, desired("pay-b", validSpec()));
             const stats = await service.operationStats();
             assert.equal(stats.queueDepth, 2);
             assert.deepEqual(stats.counts, [{ kind: "update", state: "queued", count: 2 }]);
@@ -203,7 +201,7 @@ describe("EnvironmentService", () => {
 
     describe("operations", () => {
         it("queues a preview and a refresh of the stored spec, but not on a destroyed environment", async () => {
-            await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             const preview = await service.requestOperation(PAYMENTS_OPERATOR, "payments-dev", "preview");
             const refresh = await service.requestOperation(PAYMENTS_OPERATOR, "payments-dev", "refresh");
             assert.deepEqual([preview.kind, refresh.kind], ["preview", "refresh"]);
@@ -214,7 +212,7 @@ describe("EnvironmentService", () => {
         });
 
         it("cancels what was queued when a destroy is requested, and returns the same destroy twice", async () => {
-            const put = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            const put = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             const destroy = await service.deleteEnvironment(PAYMENTS_OPERATOR, "payments-dev");
             assert.equal(destroy.kind, "destroy");
             assert.equal((await store.getOperation(put.operation!.id))?.state, "canceled");
@@ -224,7 +222,7 @@ describe("EnvironmentService", () => {
         });
 
         it("cancels a queued operation at once and tells live subscribers", async () => {
-            const put = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            const put = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             const seen: OperationEvent[] = [];
             const unsubscribe = service.subscribe(put.operation!.id, (e) => seen.push(e));
             const canceled = await service.cancelOperation(PAYMENTS_OPERATOR, put.operation!.id);
@@ -236,7 +234,7 @@ describe("EnvironmentService", () => {
         });
 
         it("flags a running operation for cancellation and wakes its worker", async () => {
-            const put = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            const put = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             await store.claimNext({ workerId: "w", leaseMs: 60_000, maxRunning: 10, now: clock.iso() });
             const asked: string[] = [];
             service.hub.onCancelRequested((id) => asked.push(id));
@@ -248,7 +246,7 @@ describe("EnvironmentService", () => {
         });
 
         it("refuses to cancel a finished operation", async () => {
-            const put = await service.putEnvironment(PAYMENTS_OPERATOR, "payments-dev", validSpec());
+            const put = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
             await markApplied("payments-dev");
             await assert.rejects(service.cancelOperation(PAYMENTS_OPERATOR, put.operation!.id), ConflictError);
         });

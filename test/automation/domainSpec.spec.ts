@@ -3,11 +3,14 @@ import fc from "fast-check";
 import { z } from "zod";
 import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "../../config/roles";
 import { parseStackConfig } from "../../config/schema";
-import { ValidationError } from "../../automation/domain/errors";
+import { PlatformNotConfiguredError, ValidationError } from "../../automation/domain/errors";
+import { EMPTY_PROFILE, parsePlatformProfile } from "../../automation/domain/platformProfile";
 import {
-    EnvironmentSpecSchema, namePrefixFor, parseEnvironmentName, parseEnvironmentSpec, specHash, specToStackConfig,
+    EnvironmentNameSchema, EnvironmentSpecSchema, namePrefixFor, specHash, stackConfigFor,
 } from "../../automation/domain/spec";
-import { GUID, validSpec } from "./domainFixtures";
+import { desired, EXAMPLE_PROFILE, GUID, validSpec } from "./domainFixtures";
+
+const parseEnvironmentSpec = (name: string, body: unknown) => desired(name, body).spec;
 
 function problemsOf(fn: () => unknown): Array<{ path: string; message: string }> {
     try {
@@ -49,8 +52,10 @@ describe("environment spec validation", () => {
         ["a TTL of zero", validSpec({ ttlHours: 0 }), "ttlHours", /at least 1/],
         ["a TTL above 30 days", validSpec({ ttlHours: 721 }), "ttlHours", /at most 720/],
         ["a fractional TTL", validSpec({ ttlHours: 1.5 }), "ttlHours", /int/],
-        ["a prod spec without alert receivers (a component rule)", validSpec({ tier: "prod", alerts: undefined }), "alerts.emails", /at least one address in prod/],
         ["an unknown top-level field", validSpec({ purgeProtection: false }), "purgeProtection", /not a known field/],
+        ["a misspelled field", (({ tier, ...rest }) => ({ ...rest, teir: tier }))(validSpec()), "teir", /did you mean "tier"\?/],
+        ["a region the platform does not allow for the tier", validSpec({ location: "eastus2" }), "location", /"westeurope", "northeurope" \(the platform's regions for dev\)/],
+        ["firewall rules in prod, where the private endpoint makes them void (a stack-config rule)", validSpec({ tier: "prod" }), "network.allowedIpRanges", /no effect with a private endpoint/],
     ];
     for (const [what, body, path, message] of bad) {
         it(`refuses ${what}, naming ${path}`, () => {
@@ -70,30 +75,62 @@ describe("environment spec validation", () => {
 
 describe("environment names", () => {
     for (const good of ["abc", "payments-dev", "a1-b2-c3", "x".repeat(24)]) {
-        it(`accepts ${good}`, () => assert.equal(parseEnvironmentName(good), good));
+        it(`accepts ${good}`, () => assert.equal(EnvironmentNameSchema.parse(good), good));
     }
     for (const bad of ["ab", "x".repeat(25), "1abc", "-abc", "abc-", "ab--cd", "Payments", "pay_ments", "pay.ments", "", "päy"]) {
-        it(`refuses ${JSON.stringify(bad)}, naming the field`, () => {
-            const problems = problemsOf(() => parseEnvironmentName(bad));
-            assert.equal(problems[0].path, "name");
+        it(`refuses ${JSON.stringify(bad)}`, () => {
+            const result = EnvironmentNameSchema.safeParse(bad);
+            assert.equal(result.success, false);
+            assert.match(result.error!.issues[0].message, /lowercase|must be/);
         });
     }
 });
 
 describe("spec to stack config", () => {
-    it("maps every spec field onto the stack config", () => {
-        const config = specToStackConfig("payments-dev", parseEnvironmentSpec("payments-dev", validSpec({
+    it("maps every spec field onto the stack config, with what the profile sets for the tier", () => {
+        const config = desired("payments-dev", validSpec({
             tier: "staging", cosmos: { enabled: true }, network: { allowedIpRanges: ["203.0.113.0/24"], allowedSubnetIds: [SUBNET] },
-        })));
-        assert.equal(config.environment, "staging");
+        })).config;
+        assert.equal(config.tier, "staging");
+        assert.equal(config.team, "payments");
+        assert.equal(config.managedBy, "keyvault-platform-server");
         assert.equal(config.location, "westeurope");
         assert.deepEqual(config.roleAssignments, [{ principalId: GUID, principalType: "Group", role: "secrets-user" }]);
         assert.deepEqual(config.allowedIpRanges, ["203.0.113.0/24"]);
         assert.deepEqual(config.allowedSubnetIds, [SUBNET]);
         assert.deepEqual(config.cosmos, { enabled: true });
-        assert.deepEqual(config.monitoring, { alertEmails: ["ops@example.com"] });
-        assert.deepEqual(config.tags, { Team: "payments", Environment: "payments-dev", ManagedBy: "keyvault-platform-server" });
+        assert.deepEqual(config.monitoring, { alertEmails: ["ops@example.com"], workspaceId: EXAMPLE_PROFILE.tiers.staging!.logAnalyticsWorkspaceId });
+        assert.deepEqual(config.tags, { CostCenter: "platform-staging" });
+        assert.equal(config.privateEndpoint, undefined);
         assert.equal(config.namePrefix, namePrefixFor("payments-dev"));
+    });
+
+    it("gives a prod spec the profile's private endpoint, DNS zone, rotation subnet and alert receivers", () => {
+        const config = desired("payments-prod", { tier: "prod", location: "westeurope", team: "payments" }).config;
+        assert.deepEqual(config.privateEndpoint, EXAMPLE_PROFILE.tiers.prod!.privateEndpoint);
+        assert.match(config.privateEndpoint!.privateDnsZoneId!, /privatelink\.vaultcore\.azure\.net$/);
+        assert.deepEqual(config.monitoring!.alertEmails, ["platform-oncall@example.com"]);
+        assert.equal(config.rotation!.subnetId, EXAMPLE_PROFILE.tiers.prod!.rotationSubnetId);
+        assert.equal(parseStackConfig(config).purgeProtection, true);
+    });
+
+    it("refuses prod with 422-class error naming the profile key when the profile has no prod network", () => {
+        assert.throws(() => desired("payments-prod", { tier: "prod", location: "westeurope", team: "payments", alerts: { emails: ["ops@example.com"] } }, EMPTY_PROFILE),
+            (e: unknown) => e instanceof PlatformNotConfiguredError && e.problems.some((p) => p.path === "tiers.prod.privateEndpoint") && /platform profile/.test(e.message));
+    });
+
+    it("still names the client's field when both the spec and the profile fall short", () => {
+        const problems = problemsOf(() => desired("payments-prod", { tier: "prod", location: "westeurope", team: "payments" }, parsePlatformProfile({ tiers: { prod: { privateEndpoint: EXAMPLE_PROFILE.tiers.prod!.privateEndpoint } } })));
+        assert.deepEqual(problems.map((p) => p.path), ["alerts.emails"]);
+        assert.match(problems[0].message, /at least one address in prod/);
+    });
+
+    it("changes the desired-state hash when only the profile changes, so a re-PUT applies it", () => {
+        const spec = validSpec();
+        const before = desired("payments-dev", spec).hash;
+        const after = desired("payments-dev", spec, parsePlatformProfile({ tiers: { dev: { tags: { CostCenter: "new" } } } })).hash;
+        assert.notEqual(before, after);
+        assert.equal(desired("payments-dev", spec).hash, before);
     });
 
     it("derives distinct valid name prefixes for names that share a beginning", () => {
@@ -122,20 +159,30 @@ describe("spec to stack config", () => {
         .map((parts) => parts.join("-"))
         .filter((n) => n.length >= 3 && n.length <= 24);
 
-    it("always yields a config parseStackConfig accepts, for any spec the schema accepts", () => {
+    it("always yields a config parseStackConfig accepts, for any spec the schema and the example profile accept", () => {
         let checked = 0;
         fc.assert(fc.property(nameArb, specArb, (name, raw) => {
             const result = EnvironmentSpecSchema.safeParse(raw);
-            // Only prod without alert receivers is generated invalid; everything else must pass the schema.
-            assert.equal(result.success, !(raw.tier === "prod" && !raw.alerts), JSON.stringify(raw));
-            if (!result.success) return;
-            checked++;
+            assert.ok(result.success, JSON.stringify(raw));
             const spec = result.data;
-            const parsed = parseStackConfig(specToStackConfig(name, spec));
-            assert.equal(parsed.environment, spec.tier);
+            // The two rules the merge adds: the tier's regions, and no firewall rules beside prod's private endpoint.
+            const firewall = (spec.network?.allowedIpRanges?.length ?? 0) + (spec.network?.allowedSubnetIds?.length ?? 0) > 0;
+            const acceptable = spec.location !== "eastus2" && !(spec.tier === "prod" && firewall);
+            let config;
+            try {
+                config = stackConfigFor(name, spec, EXAMPLE_PROFILE);
+            } catch (e) {
+                assert.ok(!acceptable, `refused an acceptable spec ${JSON.stringify(raw)}: ${String(e)}`);
+                assert.ok(e instanceof ValidationError);
+                return;
+            }
+            assert.ok(acceptable, `accepted ${JSON.stringify(raw)}`);
+            checked++;
+            const parsed = parseStackConfig(config);
+            assert.equal(parsed.tier, spec.tier);
             assert.equal(parsed.roleAssignments.length, spec.access?.length ?? 0);
         }), { numRuns: 300 });
-        assert.ok(checked > 150, `only ${checked} generated specs were valid`);
+        assert.ok(checked > 100, `only ${checked} generated specs were valid`);
     });
 
     it("hashes equal specs equally regardless of key order, and different specs differently", () => {

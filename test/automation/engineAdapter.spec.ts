@@ -49,7 +49,7 @@ const program = async () => {
     };
 };
 
-function request(kind: OperationKind, config: StackConfigInput = { environment: "dev" }, signal = new AbortController().signal): EngineRunRequest & { events: EngineEvent[] } {
+function request(kind: OperationKind, config: StackConfigInput = { tier: "dev" }, signal = new AbortController().signal): EngineRunRequest & { events: EngineEvent[] } {
     const events: EngineEvent[] = [];
     return { operationId: `adapter-${kind}`, kind, stackName: STACK, config, signal, onEvent: (e) => events.push(e), events };
 }
@@ -109,9 +109,9 @@ describe("Pulumi engine adapter against the real CLI (local file backend)", func
     });
 
     it("rewrites the stack config from the spec on every run, dropping keys the spec lost", async () => {
-        const withTags = await engine.run(request("update", { environment: "dev", tags: { team: "payments" } }));
+        const withTags = await engine.run(request("update", { tier: "dev", tags: { team: "payments" } }));
         assert.deepEqual(withTags.outputs?.configKeys, ["environment", "tags"]);
-        const without = await engine.run(request("update", { environment: "staging" }));
+        const without = await engine.run(request("update", { tier: "staging" }));
         assert.deepEqual(without.outputs?.configKeys, ["environment"]);
         assert.equal(without.outputs?.environment, "staging");
     });
@@ -144,7 +144,7 @@ describe("Pulumi engine adapter against the real CLI (local file backend)", func
         const c = new AbortController();
         hold = new Promise((r) => c.signal.addEventListener("abort", () => r(), { once: true }));
         programWaiting = false;
-        const running = engine.run(request("update", { environment: "dev" }, c.signal));
+        const running = engine.run(request("update", { tier: "dev" }, c.signal));
         await until(() => programWaiting, 60_000, "the update to start");
         c.abort();
         const e = await rejection(running);

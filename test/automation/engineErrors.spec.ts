@@ -27,7 +27,7 @@ const violation: PolicyViolation = { policy: "vault-purge-protection", pack: "ke
 
 function configRunError(): Error {
     try {
-        parseStackConfig({ environment: "qa", purgeProtecton: true });
+        parseStackConfig({ tier: "qa", purgeProtecton: true });
     } catch (e) {
         assert.ok(e instanceof StackConfigError);
         // What the program's loadStackConfig throws, as the CLI reports it.
@@ -94,7 +94,7 @@ describe("engine error mapping", () => {
     it("names each bad config key from the program's RunError", () => {
         const mapped = toEngineError(configRunError());
         const keys = (mapped.details as Array<{ key: string }>).map((d) => d.key).sort();
-        assert.deepEqual(keys, ["keyvault-platform:environment", "keyvault-platform:purgeProtecton"]);
+        assert.deepEqual(keys, ["keyvault-platform:purgeProtecton", "keyvault-platform:tier"]);
     });
 
     it("tells how to install the CLI when it cannot be spawned", () => {

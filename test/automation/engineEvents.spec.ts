@@ -14,16 +14,21 @@ function ev(fields: Partial<PulumiEvent>): PulumiEvent {
 
 function meta(op: OpType, diffs?: string[]): StepEventMetadata {
     const urn = "urn:pulumi:dev::keyvault-platform::azure-native:keyvault:Vault::kv";
-    const state = { type: "azure-native:keyvault:Vault", urn, id: "id", parent: "", inputs: { secret: PROVIDER_SECRET }, outputs: { secret: PROVIDER_SECRET }, provider: "" };
-    return { op, urn, type: "azure-native:keyvault:Vault", provider: "", old: state, new: state, ...(diffs ? { diffs } : {}) };
+    const old = { type: "azure-native:keyvault:Vault", urn, id: "id", parent: "", inputs: { secret: PROVIDER_SECRET }, outputs: { secret: PROVIDER_SECRET }, provider: "" };
+    // The engine has already replaced values the program marked secret with "[secret]" in new inputs.
+    const planned = { ...old, inputs: { sku: "standard", note: `opened with ${PASSPHRASE}`, password: SECRET_MARKER } };
+    return { op, urn, type: "azure-native:keyvault:Vault", provider: "", old, new: planned, ...(diffs ? { diffs } : {}) };
 }
 
 describe("engine event translation", () => {
-    it("forwards resource steps with identity and changed property names, never their inputs or outputs", () => {
+    it("forwards resource steps with identity, changed property names and masked planned inputs, never outputs or old state", () => {
         const t = new EventTranslator(mask);
         const pre = t.translate(ev({ resourcePreEvent: { metadata: meta("update", ["tags"]), planning: true } }));
         const out = t.translate(ev({ resOutputsEvent: { metadata: meta("update", ["tags"]) } }));
-        assert.deepEqual(pre, { type: "resource-pre", data: { urn: meta("same").urn, type: "azure-native:keyvault:Vault", op: "update", diffs: ["tags"], planning: true } });
+        assert.deepEqual(pre, { type: "resource-pre", data: {
+            urn: meta("same").urn, type: "azure-native:keyvault:Vault", name: "kv", op: "update", diffs: ["tags"], planning: true,
+            inputs: { sku: "standard", note: `opened with ${SECRET_MARKER}`, password: SECRET_MARKER },
+        } });
         assert.equal(out?.type, "resource-outputs");
         assert.ok(!JSON.stringify([pre, out]).includes(PROVIDER_SECRET));
     });

@@ -9,7 +9,7 @@ function asRuntimeConfig(input: StackConfigInput): Record<string, string> {
 }
 
 const full: StackConfigInput = {
-    environment: "staging",
+    tier: "staging",
     location: "northeurope",
     namePrefix: "pay",
     softDeleteRetentionDays: 30,
@@ -19,7 +19,8 @@ const full: StackConfigInput = {
     allowedSubnetIds: [],
     cosmos: { enabled: true, keySize: 4096 },
     monitoring: { alertEmails: ["ops@example.com"], thresholds: { failedAuthorizations: 3 } },
-    tags: { team: "payments", costCenter: "42", flag: "true" },
+    team: "payments",
+    tags: { costCenter: "42", flag: "true" },
 };
 
 describe("stack config written by the engine", () => {
@@ -28,37 +29,37 @@ describe("stack config written by the engine", () => {
     });
 
     it("round-trips the minimal spec, leaving every default to the program", () => {
-        const raw = rawStackConfig(asRuntimeConfig({ environment: "dev" }));
-        assert.deepEqual(raw, { environment: "dev" });
-        assert.deepEqual(parseStackConfig(raw), parseStackConfig({ environment: "dev" }));
+        const raw = rawStackConfig(asRuntimeConfig({ tier: "dev" }));
+        assert.deepEqual(raw, { tier: "dev" });
+        assert.deepEqual(parseStackConfig(raw), parseStackConfig({ tier: "dev" }));
     });
 
     it("keeps strings that look like JSON as strings", () => {
         for (const namePrefix of ["true", "null"]) {
-            const raw = rawStackConfig(asRuntimeConfig({ environment: "dev", namePrefix }));
+            const raw = rawStackConfig(asRuntimeConfig({ tier: "dev", namePrefix }));
             assert.equal(raw.namePrefix, namePrefix);
         }
     });
 
     it("writes plain strings unquoted so Pulumi.<stack>.yaml stays readable", () => {
-        assert.equal(encodeStackConfig({ environment: "prod" })["keyvault-platform:environment"].value, "prod");
+        assert.equal(encodeStackConfig({ tier: "prod" })["keyvault-platform:tier"].value, "prod");
     });
 
     it("sets the Azure provider's location from the spec, or the schema default", () => {
         assert.equal(encodeStackConfig(full)[AZURE_LOCATION_KEY].value, "northeurope");
-        assert.equal(encodeStackConfig({ environment: "dev" })[AZURE_LOCATION_KEY].value, "westeurope");
-        assert.ok(!("location" in rawStackConfig(asRuntimeConfig({ environment: "dev" }))), "the provider key stays out of the program's namespace");
+        assert.equal(encodeStackConfig({ tier: "dev" })[AZURE_LOCATION_KEY].value, "westeurope");
+        assert.ok(!("location" in rawStackConfig(asRuntimeConfig({ tier: "dev" }))), "the provider key stays out of the program's namespace");
     });
 
     it("marks no value secret (the schema has no secret keys) and skips undefined ones", () => {
-        const map = encodeStackConfig({ environment: "dev", privateEndpoint: undefined });
+        const map = encodeStackConfig({ tier: "dev", privateEndpoint: undefined });
         assert.ok(Object.values(map).every((v) => v.secret === false));
         assert.ok(!("keyvault-platform:privateEndpoint" in map));
     });
 
     it("finds namespace keys the new spec dropped, and only those", () => {
-        const desired = encodeStackConfig({ environment: "dev" });
-        const existing = ["keyvault-platform:environment", "keyvault-platform:cosmos", "azure-native:location", "azure-native:subscriptionId"];
+        const desired = encodeStackConfig({ tier: "dev" });
+        const existing = ["keyvault-platform:tier", "keyvault-platform:cosmos", "azure-native:location", "azure-native:subscriptionId"];
         assert.deepEqual(staleConfigKeys(existing, desired), ["keyvault-platform:cosmos"]);
     });
 });

@@ -6,7 +6,7 @@ import { rejection } from "./engineAssertions";
 let n = 0;
 function request(stackName: string, kind: OperationKind = "update", signal = new AbortController().signal): EngineRunRequest & { events: EngineEvent[] } {
     const events: EngineEvent[] = [];
-    return { operationId: `op-${++n}`, kind, stackName, config: { environment: "dev" }, signal, onEvent: (e) => events.push(e), events };
+    return { operationId: `op-${++n}`, kind, stackName, config: { tier: "dev" }, signal, onEvent: (e) => events.push(e), events };
 }
 
 

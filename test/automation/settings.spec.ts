@@ -54,7 +54,7 @@ describe("server settings", () => {
     const rejected: Array<[string, Record<string, string>, string, RegExp]> = [
         ["a non-numeric port", { PORT: "http" }, "PORT", /whole number from 0 to 65535.*"http"/],
         ["a port above 65535", { PORT: "70000" }, "PORT", /0 to 65535/],
-        ["an unknown engine", { KVP_ENGINE: "fake" }, "KVP_ENGINE", /pulumi, test-double/],
+        ["an unknown engine", { KVP_ENGINE: "fake" }, "KVP_ENGINE", /pulumi, offline, test-double/],
         ["an unknown log level", { LOG_LEVEL: "loud" }, "LOG_LEVEL", /fatal, error, warn, info, debug, trace, silent/],
         ["a zero concurrency", { KVP_MAX_CONCURRENCY: "0" }, "KVP_MAX_CONCURRENCY", /from 1 to 64/],
         ["too many attempts", { KVP_MAX_ATTEMPTS: "50" }, "KVP_MAX_ATTEMPTS", /from 1 to 10/],

@@ -9,7 +9,7 @@ import type { Store } from "../../automation/domain/store";
 import { TEST_DOUBLE_SECRET, TestDoubleEngine } from "../../automation/engine/testDouble";
 import { openSqliteStore } from "../../automation/store/sqlite";
 import { Worker } from "../../automation/worker/worker";
-import { ADMIN, eventually, ManualClock, PAYMENTS_OPERATOR, tempDir, validSpec } from "./domainFixtures";
+import { ADMIN, desired, eventually, ManualClock, PAYMENTS_OPERATOR, tempDir, validSpec } from "./domainFixtures";
 
 const FAST: Partial<OperationSettings> = {
     pollMs: 10, leaseMs: 400, heartbeatMs: 50, backoffBaseMs: 5, backoffMaxMs: 20, abortGraceMs: 200,
@@ -48,7 +48,7 @@ describe("Worker", () => {
     }
 
     async function put(r: Rig, name = "payments-dev", spec = validSpec()): Promise<Operation> {
-        const result = await r.service.putEnvironment(PAYMENTS_OPERATOR, name, spec);
+        const result = await r.service.putEnvironment(PAYMENTS_OPERATOR, desired(name, spec));
         assert.ok(result.operation);
         return result.operation;
     }
@@ -291,9 +291,9 @@ describe("Worker", () => {
                 const now = () => new Date().toISOString();
                 let op: Operation;
                 if (kind === "update") {
-                    op = (await service.putEnvironment(ADMIN, name, validSpec())).operation!;
+                    op = (await service.putEnvironment(ADMIN, desired(name, validSpec()))).operation!;
                 } else {
-                    await service.putEnvironment(ADMIN, name, validSpec());
+                    await service.putEnvironment(ADMIN, desired(name, validSpec()));
                     const update = await store.claimNext({ workerId: "old", leaseMs: 60_000, maxRunning: 9, now: now() });
                     await store.finishOperation({ id: update!.id, workerId: "old", state: "succeeded", now: now() });
                     op = await service.deleteEnvironment(ADMIN, name);
@@ -395,6 +395,17 @@ describe("Worker", () => {
         assert.equal(engine.calls.length, 0, "nothing runs on a stack that could not be recovered");
     });
 
+    it("fails an update as config_invalid, without running the engine, once the platform profile no longer supports its spec", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        // Accepted against the example profile; this worker runs with no profile, so prod has no private endpoint.
+        const r = await rig(engine);
+        const op = await settled(r, (await put(r, "payments-prod", { tier: "prod", location: "westeurope", team: "payments", alerts: { emails: ["ops@example.com"] } })).id);
+        assert.equal(op.state, "failed");
+        assert.equal(op.error?.code, "config_invalid");
+        assert.match(op.error?.message ?? "", /tiers\.prod\.privateEndpoint/);
+        assert.equal(engine.calls.length, 0);
+    });
+
     it("hands engine requests the config derived from the stored spec", async () => {
         const seen: EngineRunRequest[] = [];
         const engine = new TestDoubleEngine({ latencyMs: 5 });
@@ -402,8 +413,9 @@ describe("Worker", () => {
         engine.run = (req) => (seen.push(req), run(req));
         const r = await rig(engine);
         await settled(r, (await put(r, "payments-dev", validSpec({ tier: "staging" }))).id);
-        assert.equal(seen[0].config.environment, "staging");
-        assert.deepEqual(seen[0].config.tags, { Team: "payments", Environment: "payments-dev", ManagedBy: "keyvault-platform-server" });
+        assert.equal(seen[0].config.tier, "staging");
+        assert.equal(seen[0].config.team, "payments");
+        assert.equal(seen[0].config.managedBy, "keyvault-platform-server");
         assert.equal(seen[0].stackName, "payments-dev");
     });
 });

@@ -4,7 +4,7 @@ import { cosmosProps } from "./fixtures";
 const COSMOS = "azure-native:cosmosdb:DatabaseAccount";
 const LEGACY = "azure-native:documentdb:DatabaseAccount";
 const good = cosmosProps();
-const devPublic = withPath(withPath(good, "tags.Environment", "dev"), "publicNetworkAccess", "Enabled");
+const devPublic = withPath(withPath(good, "tags.Tier", "dev"), "publicNetworkAccess", "Enabled");
 
 describePolicy("cosmos-cmk-enabled", [
     { it: "passes an account with a customer-managed key", type: COSMOS, props: good, violations: 0 },
@@ -30,11 +30,11 @@ describePolicy("cosmos-disable-local-auth", [
 describePolicy("cosmos-public-network-access", [
     { it: "passes a prod account with public access disabled", type: COSMOS, props: good, violations: 0 },
     { it: "fails a prod account with public access enabled", type: COSMOS, props: withPath(good, "publicNetworkAccess", "Enabled"), violations: 1, mentions: "publicNetworkAccess is \"Enabled\"" },
-    { it: "fails a staging account that leaves public access at its default", type: COSMOS, props: withPath(withPath(good, "tags.Environment", "staging"), "publicNetworkAccess", undefined), violations: 1 },
+    { it: "fails a staging account that leaves public access at its default", type: COSMOS, props: withPath(withPath(good, "tags.Tier", "staging"), "publicNetworkAccess", undefined), violations: 1 },
     { it: "passes a dev-tagged account with public access", type: COSMOS, props: devPublic, violations: 0 },
     { it: "passes an untagged account with public access in a stack named dev", type: COSMOS, stack: "dev", props: withPath(devPublic, "tags", undefined), violations: 0 },
     { it: "fails a dev-tagged account with public access in a prod stack", type: COSMOS, stack: "prod", props: devPublic, violations: 1 },
-    { it: "honours configured dev tier names", type: COSMOS, props: withPath(devPublic, "tags.Environment", "sandbox"), config: { devTierNames: ["sandbox"] }, violations: 0 },
+    { it: "honours configured dev tier names", type: COSMOS, props: withPath(devPublic, "tags.Tier", "sandbox"), config: { devTierNames: ["sandbox"] }, violations: 0 },
 ]);
 
 describePolicy("cosmos-min-tls", [

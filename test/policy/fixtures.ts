@@ -22,7 +22,7 @@ export function vaultProps(name: string, extra: Props = {}): Props {
         resourceGroupName: "rg-kvp-prod",
         vaultName: name,
         location: "westeurope",
-        tags: { Environment: "prod", ManagedBy: "pulumi" },
+        tags: { Tier: "prod", ManagedBy: "pulumi" },
         properties: {
             tenantId: "99999999-8888-7777-6666-555555555555",
             sku: { family: "A", name: "standard" },
@@ -45,7 +45,7 @@ export function cmkKeyProps(extra: Props = {}): Props {
         resourceGroupName: "rg-kvp-prod",
         vaultName: "kv-kvp-prod-cmk",
         keyName: "cosmos-cmk",
-        tags: { Environment: "prod" },
+        tags: { Tier: "prod" },
         properties: {
             kty: "RSA",
             keySize: 3072,
@@ -77,7 +77,7 @@ export function cosmosProps(extra: Props = {}): Props {
         accountName: "cosmos-kvp-prod",
         resourceGroupName: "rg-kvp-prod",
         location: "westeurope",
-        tags: { Environment: "prod" },
+        tags: { Tier: "prod" },
         locations: [{ locationName: "westeurope", failoverPriority: 0 }, { locationName: "northeurope", failoverPriority: 1 }],
         keyVaultKeyUri: "https://kv-kvp-prod-cmk.vault.azure.net/keys/cosmos-cmk",
         disableLocalAuth: true,

@@ -57,7 +57,7 @@ describe("policy kv-diagnostic-audit-logs", () => {
 });
 
 describe("policy kv-purge-protection-cmk", () => {
-    const dropPurge = (p: Props) => withPath(withPath(p, "properties.enablePurgeProtection", false), "tags.Environment", "dev");
+    const dropPurge = (p: Props) => withPath(withPath(p, "properties.enablePurgeProtection", false), "tags.Tier", "dev");
     it("passes when the CMK vault is purge protected", () => {
         assert.deepEqual(run("kv-purge-protection-cmk", compliantStack()), []);
     });

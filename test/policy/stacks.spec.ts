@@ -63,7 +63,7 @@ describe("the real stacks under the policy pack", function () {
     it("evaluates the policies on the resources that matter (vaults, keys, Cosmos DB, grants, diagnostics, private endpoint)", () => {
         const types = new Set(recorded("prod").map((r) => r.type));
         for (const t of [VAULT, KEY, COSMOS, DIAG, ROLE, "azure-native:network:PrivateEndpoint"]) assert.ok(types.has(t), `prod registers no ${t}`);
-        assert.equal(one(recorded("prod"), VAULT, isAppVault).inputs.tags?.Environment, "prod", "the app vault's Environment tag names the tier");
+        assert.equal(one(recorded("prod"), VAULT, isAppVault).inputs.tags?.Tier, "prod", "the app vault's Tier tag names the tier");
     });
 
     describe("mutated in the inputs the analyzer sees", () => {

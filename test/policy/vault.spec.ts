@@ -4,7 +4,7 @@ import { vaultProps } from "./fixtures";
 const VAULT = "azure-native:keyvault:Vault";
 const ACCESS_POLICY = "azure-native:keyvault:AccessPolicy";
 const good = vaultProps("kv-test");
-const devVault = withPath(withPath(good, "tags.Environment", "dev"), "properties.enablePurgeProtection", false);
+const devVault = withPath(withPath(good, "tags.Tier", "dev"), "properties.enablePurgeProtection", false);
 
 describePolicy("kv-soft-delete-enabled", [
     { it: "passes a vault with soft delete on and 90-day retention", type: VAULT, props: good, violations: 0 },
@@ -20,7 +20,7 @@ describePolicy("kv-purge-protection-prod", [
     { it: "fails an untagged vault without purge protection in a stack named prod", type: VAULT, stack: "prod", props: withPath(withPath(good, "tags", undefined), "properties.enablePurgeProtection", undefined), violations: 1 },
     { it: "fails a dev-tagged vault in a prod stack, because the stack is prod", type: VAULT, stack: "prod", props: devVault, violations: 1 },
     { it: "passes a dev vault without purge protection", type: VAULT, stack: "dev", props: devVault, violations: 0 },
-    { it: "honours configured prod tier names", type: VAULT, props: withPath(devVault, "tags.Environment", "prd"), config: { prodTierNames: ["prd"] }, violations: 1 },
+    { it: "honours configured prod tier names", type: VAULT, props: withPath(devVault, "tags.Tier", "prd"), config: { prodTierNames: ["prd"] }, violations: 1 },
     { it: "honours a configured tier tag key", type: VAULT, props: withPath(withPath(good, "tags", { Tier: "prod" }), "properties.enablePurgeProtection", false), config: { tierTagKey: "tier" }, violations: 1 },
 ]);
 
