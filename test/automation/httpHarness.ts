@@ -13,11 +13,15 @@ import { createLogger } from "../../automation/http/logger";
 import { createMetrics, observeFinishedOperations } from "../../automation/http/metrics";
 import { SqliteStore } from "../../automation/store/sqlite";
 import { Worker } from "../../automation/worker/worker";
+import { OfflineEngine } from "../../automation/engine/offline/engine";
+import type { PlatformProfile } from "../../automation/domain/platformProfile";
+import { EXAMPLE_PROFILE } from "./domainFixtures";
 import { sha256Hex, type OidcSettings } from "../../automation/settings";
 
 /**
- * The real app over the real embedded store and the TEST DOUBLE engine, in a
- * temp data dir, with logs captured in memory so tests can search them for
+ * The real app over the real embedded store and, by default, the TEST DOUBLE engine
+ * (scripted outcomes) or, with `offline`, the offline engine that runs the real program,
+ * in a temp data dir, with logs captured in memory so tests can search them for
  * secrets.
  */
 
@@ -52,6 +56,10 @@ export interface HarnessOptions {
     engineOverride?: Engine;
     /** Run a real Worker, so operations progress to a terminal state. */
     worker?: boolean;
+    /** Run operations on the offline engine: the real program under mocks, with the policy pack. Implies nothing about `worker`. */
+    offline?: boolean;
+    /** The platform profile merged with each spec. Defaults to platform.example.yaml, as in the quickstart. */
+    profile?: PlatformProfile;
 }
 
 export interface Harness {
@@ -77,10 +85,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const logger = createLogger({ level: "debug", destination: { write: (line: string) => { logs.push(line); } } });
     const store = await SqliteStore.open({ dataDir });
     const testDouble = new TestDoubleEngine(options.engine);
-    const engine = options.engineOverride ?? testDouble;
+    const engine = options.engineOverride ?? (options.offline ? new OfflineEngine({ dataDir }) : testDouble);
+    const profile = options.profile ?? EXAMPLE_PROFILE;
     const operationSettings: Partial<OperationSettings> = { pollMs: 20, backoffBaseMs: 50, backoffMaxMs: 200, ...options.operationSettings };
     const service = new EnvironmentService({ store, engine, logger, settings: operationSettings });
-    const worker = options.worker ? new Worker({ store, engine, hub: service.hub, logger, settings: operationSettings }) : undefined;
+    const worker = options.worker ? new Worker({ store, engine, hub: service.hub, logger, settings: operationSettings, profile }) : undefined;
     await worker?.start();
     const metrics = createMetrics({ defaultMetrics: false, operationCounts: () => service.operationStats().then((s) => ({ byKindAndState: s.counts, queueDepth: s.queueDepth })) });
     observeFinishedOperations(service.hub, (id) => store.getOperation(id), metrics);
@@ -95,8 +104,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         jwks: options.jwks,
     });
     const app = createApp({
-        service, logger, metrics, auth,
-        settings: { bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024, rateLimitPerMin: options.rateLimitPerMin ?? 1_000_000, engine: options.engineOverride ? "pulumi" : "test-double" },
+        service, logger, metrics, auth, profile,
+        settings: { bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024, rateLimitPerMin: options.rateLimitPerMin ?? 1_000_000, engine: options.engineOverride ? "pulumi" : options.offline ? "offline" : "test-double" },
         sse: { heartbeatMs: 200, stateCheckMs: 100 },
     });
     return {
