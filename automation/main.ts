@@ -34,7 +34,7 @@ function settingsOrExit(): Settings {
         return loadSettings();
     } catch (e) {
         if (e instanceof SettingsError) {
-            process.stderr.write(`${e.message}\nSee README.md, section "Settings", for every setting.\n`);
+            process.stderr.write(`${e.message}\nSee docs/settings.md for every setting.\n`);
             process.exit(EXIT_CONFIG);
         }
         throw e;
@@ -55,6 +55,16 @@ function operationSettings(s: Settings): Partial<OperationSettings> {
 /** The backend URL as logs and the replica registry show it: user info dropped. */
 function publicBackendUrl(url: string): string {
     return url.startsWith("file://") ? url : url.replace(/\/\/[^/]*@/, "//");
+}
+
+/** What to change when the port cannot be bound for a reason the operator controls; undefined for anything else. */
+function listenHint(e: unknown, s: Pick<Settings, "host" | "port">): string | undefined {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    const where = `${s.host}:${s.port}`;
+    if (code === "EADDRINUSE") return `${where} is already in use (another server?): stop it, or set PORT to a free port (PORT=0 picks one).`;
+    if (code === "EACCES") return `not allowed to listen on ${where}: set PORT to 1024 or above.`;
+    if (code === "EADDRNOTAVAIL") return `${s.host} is not an address of this machine: set HOST to one (127.0.0.1, or 0.0.0.0 for every interface).`;
+    return undefined;
 }
 
 async function main(): Promise<void> {
@@ -160,9 +170,15 @@ async function main(): Promise<void> {
         try {
             server = await startWebServer(app, { host: settings.host, port: settings.port });
         } catch (e) {
-            logger.fatal({ err: e, host: settings.host, port: settings.port }, "cannot listen");
+            const hint = listenHint(e, settings);
+            if (!hint) logger.fatal({ err: e, host: settings.host, port: settings.port }, "cannot listen");
             await worker?.stop();
             await closeAll();
+            if (hint) {
+                // A setting to change, not a bug: one line that says which, no stack trace.
+                process.stderr.write(`keyvault-platform: ${hint}\n`);
+                process.exit(EXIT_CONFIG);
+            }
             process.exit(1);
         }
     }

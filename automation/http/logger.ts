@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from "pino";
+import pretty from "pino-pretty";
 import { isSecretKey } from "../domain/redact";
 
 /**
@@ -45,11 +46,21 @@ export const ALREADY_REDACTED = Symbol("already redacted");
 
 export interface LoggerOptions {
     level: string;
-    /** Where to write; tests pass an in-memory stream. Defaults to stdout. */
+    /** Where to write; tests pass an in-memory stream. Defaults to stdout: readable lines on a terminal, JSON otherwise. */
     destination?: DestinationStream;
 }
 
+/**
+ * Readable log lines for a person at a terminal. Redaction has already happened in the
+ * formatter by the time a line gets here. Synchronous, so the last lines before an exit
+ * are not lost; anything that is not a terminal (a file, a pipe, a log collector) gets JSON.
+ */
+export function prettyDestination(out: NodeJS.WritableStream = process.stdout): DestinationStream {
+    return pretty({ destination: out, sync: true, colorize: out === process.stdout && process.stdout.isTTY === true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service" });
+}
+
 export function createLogger(options: LoggerOptions): Logger {
+    const destination = options.destination ?? (process.stdout.isTTY ? prettyDestination() : undefined);
     return pino({
         level: options.level,
         base: { service: "keyvault-platform" },
@@ -63,5 +74,5 @@ export function createLogger(options: LoggerOptions): Logger {
                 method.apply(this, masked);
             },
         },
-    }, options.destination);
+    }, destination);
 }
