@@ -104,6 +104,7 @@ interface Row {
 }
 
 async function main(): Promise<void> {
+    console.log("bench:api compares: the list and detail routes on the embedded store and on PostgreSQL against a bare express handler serving the same body (req/s, p99)");
     console.log(`bench:api — ${ENVIRONMENTS} environments, ${CONNECTIONS} connections, ${DURATION_S} s per route after a 2 s warm-up, node ${process.version}`);
     const rows: Row[] = [];
     const bodies: { list?: unknown; detail?: unknown; listBytes?: number; detailBytes?: number } = {};

@@ -127,6 +127,7 @@ async function runWith(workers: number): Promise<Run> {
 }
 
 async function main(): Promise<void> {
+    console.log("bench:ops compares: operation throughput with 1, 2 and 4 worker processes sharing one PostgreSQL store (ops/s against 1 worker)");
     console.log(`bench:ops — ${OPERATIONS} operations over ${ENVIRONMENTS} environments, ${LATENCY_MS} ms each (test double), PostgreSQL, `
         + `${WORKER_CONCURRENCY} runs per worker process, global cap ${GLOBAL_CAP}, node ${process.version}`);
     console.log(`ideal makespan with one process: ${(OPERATIONS * LATENCY_MS) / WORKER_CONCURRENCY / 1000} s; shortest possible (5 operations in series per environment): ${(OPERATIONS / ENVIRONMENTS) * LATENCY_MS / 1000} s`);

@@ -43,6 +43,7 @@ function summarize(samples: Sample[]): Figures {
     return { wall: median(samples.map((s) => s.wallMs)), cpu: median(samples.map((s) => s.cpuMs)), rss: Math.max(...samples.map((s) => s.maxRssMb)), resources: samples[0].resources };
 }
 
+console.log("bench:program compares: the prod program under mocks, loaded through index.ts as pulumi up loads it, against a bare one-resource-group program (wall time, CPU, peak RSS)");
 // Warms the OS file cache and tsx's transpile cache, and rebuilds a stale program bundle; not counted.
 once("bare");
 once("prod");

@@ -34,7 +34,7 @@ ${KEY_VAULT_RECORDS}
 | where FailedOperations > threshold`;
 }
 
-/** The seed's unusual-access query: more than `threshold` requests from one caller IP in a 5-minute bin. */
+/** The unusual-access query: more than `threshold` requests from one caller IP in a 5-minute bin. */
 export function unusualAccessQuery(threshold: number): string {
     return `let threshold = ${kqlNumber("thresholds.unusualAccessPerCallerIp", threshold)};
 ${KEY_VAULT_RECORDS}

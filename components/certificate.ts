@@ -10,7 +10,7 @@ const COMPONENT = "AutoRenewingCertificate";
 export const CERTIFICATE_KEY_SIZES = [2048, 3072, 4096] as const;
 export type CertificateKeySize = (typeof CERTIFICATE_KEY_SIZES)[number];
 
-/** Server and client authentication, as in the seed's policy. */
+/** Server and client authentication: the certificate serves TLS both ways. */
 export const TLS_EXTENDED_KEY_USAGES = ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"] as const;
 
 /**
@@ -32,7 +32,7 @@ export interface AutoRenewingCertificateArgs {
     dnsNames?: string[];
     /** Optional. Validity of each issued version, in months (1-120). Defaults to 12. */
     validityMonths?: number;
-    /** Optional. RSA key size. Defaults to 4096, as in the seed. */
+    /** Optional. RSA key size. Defaults to 4096. */
     keySize?: CertificateKeySize;
     /** Optional. Days before expiry at which Key Vault renews the certificate. Defaults to 30. */
     autoRenewDaysBeforeExpiry?: number;
@@ -64,7 +64,7 @@ function fail(field: string, value: unknown, allowed: string): never {
 
 const DNS_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 
-/** Applies the seed's defaults and validates everything Key Vault would reject later. */
+/** Applies the defaults and validates everything Key Vault would reject later. */
 export function resolveCertificateSettings(args: Pick<AutoRenewingCertificateArgs, keyof CertificateSettings>): CertificateSettings {
     const s: CertificateSettings = {
         certificateName: args.certificateName,
@@ -96,7 +96,7 @@ export function resolveCertificateSettings(args: Pick<AutoRenewingCertificateArg
 }
 
 /**
- * The seed's policy: self-issued, RSA, a fresh key on every renewal, exportable PKCS#12,
+ * The policy: self-issued, RSA, a fresh key on every renewal, exportable PKCS#12,
  * AutoRenew and EmailContacts lifetime actions, and TLS server and client key usages.
  */
 export function certificatePolicy(s: CertificateSettings): azureInputs.keyvault.CertificateCertificatePolicy {

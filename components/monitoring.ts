@@ -136,7 +136,7 @@ const KEY_VAULT_METRIC_NAMESPACE = "Microsoft.KeyVault/vaults";
 /**
  * Key Vault logs, metrics and alerts into one Log Analytics workspace: diagnostic
  * settings on every vault (and the Cosmos account), an e-mail action group, log alerts
- * built from the seed's KQL, and per-vault availability and saturation metric alerts.
+ * built from two KQL queries (unusual access per caller IP, failed operations), and per-vault availability and saturation metric alerts.
  */
 export class Monitoring extends pulumi.ComponentResource {
     /** ARM id of the workspace (created or given). */

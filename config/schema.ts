@@ -116,7 +116,7 @@ export const CosmosSchema = z.object({
 });
 
 export const AlertThresholdsSchema = z.object({
-    /** Requests from one caller IP in a 5-minute bin above which the unusual-access alert fires (the seed's threshold). */
+    /** Requests from one caller IP in a 5-minute bin above which the unusual-access alert fires. */
     unusualAccessPerCallerIp: z.number().int().min(1).default(100),
     /** Failed operations per operation and caller in the evaluation window. */
     failedOperations: z.number().int().min(1).default(10),

@@ -1,12 +1,12 @@
 import type { TokenCredential } from "@azure/identity";
 
 /**
- * PFX export of a Key Vault certificate: the counterpart of the seed's ExportCertificateAsync.
+ * PFX export of a Key Vault certificate: the Node counterpart of .NET's ExportCertificateAsync pattern.
  * Key Vault keeps the certificate's private key, as a PKCS#12 blob, in the secret that has the
  * certificate's name. So the export reads the certificate, follows its secret id to that
  * exact version, and base64-decodes the value.
  *
- * The seed passed the last segment of the secret id (the version) as the secret name, which
+ * A common version of that pattern passes the last segment of the secret id (the version) as the secret name, which
  * only worked by accident of lookup rules. Here both name and version are parsed from the id.
  */
 

@@ -18,7 +18,7 @@ const VAULT_ID = `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/rg-kv/provide
 describe("AutoRenewingCertificate settings", () => {
     const base = { certificateName: "api-tls", subject: "CN=api.example.com" };
 
-    it("defaults to the seed's policy values", () => {
+    it("defaults to the documented policy values", () => {
         const s = resolveCertificateSettings(base);
         assert.equal(s.keySize, 4096);
         assert.equal(s.validityMonths, 12);
@@ -50,7 +50,7 @@ describe("AutoRenewingCertificate settings", () => {
         });
     }
 
-    it("builds the seed's policy: self-issued RSA 4096, fresh key, exportable PKCS#12, both lifetime actions, TLS usages", () => {
+    it("builds the policy: self-issued RSA 4096, fresh key, exportable PKCS#12, both lifetime actions, TLS usages", () => {
         const p = certificatePolicy(resolveCertificateSettings({ ...base, dnsNames: ["api.example.com", "www.example.com"], validityMonths: 24 }));
         assert.deepEqual(p.issuerParameters, { name: "Self" });
         assert.deepEqual(p.keyProperties, { keyType: "RSA", keySize: 4096, reuseKey: false, exportable: true });
@@ -183,7 +183,7 @@ describe("exportCertificatePfx", () => {
         const bytes = await exportCertificatePfx(VAULT, "api-tls", undefined, c);
         assert.ok(Buffer.isBuffer(bytes));
         assert.deepEqual(bytes, PFX);
-        assert.deepEqual(calls, [{ name: "api-tls", version: "0123456789abcdef0123456789abcdef" }], "the secret is read by name and version, not by the version alone as in the seed");
+        assert.deepEqual(calls, [{ name: "api-tls", version: "0123456789abcdef0123456789abcdef" }], "the secret is read by name and version, not by the version alone");
     });
 
     const failures: Array<[string, Parameters<typeof clients>[0], RegExp]> = [

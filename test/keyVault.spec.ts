@@ -16,7 +16,7 @@ const T = {
     link: "azure-native:privatedns:VirtualNetworkLink",
 };
 
-// Role GUIDs as ../shared/AZURE_FACTS.md lists them, independently of config/roles.ts.
+// Role GUIDs as Azure's built-in role documentation lists them, independently of config/roles.ts.
 const SECRETS_USER_GUID = "4633458b-17de-408a-b874-0445c86b69e6";
 const CRYPTO_OFFICER_GUID = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603";
 const READER_GUID = "21090545-7ca7-4776-b22c-e363652d74d2";

@@ -176,7 +176,7 @@ describe("SecretsStoreCsi", () => {
         assert.equal(p.keyvaultName, "kv-kvp-prod");
         assert.equal(p.tenantID, TENANT_ID);
         assert.equal(p.tenantId, undefined, "tenantId is the deprecated spelling");
-        assert.equal(p.useVMManagedIdentity, undefined, "the seed's VM identity is not workload identity");
+        assert.equal(p.useVMManagedIdentity, undefined, "a VM managed identity is not workload identity");
         assert.deepEqual(parse(p.objects).array.map((e: string) => parse(e).objectName), OBJECTS.map((o) => o.objectName));
         assert.deepEqual(spc.inputs.spec.secretObjects.map((o: { secretName: string; type: string }) => [o.secretName, o.type]), [["app-secrets", "Opaque"], ["app-tls", "kubernetes.io/tls"]]);
     });

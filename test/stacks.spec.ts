@@ -94,7 +94,7 @@ function commonInvariants(stack: string, getRun: () => Run) {
         assert.ok(tagged >= 5, `only ${tagged} resources carry tags`);
     });
 
-    it("turns the seed's two KQL queries into alerts wired to the action group", () => {
+    it("turns the two KQL queries into alerts wired to the action group", () => {
         const run = getRun();
         const rules = run.ofType("azure-native:monitor:ScheduledQueryRule");
         const queries = rules.map((r) => r.inputs.criteria.allOf[0].query as string);
@@ -306,7 +306,7 @@ describe("the prod stack (Pulumi.prod.yaml)", function () {
         });
     });
 
-    it("issues the seed's auto-renewing certificate: self-signed RSA 4096, AutoRenew at 30 days, EmailContacts at 60", () => {
+    it("issues the auto-renewing certificate: self-signed RSA 4096, AutoRenew at 30 days, EmailContacts at 60", () => {
         const cert = run.one("azure:keyvault/certificate:Certificate");
         const p = cert.inputs.certificatePolicy;
         assert.equal(cert.inputs.keyVaultId, appVault(run).id);

@@ -9,7 +9,7 @@ import { CERTIFICATE_PERMISSIONS, KEY_PERMISSIONS, SECRET_PERMISSIONS } from "..
 const VAULT_ID = `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/rg-kvp-dev-abc123/providers/Microsoft.KeyVault/vaults/kv-kvp-dev-abc123`;
 const KEY_ID = `${VAULT_ID}/keys/cosmos-cmk`;
 const PRINCIPAL = fakeGuid("workload");
-const CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"; // from ../shared/AZURE_FACTS.md
+const CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"; // Azure's built-in role id
 
 class Holder extends pulumi.ComponentResource {
     public readonly grant: pulumi.CustomResource;

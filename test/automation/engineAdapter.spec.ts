@@ -9,6 +9,7 @@ import { type EngineEvent, type EngineRunRequest, type OperationKind } from "../
 import { locateCli } from "../../automation/engine/cli";
 import { PulumiEngine } from "../../automation/engine/pulumiEngine";
 import { rejection } from "./engineAssertions";
+import { skipBecause } from "../skip";
 
 /**
  * The adapter against the real `pulumi` CLI and a local file backend. The
@@ -72,8 +73,7 @@ describe("Pulumi engine adapter against the real CLI (local file backend)", func
 
     before(async function () {
         if (!(await locateCli(undefined, process.env.PATH))) {
-            console.log("    pulumi CLI not on PATH: adapter tests skipped (install it from https://www.pulumi.com/docs/install/ to run them)");
-            this.skip();
+            skipBecause(this, "the pulumi CLI is not on PATH, and these tests drive the real CLI", "install it (https://www.pulumi.com/docs/install/), then npm run test:unit");
         }
         dir = mkdtempSync(path.join(os.tmpdir(), "kvp-adapter-"));
         engine = new PulumiEngine({ dataDir: dir, passphrase: "adapter-test-passphrase", program });

@@ -10,6 +10,7 @@ import { createApp, startWebServer, stopWebServer } from "../../automation/http/
 import { createAuthenticator } from "../../automation/http/auth";
 import { createLogger } from "../../automation/http/logger";
 import { createMetrics } from "../../automation/http/metrics";
+import { skipBecause } from "../skip";
 import { sha256Hex } from "../../automation/settings";
 import { DATABASE_FILE, SqliteStore } from "../../automation/store/sqlite";
 import { spec } from "../automation/httpHarness";
@@ -156,7 +157,7 @@ describe("fault: the embedded store's disk is full or read-only", function () {
     });
 
     it("answers 503 on a really full file system and recovers in the same process once space is freed", async function () {
-        if (!mountable) this.skip();
+        if (!mountable) skipBecause(this, "it mounts a small tmpfs to fill or freeze the data directory, which needs root (or CAP_SYS_ADMIN)", "as root: npm run test:faults");
         const dataDir = tempDir("full-tmpfs");
         mount(["-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", dataDir]);
         mounts.push(dataDir);
@@ -188,7 +189,7 @@ describe("fault: the embedded store's disk is full or read-only", function () {
     });
 
     it("refuses to start on a read-only data directory with a message naming the cause, and loses nothing", async function () {
-        if (!mountable) this.skip();
+        if (!mountable) skipBecause(this, "it mounts a small tmpfs to fill or freeze the data directory, which needs root (or CAP_SYS_ADMIN)", "as root: npm run test:faults");
         const dataDir = tempDir("readonly");
         mount(["-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", dataDir]);
         mounts.push(dataDir);

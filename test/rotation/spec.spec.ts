@@ -94,7 +94,7 @@ describe("provider addresses", () => {
 describe("the rotation-config secret", () => {
     const entry = { server: "sql-prod", resource_group: "rg-data", secret_name: "sql-admin-password" };
 
-    it("maps each seed-style entry onto an Azure SQL spec", () => {
+    it("maps each rotation-config entry onto an Azure SQL spec", () => {
         const [spec] = parseRotationConfig(JSON.stringify({ databases: [entry] }), SUB);
         assert.deepEqual(spec, { secretName: "sql-admin-password", target: "sql", providerAddress: SQL_ID, validityPeriodDays: 90, source: "rotation-config" });
     });

@@ -3,7 +3,7 @@ import { sqlServerId } from "./address";
 import { RotationSpec, SQL_LOGIN, SQL_LOGIN_RULE, VALIDITY_DAYS } from "./spec";
 
 /**
- * The seed's `rotation-config` secret: `{ "databases": [{ "server", "resource_group",
+ * The `rotation-config` secret: `{ "databases": [{ "server", "resource_group",
  * "secret_name", ... }] }`, each entry an Azure SQL server whose admin password lives
  * in `secret_name`. Entries map onto the same engine as tagged secrets (target sql).
  */
@@ -55,7 +55,7 @@ function pathOf(path: ReadonlyArray<PropertyKey>): string {
 
 /**
  * Parses the secret's value into rotation specs. `defaultSubscriptionId` (the
- * SUBSCRIPTION_ID app setting, as in the seed) serves entries that name none.
+ * SUBSCRIPTION_ID app setting) serves entries that name none.
  */
 export function parseRotationConfig(text: string, defaultSubscriptionId: string | undefined): RotationSpec[] {
     let json: unknown;

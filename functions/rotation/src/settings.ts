@@ -13,9 +13,9 @@ const SettingsSchema = z.object({
     KEY_VAULT_URL: z.url({ protocol: /^https$/, message: "must be the vault's https URL, e.g. https://kv-prod.vault.azure.net/" }),
     /** Secrets whose expiry is within this many days are rotated by the timer (Key Vault's SecretNearExpiry fires at 30). */
     ROTATION_WINDOW_DAYS: z.coerce.number().int().min(1).max(365).default(30),
-    /** The name of the seed-style JSON config secret. */
+    /** The name of the JSON `rotation-config` secret. */
     ROTATION_CONFIG_SECRET: z.string().regex(/^[A-Za-z0-9-]{1,127}$/, "must be a Key Vault secret name").default(ROTATION_CONFIG_SECRET),
-    /** Subscription of rotation-config entries that name none (the seed's SUBSCRIPTION_ID). */
+    /** Subscription of rotation-config entries that name none (the SUBSCRIPTION_ID app setting). */
     SUBSCRIPTION_ID: z.string().regex(GUID, "must be a subscription GUID").optional(),
     /** The PostgreSQL role mapped to the function's managed identity; required only for postgres targets. */
     POSTGRES_ADMIN_USER: z.string().min(1).optional(),

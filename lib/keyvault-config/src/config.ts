@@ -15,9 +15,9 @@ export interface KeyVaultConfigOptions<S extends z.ZodType = z.ZodType> {
     client?: SecretClientPort;
     /** Optional. The vault URL, used only when `client` is absent. */
     vaultUrl?: string;
-    /** Required. Secrets named `<prefix>--...` are loaded; others are ignored (the seed's CustomSecretManager). */
+    /** Required. Secrets named `<prefix>--...` are loaded; others are ignored (like a .NET KeyVaultSecretManager). */
     prefix: string;
-    /** Optional. Milliseconds between reloads; 0 disables reloading. Defaults to 300000 (5 minutes, as the seed). Minimum 1000. */
+    /** Optional. Milliseconds between reloads; 0 disables reloading. Defaults to 300000 (5 minutes). Minimum 1000. */
     reloadIntervalMs?: number;
     /** Optional. A zod schema for the whole configuration tree; `value()` returns the parsed, typed object. */
     schema?: S;

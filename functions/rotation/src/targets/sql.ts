@@ -56,7 +56,7 @@ export class SqlAdminTarget implements CredentialTarget {
         return generatePassword({ length: DEFAULT_LENGTH, loginName: credentialId });
     }
 
-    /** The value is the bare password, as the seed stored it; the login is the CredentialId tag. */
+    /** The value is the bare password; the login is the CredentialId tag. */
     encode({ password }: Credential): string {
         return password;
     }
