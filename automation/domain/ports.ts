@@ -44,6 +44,11 @@ export interface Operation {
     state: OperationState;
     /** Hash of the spec this operation applies (update/preview only). */
     specHash?: string;
+    /**
+     * Set on a preview of a spec that is not the stored one: what the preview plans, as the
+     * client sent it (validated at the edge). The environment's stored spec is left alone.
+     */
+    proposedSpec?: unknown;
     requestedBy: string;
     attempt: number;
     maxAttempts: number;

@@ -195,23 +195,35 @@ export class EnvironmentService {
         return { ...page, items: page.items.map((e) => this.redacted(e)) };
     }
 
-    /** Queues a preview (planned changes) or a refresh (drift check) of the stored spec. */
-    async requestOperation(actor: Actor, envName: string, kind: "preview" | "refresh", meta: RequestMeta = {}): Promise<Operation> {
+    /**
+     * Queues a preview (planned changes) or a refresh (drift check) of the stored spec. A
+     * preview may instead plan a `proposed` spec, validated at the edge like a PUT's: the
+     * team sees what it would create or change before it applies it, and the stored spec
+     * stays as it is. A proposed spec may name an environment that does not exist yet.
+     */
+    async requestOperation(actor: Actor, envName: string, kind: "preview" | "refresh", meta: RequestMeta = {}, proposed?: DesiredEnvironment): Promise<Operation> {
         return this.audited(actor, `environment.${kind}`, envName, meta, async () => {
             assertCanMutate(actor);
+            if (proposed) assertMayUseTeam(actor, proposed.spec.team);
             const ctx = this.txContext(meta);
             const { operation, events } = await this.store.transaction(async (tx) => {
                 const env = await tx.getEnvironment(envName);
-                if (!env || !canSee(actor, env.team)) throw notFound(envName);
-                if (env.status === "destroyed") throw new ConflictError(`Environment ${envName} is destroyed; PUT its spec to create it again.`);
-                const active = await tx.listActiveOperations(envName);
+                if (env && !canSee(actor, env.team)) throw notFound(envName);
+                if (!env && !proposed) throw notFound(envName);
+                if (env && proposed && proposed.spec.team !== env.team) {
+                    throw new ValidationError([{ path: "team", message: `must stay ${JSON.stringify(env.team)}, the team that owns ${envName}` }]);
+                }
+                if (env?.status === "destroyed" && !proposed) throw new ConflictError(`Environment ${envName} is destroyed; PUT its spec to create it again.`);
+                const active = env ? await tx.listActiveOperations(envName) : [];
                 if (active.some((o) => o.kind === "destroy")) throw new ConflictError(`Environment ${envName} is being destroyed.`);
                 const { operation } = await tx.enqueueOperation({
-                    id: this.ids.newId(), environment: envName, team: env.team, kind, specHash: env.specHash,
+                    id: this.ids.newId(), environment: envName, team: env?.team ?? proposed!.spec.team, kind,
+                    specHash: proposed?.hash ?? env!.specHash,
+                    ...(proposed ? { proposedSpec: proposed.spec } : {}),
                     requestedBy: actor.subject, maxAttempts: this.settings.maxAttempts, now: ctx.now,
                 });
                 const event = await recordState(tx, operation, ctx.now);
-                await audit(tx, ctx, actor, `environment.${kind}`, envName, "accepted", { operationId: operation.id });
+                await audit(tx, ctx, actor, `environment.${kind}`, envName, "accepted", { operationId: operation.id, ...(proposed ? { proposedSpecHash: proposed.hash } : {}) });
                 return { operation, events: [event] };
             });
             this.afterCommit(events, true);

@@ -59,6 +59,8 @@ export interface NewOperation {
     team: string;
     kind: OperationKind;
     specHash?: string;
+    /** A preview's spec when it is not the stored one (a change the team wants to see before it applies it). */
+    proposedSpec?: unknown;
     requestedBy: string;
     maxAttempts: number;
     now: string;

@@ -93,7 +93,7 @@ export function buildOpenApiDocument(routes: readonly Route[], info: OpenApiInfo
                 ...parameters(r.query, "query", components),
                 ...parameters(r.headers, "header", components),
             ],
-            ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: toSchema(r.body.schema, "input", components) } } } } : {}),
+            ...(r.body ? { requestBody: { required: !r.body.optional, content: { "application/json": { schema: toSchema(r.body.schema, "input", components) } } } } : {}),
             responses,
         };
     }

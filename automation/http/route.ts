@@ -61,6 +61,8 @@ export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType 
         schema: z.ZodType;
         /** Full validation, e.g. the domain's parse that also proves the derived stack config. */
         parse?: (raw: unknown, params: Out<P>) => B;
+        /** The body may be left out; the handler then gets undefined. */
+        optional?: boolean;
     };
     responses: Record<number, ResponseDoc>;
     handle(ctx: RouteContext<Out<P>, Out<Q>, Out<H>, B>): Promise<void> | void;
@@ -78,7 +80,7 @@ export interface Route {
     params?: z.ZodType;
     query?: z.ZodType;
     headers?: z.ZodType;
-    body?: { schema: z.ZodType };
+    body?: { schema: z.ZodType; optional?: boolean };
     responses: Record<number, ResponseDoc>;
     /** The role gate (if any), then validation and the handler. */
     handlers: RequestHandler[];
@@ -94,6 +96,11 @@ function parsePart<S extends z.ZodType>(schema: S, value: unknown, where: string
     if (result.success) return result.data;
     problems.push(...schemaProblems(result.error, value, { schema, prefix: where }));
     return undefined;
+}
+
+/** Whether a request carries a body at all (RFC 9112 6.3: a Transfer-Encoding, or a Content-Length above 0). */
+function hasBody(req: Request): boolean {
+    return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
 }
 
 /** Only the headers a route declares are validated (and passed on); the rest of the request's headers are ignored. */
@@ -112,7 +119,7 @@ export function route<P extends z.ZodType | undefined = undefined, Q extends z.Z
         const headers = spec.headers ? parsePart(spec.headers, declaredHeaders(spec.headers, req), "header", problems) : undefined;
         if (problems.length) throw new RequestValidationError(problems);
         let body: B = undefined as B;
-        if (spec.body) {
+        if (spec.body && !(spec.body.optional && !hasBody(req))) {
             if (!req.is("application/json")) {
                 throw new HttpProblem(415, "unsupported-media-type", "Unsupported media type", "Send the body as application/json", {}, [{ path: "header.content-type", message: "must be application/json" }]);
             }
@@ -134,7 +141,7 @@ export function route<P extends z.ZodType | undefined = undefined, Q extends z.Z
     return {
         method: spec.method, path: spec.path, operationId: spec.operationId, summary: spec.summary, description: spec.description,
         tag: spec.tag, role: spec.role, params: spec.params, query: spec.query, headers: spec.headers,
-        body: spec.body ? { schema: spec.body.schema } : undefined,
+        body: spec.body ? { schema: spec.body.schema, optional: spec.body.optional } : undefined,
         responses: spec.responses,
         handlers: spec.role && spec.gate !== "service" ? [requireRole(spec.role), handler] : [handler],
     };

@@ -88,17 +88,30 @@ export function buildRoutes(deps: RouteDeps): Route[] {
                 res.json(await service.getEnvironment(actor, params.name));
             },
         }),
-        ...(["preview", "refresh"] as const).map((kind) => route({
-            method: "post", path: `/v1/environments/{name}/${kind}`, operationId: `${kind}Environment`, tag: "environments",
-            summary: kind === "preview" ? "Queue a preview: the planned changes land in the operation's summary" : "Queue a refresh: a drift check against the cloud",
+        route({
+            method: "post", path: "/v1/environments/{name}/preview", operationId: "previewEnvironment", tag: "environments",
+            summary: "Queue a preview of the stored spec, or of a proposed spec sent as the body, before applying it",
+            description: "Without a body, plans the stored spec. With a spec as the body (validated exactly as a PUT's), plans that spec instead and leaves the stored one alone; the environment need not exist yet. The planned resources are at /v1/operations/{id}/plan once the preview has run.",
+            role: "operator", gate: "service",
+            params: EnvironmentParamsSchema,
+            body: { schema: EnvironmentSpecSchema, parse: (raw, params) => parseDesiredEnvironment(params.name, raw, deps.profile), optional: true },
+            responses: { ...accepted, 404: { description: "Not found, and no spec proposed" }, 409: { description: "Destroyed or being destroyed" } },
+            async handle({ res, actor, params, body, requestId }) {
+                const op = await service.requestOperation(actor, params.name, "preview", { requestId }, body);
+                res.location(operationLocation(op)).status(202).json({ operation: op });
+            },
+        }),
+        route({
+            method: "post", path: "/v1/environments/{name}/refresh", operationId: "refreshEnvironment", tag: "environments",
+            summary: "Queue a refresh: a drift check against the cloud",
             role: "operator", gate: "service",
             params: EnvironmentParamsSchema,
             responses: { ...accepted, 404: { description: "Not found" }, 409: { description: "Destroyed or being destroyed" } },
             async handle({ res, actor, params, requestId }) {
-                const op = await service.requestOperation(actor, params.name, kind, { requestId });
+                const op = await service.requestOperation(actor, params.name, "refresh", { requestId });
                 res.location(operationLocation(op)).status(202).json({ operation: op });
             },
-        })),
+        }),
         route({
             method: "delete", path: "/v1/environments/{name}", operationId: "deleteEnvironment", tag: "environments",
             summary: "Destroy the environment, then remove its stack", role: "operator", gate: "service",

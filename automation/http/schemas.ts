@@ -73,6 +73,7 @@ export const OperationSchema = z.object({
     kind: z.enum(OPERATION_KINDS),
     state: z.enum(OPERATION_STATES),
     specHash: z.string().optional(),
+    proposedSpec: EnvironmentSpecSchema.optional().meta({ description: "Set on a preview of a spec sent with the request rather than the stored one: the spec it plans" }),
     requestedBy: z.string(),
     attempt: z.number().int(),
     maxAttempts: z.number().int(),

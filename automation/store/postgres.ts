@@ -68,7 +68,7 @@ function statementName(sql: string): string {
  */
 const OPERATION_COLUMNS = [
     "id", "environment", "team", "kind", "state", "spec_hash", "requested_by", "attempt", "max_attempts", "created_at", "started_at",
-    "finished_at", "not_before", "cancel_requested", "lease_owner", "lease_expires_at", "summary", "error",
+    "finished_at", "not_before", "cancel_requested", "lease_owner", "lease_expires_at", "summary", "error", "proposed_spec",
 ] as const;
 const ENVIRONMENT = ENVIRONMENT_COLUMNS.join(", ");
 const OPERATION = OPERATION_COLUMNS.join(", ");

@@ -127,6 +127,11 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
                 FOR EACH ROW EXECUTE FUNCTION environments_next_version();
         `,
     },
+    {
+        version: 3,
+        name: "operations.proposed_spec: the spec a preview plans when it is not the stored one",
+        sql: "ALTER TABLE operations ADD COLUMN proposed_spec json;",
+    },
 ];
 
 /** Advisory-lock namespaces (the first key of the two-key form); the second key hashes the schema and the object. */

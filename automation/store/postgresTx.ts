@@ -165,9 +165,9 @@ export class PostgresTx implements StoreTx {
             if (collapsed) return { operation: rowToOperation(collapsed), collapsed: true };
         }
         const row = await this.one(
-            `INSERT INTO operations (id, environment, team, kind, state, spec_hash, requested_by, attempt, max_attempts, created_at)
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, 0, $7, $8) RETURNING *`,
-            [op.id, op.environment, op.team, op.kind, op.specHash ?? null, op.requestedBy, op.maxAttempts, op.now],
+            `INSERT INTO operations (id, environment, team, kind, state, spec_hash, requested_by, attempt, max_attempts, created_at, proposed_spec)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, 0, $7, $8, $9::json) RETURNING *`,
+            [op.id, op.environment, op.team, op.kind, op.specHash ?? null, op.requestedBy, op.maxAttempts, op.now, op.proposedSpec === undefined ? null : toJson(op.proposedSpec)],
         );
         await this.notify({ kind: "enqueued" });
         return { operation: rowToOperation(row!), collapsed: false };

@@ -103,7 +103,7 @@ export function rowMappers(d: RowDialect, options: { environmentCacheSize?: numb
             const optional: Array<[keyof Operation, unknown]> = [
                 ["specHash", text(r.spec_hash)], ["startedAt", d.time(r.started_at)], ["finishedAt", d.time(r.finished_at)],
                 ["notBefore", d.time(r.not_before)], ["leaseOwner", text(r.lease_owner)], ["leaseExpiresAt", d.time(r.lease_expires_at)],
-                ["summary", json(r.summary)], ["error", json(r.error)],
+                ["summary", json(r.summary)], ["error", json(r.error)], ["proposedSpec", json(r.proposed_spec)],
             ];
             for (const [k, v] of optional) if (v !== undefined) (op as unknown as Record<string, unknown>)[k] = v;
             return op;

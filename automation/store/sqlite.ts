@@ -319,9 +319,9 @@ export class SqliteStore implements Store {
             }
         }
         this.run(
-            `INSERT INTO operations (id, environment, team, kind, state, spec_hash, requested_by, attempt, max_attempts, created_at)
-             VALUES (?, ?, ?, ?, 'queued', ?, ?, 0, ?, ?)`,
-            op.id, op.environment, op.team, op.kind, op.specHash ?? null, op.requestedBy, op.maxAttempts, op.now,
+            `INSERT INTO operations (id, environment, team, kind, state, spec_hash, requested_by, attempt, max_attempts, created_at, proposed_spec)
+             VALUES (?, ?, ?, ?, 'queued', ?, ?, 0, ?, ?, ?)`,
+            op.id, op.environment, op.team, op.kind, op.specHash ?? null, op.requestedBy, op.maxAttempts, op.now, op.proposedSpec === undefined ? null : toJson(op.proposedSpec),
         );
         return { operation: this.mustGetOperation(op.id), collapsed: false };
     }

@@ -85,4 +85,9 @@ export const MIGRATIONS: readonly Migration[] = [
             CREATE INDEX idempotency_by_age ON idempotency (created_at);
         `,
     },
+    {
+        version: 2,
+        name: "operations.proposed_spec: the spec a preview plans when it is not the stored one",
+        sql: "ALTER TABLE operations ADD COLUMN proposed_spec TEXT;",
+    },
 ];

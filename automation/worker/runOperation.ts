@@ -125,8 +125,10 @@ async function announceStart(ctx: RunContext, op: Operation): Promise<void> {
 
 async function perform(ctx: RunContext, op: Operation, signal: AbortSignal, onEvent: (type: string, data: unknown) => void): Promise<EngineResult> {
     const env = await ctx.store.getEnvironment(op.environment);
-    if (!env) throw new EngineError("stack_not_found", `Environment ${op.environment} no longer exists.`, false);
-    if (await ctx.store.isRecoveryPending(env.name)) {
+    // A preview of a proposed spec plans that spec, and may come before the environment exists.
+    const spec = (op.proposedSpec ?? env?.spec) as EnvironmentSpec | undefined;
+    if (!spec) throw new EngineError("stack_not_found", `Environment ${op.environment} no longer exists.`, false);
+    if (env && await ctx.store.isRecoveryPending(env.name)) {
         onEvent("stack.recovery", { message: "An earlier operation was interrupted: cancelling any stale lock and clearing pending operations first." });
         await ctx.engine.recoverStack(env.name);
         await ctx.store.transaction((tx) => tx.setRecoveryPending(env.name, false));
@@ -135,8 +137,8 @@ async function perform(ctx: RunContext, op: Operation, signal: AbortSignal, onEv
     return ctx.engine.run({
         operationId: op.id,
         kind: op.kind,
-        stackName: env.name,
-        config: runConfig(ctx, op, env.name, env.spec as EnvironmentSpec),
+        stackName: op.environment,
+        config: runConfig(ctx, op, op.environment, spec),
         signal,
         onEvent: (e) => onEvent(e.type, e.data),
     });

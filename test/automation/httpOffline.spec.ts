@@ -98,6 +98,40 @@ describe("self-service on the real program (offline engine, example platform pro
         assert.deepEqual(Object.keys(op.summary ?? {}), ["same"], JSON.stringify(op.summary));
     });
 
+    it("previews a proposed change before it is applied, and leaves the stored spec alone", async () => {
+        const before = (await request(h.app).get("/v1/environments/payments-prod").set(bearer(TOKENS.readerA))).body;
+        const res = await request(h.app).post("/v1/environments/payments-prod/preview").set(bearer(TOKENS.operatorA)).send({ ...PROD_SPEC, cosmos: { enabled: true } });
+        assert.equal(res.status, 202, res.text);
+        assert.deepEqual(res.body.operation.proposedSpec.cosmos, { enabled: true });
+        const op = await finished(h, res.headers.location);
+        assert.equal(op.state, "succeeded", JSON.stringify(op.error));
+        const { steps } = await wholePlan(h, res.body.operation.id, 100);
+        const creates = steps.filter((s) => s.op === "create").map((s) => s.type);
+        assert.ok(creates.includes("azure-native:cosmosdb:DatabaseAccount"), `planned creates: ${creates.join(", ")}`);
+        assert.ok(steps.some((s) => s.op === "same" && s.type === "azure-native:keyvault:Vault"), "the applied vault stays as it is");
+        const after = (await request(h.app).get("/v1/environments/payments-prod").set(bearer(TOKENS.readerA))).body;
+        assert.deepEqual(after.spec, before.spec, "a preview never changes the stored spec");
+        assert.equal(after.specHash, before.specHash);
+    });
+
+    it("previews a new environment's spec before it exists, and creates nothing in the store", async () => {
+        const res = await request(h.app).post("/v1/environments/payments-qa/preview").set(bearer(TOKENS.operatorA)).send({ tier: "dev", location: "westeurope", team: "payments" });
+        assert.equal(res.status, 202, res.text);
+        const op = await finished(h, res.headers.location);
+        assert.equal(op.state, "succeeded", JSON.stringify(op.error));
+        const { steps } = await wholePlan(h, res.body.operation.id, 100);
+        assert.ok(steps.length > 0 && steps.every((s) => s.op === "create"), "everything is new");
+        assert.equal((await request(h.app).get("/v1/environments/payments-qa").set(bearer(TOKENS.readerA))).status, 404);
+    });
+
+    it("validates a proposed spec exactly as a PUT does, naming the field", async () => {
+        const res = await request(h.app).post("/v1/environments/payments-qa/preview").set(bearer(TOKENS.operatorA)).send({ tier: "qa", location: "westeurope", team: "payments" });
+        assert.equal(res.status, 400, res.text);
+        assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), ["tier"]);
+        const other = await request(h.app).post("/v1/environments/payments-qa/preview").set(bearer(TOKENS.operatorA)).send({ tier: "dev", location: "westeurope", team: "billing" });
+        assert.equal(other.status, 403, "a proposed spec is held to the caller's team too");
+    });
+
     it("refuses a spec the policy pack rejects, with the violations, as pulumi up --policy-pack would", async () => {
         // A region outside the profile passes nothing; one inside it but outside the pack's list fails the pack.
         const h2 = await startHarness({ worker: true, offline: true, profile: EMPTY_PROFILE });

@@ -143,6 +143,18 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
                 assert.equal((await enqueue("pay-stg", "preview")).collapsed, false);
             });
 
+            it("keeps a preview's proposed spec with the operation, through a claim and a restart", async () => {
+                const proposed = { tier: "staging", location: "westeurope", team: "payments", cosmos: { enabled: true } };
+                const { operation } = await store.enqueueOperation({ id: "op-p", environment: "pay-new", team: "payments", kind: "preview", specHash: "hp", proposedSpec: proposed, requestedBy: "alice", maxAttempts: 3, now: now() });
+                assert.deepEqual(operation.proposedSpec, proposed);
+                assert.equal((await enqueue("pay-dev", "preview")).operation.proposedSpec, undefined, "a preview of the stored spec has none");
+                const claimed = await claim();
+                assert.equal(claimed?.id, "op-p");
+                assert.deepEqual(claimed?.proposedSpec, proposed);
+                store = await h.reopen();
+                assert.deepEqual((await store.getOperation("op-p"))?.proposedSpec, proposed);
+            });
+
             it("claims the oldest queued operation, sets the lease and counts the attempt", async () => {
                 await env("pay-dev");
                 const { operation } = await enqueue("pay-dev");

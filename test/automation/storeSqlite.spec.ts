@@ -39,12 +39,12 @@ describe("embedded SQLite store", () => {
         const db = new DatabaseSync(file);
         try {
             assert.equal((db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode, "wal");
-            assert.deepEqual((db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>).map((r) => r.version), [1]);
+            assert.deepEqual((db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>).map((r) => r.version), [1, 2]);
         } finally {
             db.close();
         }
         const reopened = await openSqliteStore({ dataDir: join(dir.path, "nested", "data") });
-        assert.match((await reopened.readiness()).detail, /schema version 1/);
+        assert.match((await reopened.readiness()).detail, /schema version 2/);
         await reopened.close();
     });
 
