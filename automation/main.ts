@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     if (passphrase) logger.info({ source: passphrase.source, file: passphrase.source === "environment" ? undefined : `${settings.dataDir}/passphrase` }, "stack passphrase ready");
     const staticTokens = settings.tokensFile ? readTokensFile(settings.tokensFile) : [];
     if (settings.role !== "worker" && !settings.adminTokenSha256 && staticTokens.length === 0 && !settings.oidc) {
-        logger.warn("no KVP_ADMIN_TOKEN, KVP_TOKENS_FILE or KVP_OIDC_ISSUER: every /v1 request will be refused with 401");
+        logger.warn("no KVP_ADMIN_TOKEN, KVP_TOKENS_FILE or KVP_OIDC_ISSUER: every /v1 request will be refused with 401 (to try the API without Azure: npm run quickstart)");
     }
 
     let pg: PostgresStore | undefined;
