@@ -8,7 +8,7 @@ import { EMPTY_PROFILE, loadPlatformProfile, PlatformProfileError, type Platform
 /**
  * The server's settings: one schema over process.env, validated once at start-up.
  * A bad value stops the process with a message naming the variable and what it
- * accepts; secret variables are never echoed. README.md ("Settings") documents each one.
+ * accepts; secret variables are never echoed. docs/settings.md documents each one.
  */
 
 /** pulumi: the Automation API (provisions). offline: the real program under Pulumi's mocks (provisions nothing). test-double: scripted, for tests. */

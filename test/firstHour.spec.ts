@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, prettyDestination } from "../automation/http/logger";
+import { SettingsEnvSchema } from "../automation/settings";
 
 /**
  * What a newcomer meets in the first hour: the preflight that explains a missing install,
@@ -171,5 +172,24 @@ describe("npm run check:config", function () {
         assert.equal(r.status, 2);
         assert.match(r.stderr, /Pulumi\.nope\.yaml does not exist/);
         assert.match(r.stderr, /stacks here: dev, prod, staging/);
+    });
+});
+
+describe("the documentation a newcomer reads", () => {
+    it("keeps README.md within 12,000 bytes", () => {
+        const bytes = statSync(path.join(REPO, "README.md")).size;
+        assert.ok(bytes <= 12_000, `README.md is ${bytes} bytes`);
+    });
+
+    it("documents every server setting in docs/settings.md", () => {
+        const doc = readFileSync(path.join(REPO, "docs", "settings.md"), "utf8");
+        const missing = Object.keys(SettingsEnvSchema.shape).filter((v) => !doc.includes(`| \`${v}\` |`));
+        assert.deepEqual(missing, [], "each variable has a row of its own");
+    });
+
+    it("points at no file outside the repository", () => {
+        const r = spawnSync("git", ["grep", "-n", "-I", "--fixed-strings", "../shared", "--", ".", ":!test/firstHour.spec.ts"], { cwd: REPO, encoding: "utf8" });
+        // git grep exits 1 when nothing matches; 0 lists the offenders.
+        assert.equal(r.status, 1, r.stdout || r.stderr);
     });
 });
