@@ -31,17 +31,20 @@ for (const [name, value] of Object.entries(DEFAULTS)) {
 const dataDir = path.resolve(process.env.KVP_DATA_DIR as string);
 const tokenFile = path.join(dataDir, "admin-token");
 const port = unset("PORT") ? "8080" : process.env.PORT;
+// PORT=0 picks a free port, which only the "listening on" line below knows.
+const api = port === "0" ? "http://127.0.0.1:<the port in the listening line below>" : `http://127.0.0.1:${port}`;
 const lines = [`Quickstart: KVP_ENGINE=${process.env.KVP_ENGINE}${process.env.KVP_ENGINE === "offline" ? " (the real program under Pulumi mocks: provisions NOTHING in Azure)" : ""}, KVP_PLATFORM_FILE=${process.env.KVP_PLATFORM_FILE}, KVP_DATA_DIR=${process.env.KVP_DATA_DIR}.`];
 
 if (unset("KVP_ADMIN_TOKEN")) {
     ensureDataDir(dataDir);
     if (!existsSync(tokenFile)) writeFileSync(tokenFile, `${randomBytes(24).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
     process.env.KVP_ADMIN_TOKEN = readFileSync(tokenFile, "utf8").trim();
-    const shownFile = path.relative(process.cwd(), tokenFile) || tokenFile;
+    const relative = path.relative(process.cwd(), tokenFile);
+    const shownFile = relative && !relative.startsWith("..") ? relative : tokenFile;
     lines.push(
         `Demo admin token, for this machine only (kept in ${shownFile}): ${process.env.KVP_ADMIN_TOKEN}`,
         "In a second terminal, follow docs/walkthrough.md, starting with:",
-        `  export API=http://127.0.0.1:${port} TOKEN=$(cat ${shownFile})`,
+        `  export API=${api} TOKEN=$(cat ${shownFile})`,
     );
 } else {
     lines.push("Using the KVP_ADMIN_TOKEN you set. In a second terminal, follow docs/walkthrough.md.");

@@ -70,7 +70,7 @@ async function snapshot(vault: VaultDouble, name: string, pair: RolePair, failur
         injected,
         atFailure: crash,
         recovery,
-        current: `${roleOf(cur.value) === pair.a ? "A" : "B"} (${cur.tags?.RotationState ?? "seed"})`,
+        current: `${roleOf(cur.value) === pair.a ? "A" : "B"} (${cur.tags?.RotationState ?? "initial"})`,
         currentLogsIn: await logsIn(cur.value),
         previousLogsIn: prev ? await logsIn(prev.value) : false,
         pending: `${pendings.filter((p) => p.enabled).length} enabled / ${pendings.length}: ${pendings.map((p) => p.tags?.RotationState).join(",") || "-"}`,
