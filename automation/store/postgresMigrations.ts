@@ -127,6 +127,17 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
                 FOR EACH ROW EXECUTE FUNCTION environments_next_version();
         `,
     },
+    {
+        version: 3,
+        name: "drop environments.version: no reader remembers environments any more",
+        // Every read maps its rows afresh, so the per-row version and its trigger only cost writes.
+        sql: `
+            DROP TRIGGER environments_version ON environments;
+            DROP FUNCTION environments_next_version();
+            ALTER TABLE environments DROP COLUMN version;
+            DROP SEQUENCE environment_versions;
+        `,
+    },
 ];
 
 /** Advisory-lock namespaces (the first key of the two-key form); the second key hashes the schema and the object. */
