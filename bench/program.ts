@@ -43,7 +43,7 @@ function summarize(samples: Sample[]): Figures {
     return { wall: median(samples.map((s) => s.wallMs)), cpu: median(samples.map((s) => s.cpuMs)), rss: Math.max(...samples.map((s) => s.maxRssMb)), resources: samples[0].resources };
 }
 
-// Warms the OS file cache and tsx's transpile cache, and rebuilds a stale program bundle; not counted.
+// Warms the OS file cache and tsx's transpile cache; not counted.
 once("bare");
 once("prod");
 // Interleaved, so a change in background load over the run shifts both programs alike rather than the ratio.
