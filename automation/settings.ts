@@ -15,8 +15,8 @@ import { EMPTY_PROFILE, loadPlatformProfile, PlatformProfileError, type Platform
 export const ENGINES = ["pulumi", "offline", "test-double"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 /** What one process does: everything, only the HTTP API, or only the worker (the last two share a PostgreSQL store). */
-export const ROLES = ["all", "api", "worker"] as const;
-export type Role = (typeof ROLES)[number];
+export const PROCESS_ROLES = ["all", "api", "worker"] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
 /** Pulumi state backends several replicas can share; a `file://` directory is one machine's. */
 export const SHARED_BACKENDS = "azblob://<container> (with AZURE_STORAGE_ACCOUNT) or https://api.pulumi.com (with PULUMI_ACCESS_TOKEN)";
 /** Asymmetric algorithms only: `none` and HMAC (a shared secret the issuer would also hold) are never accepted. */
@@ -59,7 +59,7 @@ export interface DatabaseSettings {
 
 export interface Settings {
     /** Which parts run in this process. */
-    role: Role;
+    role: ProcessRole;
     /** This replica's name: worker ids, PostgreSQL application_name and the replica registry. */
     replicaName: string;
     /** Set when DATABASE_URL is: the PostgreSQL store instead of the embedded one. */
@@ -181,7 +181,7 @@ const KEY_VAULT_KEY_URL = /^azurekeyvault:\/\/[a-z0-9-]{3,24}\.vault\.(azure\.ne
 
 /** The environment variables the server reads; empty strings count as unset. */
 export const SettingsEnvSchema = z.object({
-    KVP_ROLE: oneOf(ROLES, "all"),
+    KVP_ROLE: oneOf(PROCESS_ROLES, "all"),
     KVP_REPLICA_NAME: z.string().regex(REPLICA_NAME, { message: "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit" }).optional(),
     DATABASE_URL: z.string().superRefine((v, ctx) => {
         const db = describeDatabaseUrl(v);

@@ -11,7 +11,7 @@ import {
 import { redactOutputs } from "./redact";
 import { Clock, Ids, Logger, randomIds, silentLogger, systemClock } from "./runtime";
 import type { DesiredEnvironment } from "./spec";
-import type { Page, Store } from "./store";
+import type { EnvironmentDetailReader, Page, Store } from "./store";
 
 /** An environment as clients see it: outputs redacted, with its latest operation. */
 export interface EnvironmentView extends Environment {
@@ -54,14 +54,6 @@ export interface EnvironmentServiceOptions {
     logger?: Logger;
     /** Shared with the Worker so live events reach SSE subscribers; one is created when omitted. */
     hub?: EventHub;
-}
-
-/**
- * A store that reads an environment with the operation its lastOperationId names in one round
- * trip (PostgreSQL, where each read is one); the detail read asks any other store twice.
- */
-export interface EnvironmentDetailReader {
-    getEnvironmentDetail(name: string): Promise<{ environment: Environment; lastOperation?: Operation } | undefined>;
 }
 
 function readsDetail(store: Store): store is Store & EnvironmentDetailReader {

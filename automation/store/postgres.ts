@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { escapeIdentifier, type Pool, type PoolClient, types as pgTypes } from "pg";
 import { UnavailableError } from "../domain/errors";
 import type { AuditEntry, Environment, Operation, OperationError, OperationEvent, OperationState } from "../domain/ports";
-import type { EnvironmentDetailReader } from "../domain/service";
+import type { EnvironmentDetailReader } from "../domain/store";
 import { assertTransition } from "../domain/stateMachine";
 import type {
     ClaimRequest, EnqueueResult, EnvironmentPatch, EnvironmentQuery, FinishRequest, IdempotencyRecord, LeaseState,
