@@ -3,6 +3,7 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, 
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
+import { ProblemListError } from "../config/problems";
 import { EMPTY_PROFILE, loadPlatformProfile, PlatformProfileError, type PlatformProfile } from "./domain/platformProfile";
 
 /**
@@ -105,10 +106,9 @@ export interface SettingProblem {
     message: string;
 }
 
-export class SettingsError extends Error {
-    constructor(public readonly problems: SettingProblem[]) {
-        super(`Invalid server settings:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join("\n")}`);
-        this.name = "SettingsError";
+export class SettingsError extends ProblemListError<SettingProblem> {
+    constructor(problems: SettingProblem[]) {
+        super("Invalid server settings", problems, (p) => `${p.variable}: ${p.message}`);
     }
 }
 
