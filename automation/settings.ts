@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
 import { ProblemListError } from "../config/problems";
+import { KEY_VAULT_SECRETS_PROVIDER } from "./engine/secretsProvider";
 import { EMPTY_PROFILE, loadPlatformProfile, PlatformProfileError, type PlatformProfile } from "./domain/platformProfile";
 
 /**
@@ -177,7 +178,6 @@ export function describeDatabaseUrl(raw: string): { display: string } | { proble
     if (!database || database.includes("/")) return { problem: `must name one database after the host (got host ${url.hostname})` };
     return { display: `${url.hostname}:${url.port || "5432"}/${database}` };
 }
-const KEY_VAULT_KEY_URL = /^azurekeyvault:\/\/[a-z0-9-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)\/keys\/[A-Za-z0-9-]{1,127}(\/[0-9a-f]{32})?$/i;
 
 /** The environment variables the server reads; empty strings count as unset. */
 export const SettingsEnvSchema = z.object({
@@ -196,7 +196,7 @@ export const SettingsEnvSchema = z.object({
     KVP_BACKEND_URL: z.string().refine((v) => BACKEND_PREFIXES.some((p) => v.startsWith(p)) && v.length > "file://".length, {
         message: "must be a Pulumi backend URL: file://<dir>, azblob://<container> or https://api.pulumi.com",
     }).optional(),
-    KVP_SECRETS_PROVIDER: z.string().default("passphrase").refine((v) => v === "passphrase" || KEY_VAULT_KEY_URL.test(v), {
+    KVP_SECRETS_PROVIDER: z.string().default("passphrase").refine((v) => v === "passphrase" || KEY_VAULT_SECRETS_PROVIDER.test(v), {
         message: "must be passphrase or azurekeyvault://<vault>.vault.azure.net/keys/<key>[/<version>]",
     }),
     PULUMI_CONFIG_PASSPHRASE: z.string().min(12, { message: "must be at least 12 characters" }).optional(),

@@ -13,11 +13,11 @@ import { execCli, probeCli, type CliProbe, type PulumiCli } from "./cli";
 import { canceledError, CLI_INSTALL_HINT, CLI_MISSING_MESSAGE, toEngineError } from "./errors";
 import { EventTranslator } from "./events";
 import { type Logger, silentLogger } from "../domain/runtime";
+import { KEY_VAULT_SECRETS_PROVIDER } from "./secretsProvider";
 import { createMasker, maskStackOutputs, secretEnvValues, type Masker } from "./redact";
 import { encodeStackConfig, staleConfigKeys } from "./stackConfig";
 
 export const PROJECT_NAME = "keyvault-platform";
-const KEY_VAULT_PROVIDER = /^azurekeyvault:\/\/[^/]+\/keys\/[^/]+(\/[^/]+)?$/;
 /** Lowercase letters, digits, `-`, `_` and `.`: a valid Pulumi stack name that is also a safe directory name. */
 const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 /** Errors `pulumi cancel` gives when nothing holds the stack: recovery has nothing to do then. */
@@ -98,7 +98,7 @@ export class PulumiEngine implements Engine {
 
     constructor(private readonly opts: PulumiEngineOptions) {
         this.secretsProvider = opts.secretsProvider ?? "passphrase";
-        if (this.secretsProvider !== "passphrase" && !KEY_VAULT_PROVIDER.test(this.secretsProvider)) {
+        if (this.secretsProvider !== "passphrase" && !KEY_VAULT_SECRETS_PROVIDER.test(this.secretsProvider)) {
             throw new Error(`secretsProvider must be "passphrase" or azurekeyvault://<vault>.vault.azure.net/keys/<key>; got ${JSON.stringify(this.secretsProvider)}`);
         }
         if (this.secretsProvider === "passphrase" && !opts.passphrase) {
