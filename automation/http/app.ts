@@ -7,7 +7,7 @@ import helmet from "helmet";
 import type { Logger } from "pino";
 import type { Actor } from "../domain/ports";
 import type { EnvironmentService } from "../domain/service";
-import type { Settings } from "../settings";
+import type { Settings } from "../server/settings";
 import { authenticate, type Authenticator } from "./auth";
 import { ALREADY_REDACTED, redactText } from "./logger";
 import type { Metrics } from "./metrics";

@@ -5,7 +5,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, t
 import { z } from "zod";
 import type { Actor, CallerRole } from "../domain/ports";
 import { TeamSchema } from "../domain/spec";
-import type { OidcSettings } from "../settings";
+import type { OidcSettings } from "../server/settings";
 import { HttpProblem } from "./problem";
 
 /**

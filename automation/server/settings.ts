@@ -3,9 +3,9 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, 
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
-import { ProblemListError } from "../config/problems";
-import { KEY_VAULT_SECRETS_PROVIDER } from "./engine/secretsProvider";
-import { EMPTY_PROFILE, loadPlatformProfile, PlatformProfileError, type PlatformProfile } from "./domain/platformProfile";
+import { ProblemListError } from "../../config/problems";
+import { KEY_VAULT_SECRETS_PROVIDER } from "../engine/secretsProvider";
+import { EMPTY_PROFILE, loadPlatformProfile, PlatformProfileError, type PlatformProfile } from "../domain/platformProfile";
 
 /**
  * The server's settings: one schema over process.env, validated once at start-up.
@@ -29,7 +29,7 @@ export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 const SECRET_VARIABLES = new Set(["KVP_ADMIN_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "DATABASE_URL"]);
 
 /** Where the repository's CrossGuard policy pack lives, if it has one. */
-const REPO_POLICY_DIR = path.resolve(__dirname, "..", "policy");
+const REPO_POLICY_DIR = path.resolve(__dirname, "..", "..", "policy");
 
 const MAX_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 const MIN_TOKEN_LENGTH = 16;

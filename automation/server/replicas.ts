@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { Client, escapeIdentifier } from "pg";
-import type { Logger } from "./domain/runtime";
-import { silentLogger } from "./domain/runtime";
+import type { Logger } from "../domain/runtime";
+import { silentLogger } from "../domain/runtime";
 import { SHARED_BACKENDS, type ProcessRole } from "./settings";
 
 /**
