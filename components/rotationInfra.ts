@@ -16,7 +16,7 @@ import type { Provider } from "@pulumi/azure/provider";
 import { createHash } from "node:crypto";
 import { PLATFORM_ROLES, roleAssignmentName, roleDefinitionId } from "../config/roles";
 import { armResourceIdProblem, ncrontabProblem } from "../config/validators";
-import { FunctionPackage, readFunctionPackage } from "./functionPackage";
+import { FunctionPackage, readFunctionPackage } from "./helpers/functionPackage";
 import { AuthorizationMode, grantVaultAccess } from "./vaultAccess";
 
 const COMPONENT = "RotationInfra";

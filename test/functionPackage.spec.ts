@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Script } from "node:vm";
-import { buildFunctionPackage, BUNDLE_FILE, hashFunctionSources, readFunctionPackage, registeredFunctions } from "../components/functionPackage";
+import { buildFunctionPackage, BUNDLE_FILE, hashFunctionSources, readFunctionPackage, registeredFunctions } from "../components/helpers/functionPackage";
 
 const FIXTURE = join(__dirname, "fixtures", "rotation-function");
 

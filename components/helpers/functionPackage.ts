@@ -54,7 +54,7 @@ export interface FunctionPackage {
     built: boolean;
 }
 
-const REPO_ROOT = resolve(__dirname, "..");
+const REPO_ROOT = resolve(__dirname, "..", "..");
 
 function fail(message: string): never {
     throw new pulumi.RunError(`${COMPONENT}: ${message}`);
