@@ -21,7 +21,7 @@ import { createApp, startWebServer } from "../automation/http/app";
 import { createAuthenticator } from "../automation/http/auth";
 import { createLogger } from "../automation/http/logger";
 import { createMetrics } from "../automation/http/metrics";
-import { sha256Hex } from "../automation/settings";
+import { sha256Hex } from "../automation/server/settings";
 import { createPostgresStore } from "../automation/store/postgres";
 import { SqliteStore } from "../automation/store/sqlite";
 

@@ -14,7 +14,7 @@ import { TestDoubleEngine } from "../automation/engine/testDouble";
 import { createPostgresStore } from "../automation/store/postgres";
 import { bridgeStoreNotifications } from "../automation/store/postgresNotify";
 import { Worker } from "../automation/worker/worker";
-import { withGlobalCap } from "../automation/workerCapacity";
+import { withGlobalCap } from "../automation/worker/capacity";
 
 function required(name: string): string {
     const value = process.env[name];

@@ -44,7 +44,7 @@ function summarize(samples: Sample[]): Figures {
 }
 
 console.log("bench:program compares: the prod program under mocks, loaded through index.ts as pulumi up loads it, against a bare one-resource-group program (wall time, CPU, peak RSS)");
-// Warms the OS file cache and tsx's transpile cache, and rebuilds a stale program bundle; not counted.
+// Warms the OS file cache and tsx's transpile cache; not counted.
 once("bare");
 once("prod");
 // Interleaved, so a change in background load over the run shifts both programs alike rather than the ratio.

@@ -16,7 +16,7 @@ async function main(kind: string): Promise<void> {
     } else if (kind === "prod") {
         // The parent reads Pulumi.prod.yaml, so this process pays only for what `pulumi up` would.
         pulumi.runtime.setAllConfig(JSON.parse(process.env.BENCH_PULUMI_CONFIG ?? "{}"));
-        // index.ts is exactly what `pulumi up` loads: the program bundle (rebuilt if stale), then the stack outputs.
+        // index.ts is exactly what `pulumi up` loads.
         await record(() => {
             // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy, so the bare run never pays for the program's modules
             const entry: unknown = require("../index");

@@ -4,14 +4,14 @@ import type { StackConfig } from "../config/schema";
 import { ResourceGroup } from "./resourceGroup";
 import { KeyVault } from "./keyVault";
 import { AutoRenewingCertificate, createCertificateContacts } from "./certificate";
-import { createClassicAzureProvider } from "./classicAzureProvider";
+import { createClassicAzureProvider } from "./helpers/classicAzureProvider";
 import { RotationInfra } from "./rotationInfra";
 import { SecretsStoreCsi } from "./secretsStoreCsi";
 import { grantVaultAccess } from "./vaultAccess";
-import { dropApiVersionAliases } from "./apiVersionAliases";
+import { dropApiVersionAliases } from "./helpers/apiVersionAliases";
 import { CosmosCmk } from "./cosmosCmk";
 import { Monitoring } from "./monitoring";
-import { cosmosAccountName, functionAppName, nameWithSuffix, storageAccountName, vaultName } from "./naming";
+import { cosmosAccountName, functionAppName, nameWithSuffix, storageAccountName, vaultName } from "./helpers/naming";
 import { ownershipTags } from "../config/tags";
 
 export interface KeyVaultEnvironmentArgs {

@@ -6,7 +6,7 @@ import {
 } from "../config/schema";
 import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLE_NAMES, KEY_VAULT_ROLES, PRINCIPAL_TYPES } from "../config/roles";
 import { ipRuleProblem, isGuid, locationProblem, subnetIdProblem, tagProblem } from "../config/validators";
-import { nameProblem, platformTagProblems, platformTags, validateVaultName } from "./naming";
+import { nameProblem, platformTagProblems, platformTags, validateVaultName } from "./helpers/naming";
 import { PrivateEndpoint, privateEndpointProblems } from "./privateEndpoint";
 import { AuthorizationMode, grantVaultAccess } from "./vaultAccess";
 

@@ -7,7 +7,7 @@ import { Workspace } from "@pulumi/azure-native/operationalinsights/workspace";
 import * as z from "../config/zod";
 import { AlertThresholdsSchema, Tier, TIERS } from "../config/schema";
 import { emailProblem, workspaceIdProblem } from "../config/validators";
-import { failedAuthorizationsQuery, failedOperationsQuery, unusualAccessQuery } from "./alertQueries";
+import { failedAuthorizationsQuery, failedOperationsQuery, unusualAccessQuery } from "./helpers/alertQueries";
 
 const COMPONENT = "Monitoring";
 

@@ -3,7 +3,7 @@ import { RandomString } from "@pulumi/random/randomString";
 import { ResourceGroup as AzureResourceGroup } from "@pulumi/azure-native/resources/resourceGroup";
 import { TIERS, Tier } from "../config/schema";
 import { locationProblem } from "../config/validators";
-import { nameWithSuffix, platformTagProblems, platformTags, resourceGroupName } from "./naming";
+import { nameWithSuffix, platformTagProblems, platformTags, resourceGroupName } from "./helpers/naming";
 
 /** Length of the random suffix: 36^6 ≈ 2×10^9 combinations keeps global names (vault, Cosmos, storage) apart. */
 export const SUFFIX_LENGTH = 6;

@@ -16,7 +16,7 @@ import type { Provider } from "@pulumi/azure/provider";
 import { createHash } from "node:crypto";
 import { PLATFORM_ROLES, roleAssignmentName, roleDefinitionId } from "../config/roles";
 import { armResourceIdProblem, ncrontabProblem } from "../config/validators";
-import { buildFunctionPackage, FunctionPackage } from "./functionPackage";
+import { FunctionPackage, readFunctionPackage } from "./helpers/functionPackage";
 import { AuthorizationMode, grantVaultAccess } from "./vaultAccess";
 
 const COMPONENT = "RotationInfra";
@@ -87,7 +87,7 @@ export interface RotationInfraArgs {
     schedule?: string;
     /** Optional. The timer rotates secrets expiring within this many days (1-365). Defaults to the function's own default (30). */
     rotationWindowDays?: number;
-    /** Optional. The built code package. Defaults to buildFunctionPackage() over functions/rotation. */
+    /** Optional. The built code package. Defaults to the build of functions/rotation (npm run build:function). */
     functionPackage?: FunctionPackage;
     /** Optional. Name of the Event Grid-triggered function. Defaults to secretNearExpiry. */
     eventGridFunctionName?: string;
@@ -207,7 +207,7 @@ export class RotationInfra extends pulumi.ComponentResource {
         super("keyvault-platform:rotation:RotationInfra", name, {}, opts);
         const s = resolveRotationInfraSettings(args);
         if (!args.classicProvider) fail("classicProvider", args.classicProvider, "pass the classic provider from createClassicAzureProvider");
-        const pkg = args.functionPackage ?? buildFunctionPackage();
+        const pkg = args.functionPackage ?? readFunctionPackage();
         const parent = { parent: this };
         const vaultResourceGroup = args.vault.resourceGroupName ?? args.resourceGroupName;
 

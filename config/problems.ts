@@ -16,6 +16,14 @@ export interface FieldProblem {
     value?: unknown;
 }
 
+/** A refusal that lists every problem found under one heading, one line each, so one run shows them all. */
+export class ProblemListError<P> extends Error {
+    constructor(heading: string, public readonly problems: P[], line: (problem: P) => string) {
+        super(`${heading}:\n${problems.map((p) => `  - ${line(p)}`).join("\n")}`);
+        this.name = new.target.name;
+    }
+}
+
 /** Dotted key for a validation path, e.g. `cosmos.keySize` or `allowedIpRanges[2]`. */
 export function keyOf(path: ReadonlyArray<PropertyKey>): string {
     return path.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), "");

@@ -1,5 +1,5 @@
 import * as z from "./zod";
-import { schemaProblems, type FieldProblem } from "./problems";
+import { ProblemListError, schemaProblems, type FieldProblem } from "./problems";
 import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "./roles";
 import { MANAGERS, reservedTagProblem, TIERS, type Tier } from "./tags";
 import {
@@ -277,10 +277,9 @@ export type StackConfig = Omit<ParsedStackConfig, "softDeleteRetentionDays" | "p
     cosmos: ParsedStackConfig["cosmos"] & { locations: string[]; publicNetworkAccess: "Enabled" | "Disabled" };
 };
 
-export class StackConfigError extends Error {
-    constructor(public readonly problems: FieldProblem[], prefix = "keyvault-platform") {
-        super(`Invalid stack configuration:\n${problems.map((p) => `  - ${prefix}:${p.path}: ${p.message}${p.value === undefined ? "" : ` (got ${JSON.stringify(p.value)})`}`).join("\n")}`);
-        this.name = "StackConfigError";
+export class StackConfigError extends ProblemListError<FieldProblem> {
+    constructor(problems: FieldProblem[], prefix = "keyvault-platform") {
+        super("Invalid stack configuration", problems, (p) => `${prefix}:${p.path}: ${p.message}${p.value === undefined ? "" : ` (got ${JSON.stringify(p.value)})`}`);
     }
 }
 

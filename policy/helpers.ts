@@ -92,17 +92,24 @@ export function remediationText(spec: Pick<CommonSpec, "remediation" | "mirrors"
     return `Remediation: ${spec.remediation} (mirrors ${MIRRORS[spec.mirrors]})`;
 }
 
-export function resourcePolicy(spec: ResourcePolicySpec): PackResourcePolicy {
-    const steps = remediationText(spec);
+/** What a resource policy and a stack policy both carry. */
+function policyFields<S extends ResourcePolicySpec | StackPolicySpec>(spec: S) {
     return {
         name: spec.name,
         description: spec.description,
         enforcementLevel: spec.enforcementLevel,
-        remediationSteps: steps,
+        remediationSteps: remediationText(spec),
         configSchema: configSchemaOf(spec.configKeys),
-        types: spec.types,
-        check: spec.check,
+        check: spec.check as S["check"],
         mirrors: MIRRORS[spec.mirrors],
+    };
+}
+
+export function resourcePolicy(spec: ResourcePolicySpec): PackResourcePolicy {
+    const steps = remediationText(spec);
+    return {
+        ...policyFields(spec),
+        types: spec.types,
         validateResource: (args, reportViolation) => {
             if (!spec.types.includes("*") && !spec.types.includes(args.type)) return;
             const config = resolveConfig(spec.name, args.getConfig<Record<string, unknown>>());
@@ -116,13 +123,7 @@ export function resourcePolicy(spec: ResourcePolicySpec): PackResourcePolicy {
 export function stackPolicy(spec: StackPolicySpec): PackStackPolicy {
     const steps = remediationText(spec);
     return {
-        name: spec.name,
-        description: spec.description,
-        enforcementLevel: spec.enforcementLevel,
-        remediationSteps: steps,
-        configSchema: configSchemaOf(spec.configKeys),
-        check: spec.check,
-        mirrors: MIRRORS[spec.mirrors],
+        ...policyFields(spec),
         validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
             const config = resolveConfig(spec.name, args.getConfig<Record<string, unknown>>());
             for (const v of spec.check(args.resources, config)) reportViolation(`${v.message}. ${steps}`, v.urn);

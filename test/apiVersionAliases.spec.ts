@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import type * as pulumi from "@pulumi/pulumi";
-import { dropApiVersionAliases, isApiVersionAlias } from "../components/apiVersionAliases";
+import { dropApiVersionAliases, isApiVersionAlias } from "../components/helpers/apiVersionAliases";
 
 describe("isApiVersionAlias", () => {
     const cases: Array<[string, pulumi.Input<pulumi.URN | pulumi.Alias>, boolean]> = [

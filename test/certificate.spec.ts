@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     AutoRenewingCertificate, AutoRenewingCertificateArgs, certificatePolicy, createCertificateContacts, resolveCertificateSettings,
 } from "../components/certificate";
-import { createClassicAzureProvider } from "../components/classicAzureProvider";
+import { createClassicAzureProvider } from "../components/helpers/classicAzureProvider";
 import { CertificateExportError, ExportClients, exportCertificatePfx, parseSecretId } from "../lib/certificateExport";
 
 const T = {

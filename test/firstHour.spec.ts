@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, prettyDestination } from "../automation/http/logger";
-import { SettingsEnvSchema } from "../automation/settings";
+import { SettingsEnvSchema } from "../automation/server/settings";
 
 /**
  * What a newcomer meets in the first hour: the preflight that explains a missing install,
@@ -83,7 +83,7 @@ describe("the first hour", function () {
 
     it("quickstart: shows its token, keeps it for a second terminal, and serves on the offline engine", async () => {
         const dataDir = path.join(dir, "data");
-        child = run("automation/quickstart.ts", { PORT: "0", KVP_DATA_DIR: dataDir });
+        child = run("automation/server/quickstart.ts", { PORT: "0", KVP_DATA_DIR: dataDir });
         const url = await waitFor("the listening line", child, () => listeningUrl(child!.output()));
         const tokenFile = path.join(dataDir, "admin-token");
         const token = readFileSync(tokenFile, "utf8").trim();
@@ -101,7 +101,7 @@ describe("the first hour", function () {
 
         // A restart reuses the token, so the second terminal's TOKEN stays valid.
         await stop(child);
-        child = run("automation/quickstart.ts", { PORT: "0", KVP_DATA_DIR: dataDir });
+        child = run("automation/server/quickstart.ts", { PORT: "0", KVP_DATA_DIR: dataDir });
         await waitFor("the listening line again", child, () => listeningUrl(child!.output()));
         assert.equal(readFileSync(tokenFile, "utf8").trim(), token);
     });
@@ -111,7 +111,7 @@ describe("the first hour", function () {
         await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()));
         const port = (blocker.address() as { port: number }).port;
         try {
-            child = run("automation/main.ts", { PORT: String(port), KVP_DATA_DIR: path.join(dir, "data"), KVP_ENGINE: "test-double", KVP_ADMIN_TOKEN: "busy-port-admin-token-0123456789" });
+            child = run("automation/server/main.ts", { PORT: String(port), KVP_DATA_DIR: path.join(dir, "data"), KVP_ENGINE: "test-double", KVP_ADMIN_TOKEN: "busy-port-admin-token-0123456789" });
             assert.equal(await child.exited, 2, child.output());
             const problem = child.output().split("\n").filter((l) => l.startsWith("keyvault-platform:"));
             assert.equal(problem.length, 1, child.output());

@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Script } from "node:vm";
-import { buildFunctionPackage, BUNDLE_FILE, hashFunctionSources, registeredFunctions } from "../components/functionPackage";
+import { buildFunctionPackage, BUNDLE_FILE, hashFunctionSources, readFunctionPackage, registeredFunctions } from "../components/helpers/functionPackage";
 
 const FIXTURE = join(__dirname, "fixtures", "rotation-function");
 
@@ -116,5 +116,26 @@ describe("buildFunctionPackage", () => {
         } finally {
             rmSync(out, { recursive: true, force: true });
         }
+    });
+
+    describe("readFunctionPackage, what the program uses", () => {
+        it("refuses a project that was never built, naming the command that builds it", () => {
+            assert.throws(() => readFunctionPackage({ projectDir: project }), (e: Error) => {
+                assert.ok(pulumi.RunError.isInstance(e));
+                assert.match(e.message, /holds no built function package; run npm run build:function/);
+                return true;
+            });
+            assert.ok(!existsSync(join(project, "dist")), "reading must not build");
+        });
+
+        it("reads the build without touching it, and refuses it once a source changed", () => {
+            const built = buildFunctionPackage({ projectDir: project });
+            const mtime = statSync(join(built.dir, BUNDLE_FILE)).mtimeMs;
+            const read = readFunctionPackage({ projectDir: project });
+            assert.deepEqual([read.hash, read.dir, read.built], [built.hash, built.dir, false]);
+            assert.equal(statSync(join(built.dir, BUNDLE_FILE)).mtimeMs, mtime);
+            writeFileSync(join(project, "src", "greeting.ts"), "export const greeting = (s: string): string => `rotating ${s}`;\n");
+            assert.throws(() => readFunctionPackage({ projectDir: project }), /built from other sources .*run npm run build:function/);
+        });
     });
 });

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { record, Recording, RecordedResource, SUBSCRIPTION_ID, unwrap } from "./mocks";
 import { Monitoring, MonitoringArgs, resolveMonitoringSettings } from "../components/monitoring";
-import { failedAuthorizationsQuery, failedOperationsQuery, kqlNumber, unusualAccessQuery } from "../components/alertQueries";
+import { failedAuthorizationsQuery, failedOperationsQuery, kqlNumber, unusualAccessQuery } from "../components/helpers/alertQueries";
 import { AlertThresholdsSchema } from "../config/schema";
 
 const T = {

@@ -7,7 +7,7 @@ import {
     actionGroupShortName, cosmosAccountName, functionAppName, logAnalyticsWorkspaceName, NAME_RULES, NameKind, nameProblem,
     nameWithSuffix, platformTags, resourceGroupName, storageAccountName, userAssignedIdentityName, validateName, validateVaultName,
     vaultName, webAppName,
-} from "../components/naming";
+} from "../components/helpers/naming";
 
 /** Resolves an Output without the mock harness: these are pure functions. */
 const resolve = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((r) => o.apply((v) => { r(v); return v; }));

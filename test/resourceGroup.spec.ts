@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { record, unwrap, ownerTags, SUBSCRIPTION_ID } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
 import { ResourceGroup, ResourceGroupArgs, SUFFIX_LENGTH, validateResourceGroupArgs } from "../components/resourceGroup";
-import { nameProblem, resourceGroupName } from "../components/naming";
+import { nameProblem, resourceGroupName } from "../components/helpers/naming";
 
 const RG = "azure-native:resources:ResourceGroup";
 const SUFFIX = "random:index/randomString:RandomString";

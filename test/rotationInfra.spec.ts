@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KEY_VAULT_ROLES, PLATFORM_ROLES, roleAssignmentName } from "../config/roles";
-import { createClassicAzureProvider } from "../components/classicAzureProvider";
-import { buildFunctionPackage, BUNDLE_FILE, FunctionPackage, registeredFunctions } from "../components/functionPackage";
+import { createClassicAzureProvider } from "../components/helpers/classicAzureProvider";
+import { buildFunctionPackage, BUNDLE_FILE, FunctionPackage, registeredFunctions } from "../components/helpers/functionPackage";
 import {
     DEFAULT_EVENT_GRID_FUNCTION, FLEX_PACKAGE_BLOB, resolveRotationInfraSettings, RotationInfra, RotationInfraArgs, STORAGE_BLOB_DATA_CONTRIBUTOR,
 } from "../components/rotationInfra";

@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { installMockCloud, record, Recording } from "./mocks";
 import { runProgram } from "../program";
-import { loadProgram } from "../tools/programBundle";
 
 export const STACKS = ["dev", "staging", "prod"] as const;
 export type StackName = (typeof STACKS)[number];
@@ -58,20 +57,18 @@ export function asPulumiConfig(raw: Record<string, unknown>): Record<string, str
 
 /**
  * Evaluates the real program for a stack under mocks and returns what it registered:
- * from the sources (program.ts) by default, or from the bundle index.ts loads for `pulumi up`.
+ * through program.ts, which index.ts calls for `pulumi up`.
  */
 export async function runStack(
     stack: StackName,
     mutate?: (raw: Record<string, unknown>) => void,
-    from: "sources" | "bundle" = "sources",
 ): Promise<Recording & { outputs: Record<string, unknown> }> {
     // The stack name is the Environment tag, as under `pulumi up -s <stack>`.
     await installMockCloud("keyvault-platform", stack, false);
     pulumi.runtime.setAllConfig(asPulumiConfig(rawConfigFor(stack, mutate)));
-    const program = from === "bundle" ? loadProgram().runProgram : runProgram;
     const holder: { outputs: Record<string, pulumi.Output<unknown>> } = { outputs: {} };
     const rec = await record(() => {
-        holder.outputs = program();
+        holder.outputs = runProgram();
     });
     const resolved: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(holder.outputs)) {

@@ -1,5 +1,5 @@
 /**
- * Knobs of the queue, the worker and the service. automation/settings.ts reads them
+ * Knobs of the queue, the worker and the service. automation/server/settings.ts reads them
  * from the environment; `resolveOperationSettings` fills defaults and checks that
  * they fit together, so a bad combination fails at start-up, not mid-operation.
  */

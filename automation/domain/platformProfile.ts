@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { schemaProblems, type FieldProblem } from "../../config/problems";
+import { ProblemListError, schemaProblems, type FieldProblem } from "../../config/problems";
 import { EmailSchema, LocationSchema, PrivateEndpointSchema, SubnetIdSchema, TIERS, type Tier } from "../../config/schema";
 import { reservedTagProblem } from "../../config/tags";
 import { tagProblem, workspaceIdProblem } from "../../config/validators";
@@ -46,10 +46,9 @@ export type PlatformProfile = z.infer<typeof PlatformProfileSchema>;
 /** No profile: dev and staging work as before; prod is refused until the platform team configures its network. */
 export const EMPTY_PROFILE: PlatformProfile = { tiers: {} };
 
-export class PlatformProfileError extends Error {
-    constructor(public readonly file: string, public readonly problems: FieldProblem[]) {
-        super(`${file} is not a valid platform profile:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n")}`);
-        this.name = "PlatformProfileError";
+export class PlatformProfileError extends ProblemListError<FieldProblem> {
+    constructor(public readonly file: string, problems: FieldProblem[]) {
+        super(`${file} is not a valid platform profile`, problems, (p) => `${p.path}: ${p.message}`);
     }
 }
 

@@ -7,13 +7,13 @@
 import type { StackConfigInput } from "../../config/schema";
 
 export type Tier = "dev" | "staging" | "prod";
-export type Role = "admin" | "operator" | "reader";
+export type CallerRole = "admin" | "operator" | "reader";
 
 /** Who is calling. Admins see every team; others only their own. */
 export interface Actor {
     /** Stable subject: token id or JWT `sub`. Never the token itself. */
     subject: string;
-    role: Role;
+    role: CallerRole;
     /** Team the actor belongs to; undefined only for admins. */
     team?: string;
 }

@@ -3,8 +3,6 @@
  * store. The engine already masks what Pulumi marked secret; this also hides anything
  * whose key looks secret, at any depth, and Pulumi's secret envelope if one slips through.
  */
-import { BoundedCache } from "./boundedCache";
-import { deepFreeze, isDeepFrozen } from "./frozen";
 
 export const REDACTED = "[secret]";
 
@@ -26,24 +24,7 @@ function words(key: string): string[] {
         .filter(Boolean);
 }
 
-/**
- * Verdicts by key. Every read redacts every output key of every environment it returns, and
- * splitting a key into words was a sixth of the list route's CPU (npm run bench:api); the keys
- * come from a few resource schemas, so a small table answers nearly all of them. Keys are
- * caller-influenced (engine outputs), hence the bound.
- */
-const verdicts = new BoundedCache<string, boolean>(4096);
-
 export function isSecretKey(key: string): boolean {
-    let verdict = verdicts.get(key);
-    if (verdict === undefined) {
-        verdict = classifyKey(key);
-        verdicts.set(key, verdict);
-    }
-    return verdict;
-}
-
-function classifyKey(key: string): boolean {
     const w = words(key);
     if (w.length === 0) return false;
     const joined = w.join("");
@@ -69,21 +50,7 @@ export function redact(value: unknown): unknown {
     return value;
 }
 
-/**
- * Redacted copies of frozen outputs, by identity. The store hands out the same frozen outputs
- * for as long as the stored text is unchanged, so each is redacted once rather than on every
- * read; a WeakMap needs no invalidation and lets a copy go with its source.
- */
-const redactedOutputs = new WeakMap<object, Record<string, unknown>>();
-
-/** Outputs with secrets masked. Frozen input gives a frozen (and remembered) result; other input a fresh copy. */
+/** Outputs with secrets masked, as a fresh copy. */
 export function redactOutputs(outputs: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-    if (outputs === undefined) return undefined;
-    if (!isDeepFrozen(outputs)) return redact(outputs) as Record<string, unknown>;
-    let copy = redactedOutputs.get(outputs);
-    if (copy === undefined) {
-        copy = deepFreeze(redact(outputs) as Record<string, unknown>);
-        redactedOutputs.set(outputs, copy);
-    }
-    return copy;
+    return outputs === undefined ? undefined : (redact(outputs) as Record<string, unknown>);
 }

@@ -3,7 +3,6 @@ import { assertAdmin, assertCanMutate, assertMayUseTeam, assertVisible, canSee, 
 import { audit, enqueueDestroy, recordState, TxContext } from "./commands";
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from "./errors";
 import { EventHub, EventListener } from "./eventHub";
-import { deepFreeze, isDeepFrozen } from "./frozen";
 import { OperationSettings, resolveOperationSettings } from "./operationSettings";
 import {
     Actor, AuditEntry, Engine, Environment, ENVIRONMENT_STATUSES, EnvironmentStatus, Operation, OperationEvent, OperationKind,
@@ -12,7 +11,7 @@ import {
 import { redactOutputs } from "./redact";
 import { Clock, Ids, Logger, randomIds, silentLogger, systemClock } from "./runtime";
 import type { DesiredEnvironment } from "./spec";
-import type { Page, Store } from "./store";
+import type { EnvironmentDetailReader, Page, Store } from "./store";
 
 /** An environment as clients see it: outputs redacted, with its latest operation. */
 export interface EnvironmentView extends Environment {
@@ -55,14 +54,6 @@ export interface EnvironmentServiceOptions {
     logger?: Logger;
     /** Shared with the Worker so live events reach SSE subscribers; one is created when omitted. */
     hub?: EventHub;
-}
-
-/**
- * A store that reads an environment with the operation its lastOperationId names in one round
- * trip (PostgreSQL, where each read is one); the detail read asks any other store twice.
- */
-export interface EnvironmentDetailReader {
-    getEnvironmentDetail(name: string): Promise<{ environment: Environment; lastOperation?: Operation } | undefined>;
 }
 
 function readsDetail(store: Store): store is Store & EnvironmentDetailReader {
@@ -159,7 +150,7 @@ export class EnvironmentService {
                     if (!collapsed) events.push(await recordState(tx, operation, now));
                     enqueued = !collapsed;
                     const env = await tx.updateEnvironment(envName, { lastOperationId: operation.id, now });
-                    result = { status: 202, environment: { ...this.redacted(env), lastOperation: operation }, operation };
+                    result = { status: 202, environment: { ...redactedCopy(env), lastOperation: operation }, operation };
                     await audit(tx, ctx, actor, "environment.put", envName, "accepted", { specHash: hash, operationId: operation.id, collapsed });
                 }
                 if (idempotencyKey !== undefined) {
@@ -192,7 +183,7 @@ export class EnvironmentService {
         }
         const team = visibleTeam(actor, query.team);
         const page = await this.store.listEnvironments({ team, status: query.status as EnvironmentStatus | undefined, limit, cursor: query.cursor });
-        return { ...page, items: page.items.map((e) => this.redacted(e)) };
+        return { ...page, items: page.items.map(redactedCopy) };
     }
 
     /**
@@ -366,21 +357,12 @@ export class EnvironmentService {
         }
     }
 
-    private redacted(env: Environment): Environment {
-        let view = redactedViews.get(env);
-        if (view !== undefined) return view;
-        if (!isDeepFrozen(env)) return redactedCopy(env);
-        view = deepFreeze(redactedCopy(env));
-        redactedViews.set(env, view);
-        return view;
-    }
-
     private async viewIn(reader: { getOperation(id: string): Promise<Operation | undefined> }, env: Environment): Promise<EnvironmentView> {
         return this.view(env, env.lastOperationId ? await reader.getOperation(env.lastOperationId) : undefined);
     }
 
     private view(env: Environment, lastOperation: Operation | undefined): EnvironmentView {
-        return { ...this.redacted(env), ...(lastOperation ? { lastOperation } : {}) };
+        return { ...redactedCopy(env), ...(lastOperation ? { lastOperation } : {}) };
     }
 }
 
@@ -388,13 +370,6 @@ function redactedCopy(env: Environment): Environment {
     const outputs = redactOutputs(env.outputs);
     return { ...env, ...(outputs ? { outputs } : {}) };
 }
-
-/**
- * Client views of frozen environments, by identity: the store returns the same frozen
- * Environment while its row is unchanged, so its view (and the JSON text the HTTP layer
- * remembers for that view) is built once instead of on every read.
- */
-const redactedViews = new WeakMap<Environment, Environment>();
 
 function parseLimit(limit: number | undefined): number {
     if (limit === undefined) return DEFAULT_LIMIT;

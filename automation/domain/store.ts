@@ -222,3 +222,11 @@ export interface Store extends StoreTx {
     readiness(): Promise<StoreReadiness>;
     close(): Promise<void>;
 }
+
+/**
+ * A store that reads an environment with the operation its lastOperationId names in one round
+ * trip (PostgreSQL, where each read is one); the detail read asks any other store twice.
+ */
+export interface EnvironmentDetailReader {
+    getEnvironmentDetail(name: string): Promise<{ environment: Environment; lastOperation?: Operation } | undefined>;
+}

@@ -1,5 +1,5 @@
 import type { Engine } from "../domain/ports";
-import { silentLogger, type EngineLogger } from "./logger";
+import { type Logger, silentLogger } from "../domain/runtime";
 import { PulumiEngine, type PulumiEngineOptions } from "./pulumiEngine";
 import { TestDoubleEngine, type TestDoubleOptions } from "./testDouble";
 import { OfflineEngine } from "./offline/engine";
@@ -9,7 +9,6 @@ export { TestDoubleEngine, TEST_DOUBLE_SECRET, type ScriptedOutcome, type TestDo
 export { toEngineError, CLI_MISSING_MESSAGE, type PolicyViolation } from "./errors";
 export { encodeStackConfig } from "./stackConfig";
 export { OfflineEngine, type OfflineEngineOptions } from "./offline/engine";
-export type { EngineLogger } from "./logger";
 
 export const ENGINE_KINDS = ["pulumi", "offline", "test-double"] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
@@ -36,7 +35,7 @@ export interface EngineFactoryOptions {
     testDouble?: TestDoubleOptions;
     /** Optional. Program override for the Pulumi engine (adapter tests). */
     program?: PulumiEngineOptions["program"];
-    logger?: EngineLogger;
+    logger?: Logger;
 }
 
 /** Builds the configured engine. Choosing the test double is logged as a warning, every start. */

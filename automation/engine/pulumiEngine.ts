@@ -12,12 +12,12 @@ import {
 import { execCli, probeCli, type CliProbe, type PulumiCli } from "./cli";
 import { canceledError, CLI_INSTALL_HINT, CLI_MISSING_MESSAGE, toEngineError } from "./errors";
 import { EventTranslator } from "./events";
-import { silentLogger, type EngineLogger } from "./logger";
-import { createMasker, redactOutputs, secretEnvValues, type Masker } from "./redact";
+import { type Logger, silentLogger } from "../domain/runtime";
+import { KEY_VAULT_SECRETS_PROVIDER } from "./secretsProvider";
+import { createMasker, maskStackOutputs, secretEnvValues, type Masker } from "./redact";
 import { encodeStackConfig, staleConfigKeys } from "./stackConfig";
 
 export const PROJECT_NAME = "keyvault-platform";
-const KEY_VAULT_PROVIDER = /^azurekeyvault:\/\/[^/]+\/keys\/[^/]+(\/[^/]+)?$/;
 /** Lowercase letters, digits, `-`, `_` and `.`: a valid Pulumi stack name that is also a safe directory name. */
 const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 /** Errors `pulumi cancel` gives when nothing holds the stack: recovery has nothing to do then. */
@@ -45,7 +45,7 @@ export interface PulumiEngineOptions {
     /** Optional. The inline program. Defaults to `runProgram()` from program.ts, the code `pulumi up` runs. */
     program?: PulumiFn;
     /** Optional. Defaults to a silent logger. CLI output is logged at debug level only, masked. */
-    logger?: EngineLogger;
+    logger?: Logger;
     /** Optional. Limit for `pulumi version` during the CLI probe. Defaults to 5000 ms. */
     probeTimeoutMs?: number;
     /** Optional. How long a CLI probe result is reused. Defaults to 10000 ms. */
@@ -90,7 +90,7 @@ export class PulumiEngine implements Engine {
     private readonly projectName: string;
     private readonly policyPacks: string[];
     private readonly program: PulumiFn;
-    private readonly logger: EngineLogger;
+    private readonly logger: Logger;
     private readonly mask: Masker;
     /** Environment for every CLI process, on top of the server's own. */
     private readonly cliEnv: Record<string, string>;
@@ -98,7 +98,7 @@ export class PulumiEngine implements Engine {
 
     constructor(private readonly opts: PulumiEngineOptions) {
         this.secretsProvider = opts.secretsProvider ?? "passphrase";
-        if (this.secretsProvider !== "passphrase" && !KEY_VAULT_PROVIDER.test(this.secretsProvider)) {
+        if (this.secretsProvider !== "passphrase" && !KEY_VAULT_SECRETS_PROVIDER.test(this.secretsProvider)) {
             throw new Error(`secretsProvider must be "passphrase" or azurekeyvault://<vault>.vault.azure.net/keys/<key>; got ${JSON.stringify(this.secretsProvider)}`);
         }
         if (this.secretsProvider === "passphrase" && !opts.passphrase) {
@@ -158,7 +158,7 @@ export class PulumiEngine implements Engine {
             switch (req.kind) {
                 case "update": {
                     const r = await stack.up({ ...common, policyPacks: this.policyPacks });
-                    return { outputs: redactOutputs(r.outputs, await this.maskedOutputs(cli, req.stackName)), summary: counts(r.summary?.resourceChanges) };
+                    return { outputs: maskStackOutputs(r.outputs, await this.maskedOutputs(cli, req.stackName)), summary: counts(r.summary?.resourceChanges) };
                 }
                 case "preview": {
                     const r = await stack.preview({ ...common, policyPacks: this.policyPacks });

@@ -39,7 +39,7 @@ export function secretEnvValues(env: Record<string, string | undefined>): string
  * included, by "[secret]"; it wins over the plaintext values the Automation API
  * returns. Without it, only whole outputs marked secret can be masked.
  */
-export function redactOutputs(outputs: OutputMap, masked?: Record<string, unknown>): Record<string, unknown> {
+export function maskStackOutputs(outputs: OutputMap, masked?: Record<string, unknown>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [key, { value, secret }] of Object.entries(outputs)) {
         if (secret) out[key] = SECRET_MARKER;

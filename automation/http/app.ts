@@ -7,7 +7,7 @@ import helmet from "helmet";
 import type { Logger } from "pino";
 import type { Actor } from "../domain/ports";
 import type { EnvironmentService } from "../domain/service";
-import type { Settings } from "../settings";
+import type { Settings } from "../server/settings";
 import { authenticate, type Authenticator } from "./auth";
 import { ALREADY_REDACTED, redactText } from "./logger";
 import type { Metrics } from "./metrics";
@@ -37,53 +37,16 @@ export interface AppDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-type HeaderValue = string | number | readonly string[];
-
 /**
- * helmet's headers, worked out once by running helmet itself against a recording response.
- * With this configuration every header is the same on every response, and helmet's dozen
- * middlewares recomputing them cost more than a bare handler's whole request (npm run bench:api).
- * helmet stays the source of truth: a new helmet version's headers are picked up here.
+ * What every request gets: an id (the caller's when it is safe to log and echo, else a new
+ * one), and once answered the access-log line and the latency histogram.
  */
-export function helmetHeaders(options: Parameters<typeof helmet>[0]): ReadonlyArray<readonly [string, HeaderValue]> {
-    const headers = new Map<string, HeaderValue>();
-    let done = false;
-    const recorder = {
-        setHeader(name: string, value: HeaderValue) { headers.set(name.toLowerCase(), value); },
-        removeHeader(name: string) { headers.delete(name.toLowerCase()); },
-        getHeader(name: string) { return headers.get(name.toLowerCase()); },
-    };
-    helmet(options)({ headers: {} } as express.Request, recorder as unknown as express.Response, (err?: unknown) => {
-        if (err) throw err;
-        done = true;
-    });
-    // helmet is synchronous for static options; anything else would silently drop headers.
-    if (!done) throw new Error("helmet did not finish synchronously; its headers cannot be precomputed");
-    return [...headers];
-}
-
-/** helmet's headers (see helmetHeaders) as a middleware of their own. */
-export function securityHeaders(options: Parameters<typeof helmet>[0]): RequestHandler {
-    const fixed = helmetHeaders(options);
-    return (_req, res, next) => {
-        for (const [name, value] of fixed) res.setHeader(name, value);
-        next();
-    };
-}
-
-/**
- * What every request gets, in one step with one 'finish' listener: an id (the caller's when it
- * is safe to log and echo, else a new one), helmet's headers, and once answered the access-log
- * line and the latency histogram. As four middlewares this was four router layers and two
- * listeners per request, a visible share of a request's CPU in npm run bench:api.
- */
-function requestFrame(logger: Logger, metrics: Metrics, headers: ReadonlyArray<readonly [string, HeaderValue]>): RequestHandler {
+function requestFrame(logger: Logger, metrics: Metrics): RequestHandler {
     return (req, res, next) => {
         const start = process.hrtime.bigint();
         const given = req.headers["x-request-id"];
         const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
         res.setHeader("X-Request-Id", id);
-        for (const [name, value] of headers) res.setHeader(name, value);
         res.on("finish", () => {
             const durationNs = process.hrtime.bigint() - start;
             const actor = res.locals.actor as Actor | undefined;
@@ -121,11 +84,12 @@ export function createApp(deps: AppDeps): Express {
     app.set("etag", false);
     app.set("query parser", "simple");
 
-    app.use(requestFrame(logger, metrics, helmetHeaders({
+    app.use(helmet({
         contentSecurityPolicy: {
             directives: { defaultSrc: ["'none'"], styleSrc: ["'unsafe-inline'"], imgSrc: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
         },
-    })));
+    }));
+    app.use(requestFrame(logger, metrics));
 
     const v1 = express.Router();
     v1.use(rateLimit({

@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import type { RequestHandler } from "express";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
-import type { Actor, Role } from "../domain/ports";
+import type { Actor, CallerRole } from "../domain/ports";
 import { TeamSchema } from "../domain/spec";
-import type { OidcSettings } from "../settings";
+import type { OidcSettings } from "../server/settings";
 import { HttpProblem } from "./problem";
 
 /**
@@ -16,8 +16,8 @@ import { HttpProblem } from "./problem";
  * Both produce an Actor; the token itself never leaves this file.
  */
 
-export const ROLES = ["admin", "operator", "reader"] as const satisfies readonly Role[];
-const ROLE_RANK: Record<Role, number> = { reader: 1, operator: 2, admin: 3 };
+export const CALLER_ROLES = ["admin", "operator", "reader"] as const satisfies readonly CallerRole[];
+const ROLE_RANK: Record<CallerRole, number> = { reader: 1, operator: 2, admin: 3 };
 /** Entra app-role values are namespaced by the application; this prefix is stripped before matching. */
 export const APP_ROLE_PREFIX = "KeyVaultPlatform.";
 /** Entra cannot easily emit a custom `team` claim, but an app role assigned to a team's group can carry it. */
@@ -31,7 +31,7 @@ export const StaticTokenSchema = z.object({
     id: z.string().regex(/^[A-Za-z0-9._:@-]{1,64}$/, "must be 1-64 letters, digits or ._:@-"),
     /** Hex sha256 of the token: `printf %s "$TOKEN" | sha256sum`. */
     sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be the 64-character hex sha256 of the token").transform((h) => h.toLowerCase()),
-    role: z.enum(ROLES),
+    role: z.enum(CALLER_ROLES),
     team: TeamSchema.optional(),
 }).strict().refine((t) => t.role === "admin" || t.team !== undefined, { path: ["team"], message: "is required for operator and reader tokens" });
 export type StaticToken = z.infer<typeof StaticTokenSchema>;
@@ -92,13 +92,13 @@ function looksLikeJwt(token: string): boolean {
 }
 
 /** Maps claim values such as `KeyVaultPlatform.Operator` or `operator` to the highest role they grant. */
-export function roleFromClaim(value: unknown): Role | undefined {
+export function roleFromClaim(value: unknown): CallerRole | undefined {
     const values = Array.isArray(value) ? value : typeof value === "string" ? value.split(" ") : [];
-    let best: Role | undefined;
+    let best: CallerRole | undefined;
     for (const v of values) {
         if (typeof v !== "string") continue;
         const name = (v.startsWith(APP_ROLE_PREFIX) ? v.slice(APP_ROLE_PREFIX.length) : v).toLowerCase();
-        if ((ROLES as readonly string[]).includes(name) && (!best || ROLE_RANK[name as Role] > ROLE_RANK[best])) best = name as Role;
+        if ((CALLER_ROLES as readonly string[]).includes(name) && (!best || ROLE_RANK[name as CallerRole] > ROLE_RANK[best])) best = name as CallerRole;
     }
     return best;
 }
@@ -214,7 +214,7 @@ export function authenticate(auth: Authenticator): RequestHandler {
 }
 
 /** Readers may only read; mutations need operator or admin; some routes are admin-only. */
-export function requireRole(minimum: Role): RequestHandler {
+export function requireRole(minimum: CallerRole): RequestHandler {
     return (_req, res, next) => {
         const actor = res.locals.actor as Actor;
         if (ROLE_RANK[actor.role] < ROLE_RANK[minimum]) {

@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from "express";
 import { z } from "zod";
 import { ValidationError } from "../domain/errors";
-import type { Actor, Role } from "../domain/ports";
+import type { Actor, CallerRole } from "../domain/ports";
 import { requireRole } from "./auth";
 import { schemaProblems } from "../../config/problems";
 import { HttpProblem, RequestValidationError, type FieldProblem } from "./problem";
@@ -47,7 +47,7 @@ export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType 
     description?: string;
     tag: string;
     /** Minimum role; undefined means the route needs no token. */
-    role?: Role;
+    role?: CallerRole;
     /**
      * Who enforces `role`: "http" (default) refuses before anything else runs; "service"
      * leaves it to the domain, which audits a refused mutation durably.
@@ -76,7 +76,7 @@ export interface Route {
     summary: string;
     description?: string;
     tag: string;
-    role?: Role;
+    role?: CallerRole;
     params?: z.ZodType;
     query?: z.ZodType;
     headers?: z.ZodType;

@@ -5,7 +5,6 @@ import type { PlatformProfile } from "../domain/platformProfile";
 import type { Operation } from "../domain/ports";
 import type { Metrics } from "./metrics";
 import { renderDocsPage } from "./docsPage";
-import { pageJson, sendJsonText } from "./json";
 import { buildOpenApiDocument } from "./openapi";
 import { route, type Route } from "./route";
 import {
@@ -76,7 +75,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
             query: ListEnvironmentsQuerySchema,
             responses: { 200: { description: "A page of environments", schema: EnvironmentPageSchema } },
             async handle({ res, actor, query }) {
-                sendJsonText(res, pageJson(await service.listEnvironments(actor, { ...query, limit: query.limit ?? DEFAULT_PAGE_SIZE })));
+                res.json(await service.listEnvironments(actor, { ...query, limit: query.limit ?? DEFAULT_PAGE_SIZE }));
             },
         }),
         route({

@@ -1,9 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import { escapeIdentifier, type Pool, type PoolClient, types as pgTypes } from "pg";
-import { BoundedCache } from "../domain/boundedCache";
 import { UnavailableError } from "../domain/errors";
 import type { AuditEntry, Environment, Operation, OperationError, OperationEvent, OperationState } from "../domain/ports";
-import type { EnvironmentDetailReader } from "../domain/service";
+import type { EnvironmentDetailReader } from "../domain/store";
 import { assertTransition } from "../domain/stateMachine";
 import type {
     ClaimRequest, EnqueueResult, EnvironmentPatch, EnvironmentQuery, FinishRequest, IdempotencyRecord, LeaseState,
@@ -15,7 +14,7 @@ import { LOCK, migratePostgres } from "./postgresMigrations";
 import { newPool } from "./postgresPool";
 import { PgRow, rowToAudit, rowToEnvironment, rowToEvent, rowToOperation } from "./postgresRows";
 import { ACTIVE, PostgresTx, type StoreNotification, type TxScope } from "./postgresTx";
-import { decodeCursor, encodeCursor, ENVIRONMENT_CACHE_SIZE, ENVIRONMENT_COLUMNS } from "./rows";
+import { decodeCursor, encodeCursor, ENVIRONMENT_COLUMNS } from "./rows";
 
 export interface PostgresStoreOptions {
     /** Required. A libpq URL, e.g. `postgres://kvp@db.example.com:5432/kvp?sslmode=verify-full` (the `DATABASE_URL` setting). */
@@ -76,7 +75,7 @@ const EVENT = "operation_id, seq, at, type, data";
 const AUDIT = "seq, id, at, actor, action, target, outcome, details, request_id";
 /** The last operation's columns in ENVIRONMENT_DETAIL carry this prefix: the two tables share column names. */
 const LAST_OP = "last_op_";
-const ENVIRONMENT_DETAIL = `SELECT ${ENVIRONMENT_COLUMNS.map((c) => `e.${c}`).join(", ")}, e.version, ${OPERATION_COLUMNS.map((c) => `o.${c} AS ${LAST_OP}${c}`).join(", ")}
+const ENVIRONMENT_DETAIL = `SELECT ${ENVIRONMENT_COLUMNS.map((c) => `e.${c}`).join(", ")}, ${OPERATION_COLUMNS.map((c) => `o.${c} AS ${LAST_OP}${c}`).join(", ")}
     FROM environments e LEFT JOIN operations o ON o.id = e.last_operation_id WHERE e.name = $1`;
 
 /** `json` columns stay text: rows.ts parses them, so SQL NULL and JSON null remain distinct. */
@@ -105,12 +104,6 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
     readonly exclusive = false;
     private closed = false;
     private readonly listeners = new Set<() => Promise<void>>();
-    /**
-     * Environments by the version they were read at (migration 2), for list pages. A version
-     * names one state of one row, so it alone is the key (a number: cheaper to look up than a
-     * name); per store, because versions are only unique within one schema.
-     */
-    private readonly environments = new BoundedCache<number, Environment>(ENVIRONMENT_CACHE_SIZE);
 
     private constructor(
         private readonly pool: Pool,
@@ -241,8 +234,8 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
     // ---- StoreTx, outside a transaction --------------------------------------
 
     async getEnvironment(name: string): Promise<Environment | undefined> {
-        const [row] = await this.rows(`SELECT ${ENVIRONMENT}, version FROM environments WHERE name = $1`, [name]);
-        return row ? this.remember(row) : undefined;
+        const [row] = await this.rows(`SELECT ${ENVIRONMENT} FROM environments WHERE name = $1`, [name]);
+        return row ? rowToEnvironment(row) : undefined;
     }
 
     /**
@@ -252,7 +245,7 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
     async getEnvironmentDetail(name: string): ReturnType<EnvironmentDetailReader["getEnvironmentDetail"]> {
         const [row] = await this.rows(ENVIRONMENT_DETAIL, [name]);
         if (!row) return undefined;
-        const environment = this.remember(row);
+        const environment = rowToEnvironment(row);
         if (row[`${LAST_OP}id`] === null) return { environment };
         const op: PgRow = {};
         for (const c of OPERATION_COLUMNS) op[c] = row[LAST_OP + c];
@@ -314,33 +307,13 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
         const filters: Array<[string, string]> = [];
         if (query.team !== undefined) filters.push(["team", query.team]);
         if (query.status !== undefined) filters.push(["status", query.status]);
-        const page = (columns: string) => this.rows(
-            `SELECT ${columns} FROM environments WHERE ${["name > $2", ...filters.map(([column], i) => `${column} = $${i + 3}`)].join(" AND ")}
+        const rows = await this.rows(
+            `SELECT ${ENVIRONMENT} FROM environments WHERE ${["name > $2", ...filters.map(([column], i) => `${column} = $${i + 3}`)].join(" AND ")}
              ORDER BY name LIMIT $1`,
             [query.limit + 1, after, ...filters.map(([, value]) => value)],
         );
-        // Names and versions first: when this process already holds every one of them, the page is
-        // served from one snapshot without decoding a single spec. Otherwise the full rows, once.
-        const keys = await page("version");
-        const known = keys.slice(0, query.limit).map((k) => this.environments.get(Number(k.version)));
-        let items: Environment[];
-        let more: boolean;
-        if (known.every((e) => e !== undefined)) {
-            items = known as Environment[];
-            more = keys.length > query.limit;
-        } else {
-            const rows = await page(`${ENVIRONMENT}, version`);
-            items = rows.slice(0, query.limit).map((r) => this.remember(r));
-            more = rows.length > query.limit;
-        }
-        return more ? { items, nextCursor: encodeCursor({ name: items[items.length - 1].name }) } : { items };
-    }
-
-    /** Maps a row read with its version, and holds on to the result for list pages. */
-    private remember(row: PgRow): Environment {
-        const env = rowToEnvironment(row);
-        this.environments.set(Number(row.version), env);
-        return env;
+        const items = rows.slice(0, query.limit).map(rowToEnvironment);
+        return rows.length > query.limit ? { items, nextCursor: encodeCursor({ name: items[items.length - 1].name }) } : { items };
     }
 
     async listExpiredEnvironments(now: string, limit: number): Promise<Environment[]> {

@@ -132,6 +132,17 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         name: "operations.proposed_spec: the spec a preview plans when it is not the stored one",
         sql: "ALTER TABLE operations ADD COLUMN proposed_spec json;",
     },
+    {
+        version: 4,
+        name: "drop environments.version: no reader remembers environments any more",
+        // Every read maps its rows afresh, so the per-row version and its trigger only cost writes.
+        sql: `
+            DROP TRIGGER environments_version ON environments;
+            DROP FUNCTION environments_next_version();
+            ALTER TABLE environments DROP COLUMN version;
+            DROP SEQUENCE environment_versions;
+        `,
+    },
 ];
 
 /** Advisory-lock namespaces (the first key of the two-key form); the second key hashes the schema and the object. */

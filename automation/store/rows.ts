@@ -1,6 +1,4 @@
-import { BoundedCache } from "../domain/boundedCache";
 import { ValidationError } from "../domain/errors";
-import { deepFreeze } from "../domain/frozen";
 import type { AuditEntry, Environment, Operation, OperationEvent } from "../domain/ports";
 
 /**
@@ -29,18 +27,8 @@ export function toJson(value: unknown): string {
     }
 }
 
-/** The columns an Environment is made of: a row equal to a remembered one in all of them maps to the same Environment. */
+/** The columns an Environment is made of. */
 export const ENVIRONMENT_COLUMNS = ["name", "team", "spec", "spec_hash", "status", "outputs", "created_at", "updated_at", "expires_at", "last_operation_id"] as const;
-
-/**
- * Environments remembered per store, by name. Sized for a platform's whole fleet: a list
- * page walks 50 of them, and one that fell out costs a JSON.parse of its spec and outputs.
- */
-export const ENVIRONMENT_CACHE_SIZE = 32_768;
-
-function sameColumn(a: unknown, b: unknown): boolean {
-    return a === b || (a instanceof Date && b instanceof Date && a.getTime() === b.getTime());
-}
 
 export interface RowMappers {
     rowToEnvironment(r: Row): Environment;
@@ -49,16 +37,7 @@ export interface RowMappers {
     rowToAudit(r: Row): AuditEntry;
 }
 
-export function rowMappers(d: RowDialect, options: { environmentCacheSize?: number } = {}): RowMappers {
-    /**
-     * Every read of an environment used to JSON.parse its spec and outputs, and every response
-     * then redacted and serialized them again: most of the list route's CPU. A row whose columns
-     * all equal the ones an Environment was built from gets that same, deeply frozen Environment
-     * back, so work remembered by identity downstream (redaction, JSON text) is reused. The
-     * comparison is the proof: nothing to invalidate, and a changed row is simply a miss.
-     */
-    const environments = new BoundedCache<string, { columns: unknown[]; env: Environment }>(options.environmentCacheSize ?? ENVIRONMENT_CACHE_SIZE);
-
+export function rowMappers(d: RowDialect): RowMappers {
     function buildEnvironment(r: Row): Environment {
         const env: Environment = {
             name: String(r.name),
@@ -75,18 +54,11 @@ export function rowMappers(d: RowDialect, options: { environmentCacheSize?: numb
         if (expiresAt !== undefined) env.expiresAt = expiresAt;
         const last = text(r.last_operation_id);
         if (last !== undefined) env.lastOperationId = last;
-        return deepFreeze(env);
+        return env;
     }
 
     return {
-        rowToEnvironment(r) {
-            const name = String(r.name);
-            const known = environments.get(name);
-            if (known && ENVIRONMENT_COLUMNS.every((c, i) => sameColumn(known.columns[i], r[c]))) return known.env;
-            const env = buildEnvironment(r);
-            environments.set(name, { columns: ENVIRONMENT_COLUMNS.map((c) => r[c]), env });
-            return env;
-        },
+        rowToEnvironment: buildEnvironment,
         rowToOperation(r) {
             const op: Operation = {
                 id: String(r.id),

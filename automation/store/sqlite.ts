@@ -115,22 +115,6 @@ export class SqliteStore implements Store {
         return mapped;
     }
 
-    /** A synchronous write of several statements, atomically. */
-    private atomic<T>(fn: () => T): Promise<T> {
-        return this.locked(() => {
-            this.db.exec("BEGIN IMMEDIATE");
-            try {
-                const result = fn();
-                this.db.exec("COMMIT");
-                this.lastFailure = undefined;
-                return result;
-            } catch (e) {
-                this.rollback();
-                throw e;
-            }
-        });
-    }
-
     private rollback(): void {
         try {
             if (this.db.isTransaction) this.db.exec("ROLLBACK");
@@ -139,7 +123,8 @@ export class SqliteStore implements Store {
         }
     }
 
-    transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    /** Also how each StoreTx call made outside a transaction runs: as one of its own. */
+    transaction<T>(fn: (tx: StoreTx) => T | Promise<T>): Promise<T> {
         return this.locked(async () => {
             this.db.exec("BEGIN IMMEDIATE");
             try {
@@ -183,16 +168,16 @@ export class SqliteStore implements Store {
         return this.locked(() => this.getEnvironmentSync(name));
     }
     upsertEnvironment(input: UpsertEnvironment): Promise<Environment> {
-        return this.atomic(() => this.upsertEnvironmentSync(input));
+        return this.transaction(() => this.upsertEnvironmentSync(input));
     }
     updateEnvironment(name: string, patch: EnvironmentPatch): Promise<Environment> {
-        return this.atomic(() => this.updateEnvironmentSync(name, patch));
+        return this.transaction(() => this.updateEnvironmentSync(name, patch));
     }
     removeEnvironment(name: string): Promise<void> {
-        return this.atomic(() => void this.run("DELETE FROM environments WHERE name = ?", name));
+        return this.transaction(() => void this.run("DELETE FROM environments WHERE name = ?", name));
     }
     enqueueOperation(op: NewOperation): Promise<EnqueueResult> {
-        return this.atomic(() => this.enqueueSync(op));
+        return this.transaction(() => this.enqueueSync(op));
     }
     getOperation(id: string): Promise<Operation | undefined> {
         return this.locked(() => this.getOperationSync(id));
@@ -201,28 +186,28 @@ export class SqliteStore implements Store {
         return this.locked(() => this.listActiveSync(environment));
     }
     requestCancel(id: string, now: string): Promise<Operation> {
-        return this.atomic(() => this.requestCancelSync(id, now));
+        return this.transaction(() => this.requestCancelSync(id, now));
     }
     finishOperation(request: FinishRequest): Promise<Operation> {
-        return this.atomic(() => this.finishSync(request));
+        return this.transaction(() => this.finishSync(request));
     }
     requeueOperation(request: RequeueRequest): Promise<Operation> {
-        return this.atomic(() => this.requeueSync(request));
+        return this.transaction(() => this.requeueSync(request));
     }
     failInterrupted(id: string, error: OperationError, now: string): Promise<Operation> {
-        return this.atomic(() => this.failInterruptedSync(id, error, now));
+        return this.transaction(() => this.failInterruptedSync(id, error, now));
     }
     appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent> {
-        return this.atomic(() => this.appendEventSync(operationId, event));
+        return this.transaction(() => this.appendEventSync(operationId, event));
     }
     appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
-        return this.atomic(() => this.appendAuditSync(entry));
+        return this.transaction(() => this.appendAuditSync(entry));
     }
     getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
         return this.locked(() => this.getIdempotencySync(scope, key));
     }
     putIdempotency(record: IdempotencyRecord): Promise<void> {
-        return this.atomic(() => this.putIdempotencySync(record));
+        return this.transaction(() => this.putIdempotencySync(record));
     }
 
     // ---- environments --------------------------------------------------------
@@ -283,7 +268,7 @@ export class SqliteStore implements Store {
     }
 
     setRecoveryPending(environment: string, pending: boolean): Promise<void> {
-        return this.atomic(() => void this.run("UPDATE environments SET recovery_pending = ? WHERE name = ?", pending ? 1 : 0, environment));
+        return this.transaction(() => void this.run("UPDATE environments SET recovery_pending = ? WHERE name = ?", pending ? 1 : 0, environment));
     }
 
     isRecoveryPending(environment: string): Promise<boolean> {
@@ -358,7 +343,7 @@ export class SqliteStore implements Store {
     }
 
     claimNext(request: ClaimRequest): Promise<Operation | undefined> {
-        return this.atomic(() => {
+        return this.transaction(() => {
             const running = Number(this.one("SELECT count(*) AS n FROM operations WHERE state = 'running'")!.n);
             if (running >= request.maxRunning) return undefined;
             // The oldest queued operation of its environment, with nothing running or awaiting recovery there.
@@ -383,7 +368,7 @@ export class SqliteStore implements Store {
     }
 
     renewLease(id: string, workerId: string, leaseMs: number, now: string): Promise<LeaseState> {
-        return this.atomic(() => {
+        return this.transaction(() => {
             const changed = this.run(
                 "UPDATE operations SET lease_expires_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
                 addMs(now, leaseMs), id, workerId,
@@ -435,7 +420,7 @@ export class SqliteStore implements Store {
     }
 
     reclaimExpiredLeases(now: string, options: { includeLive?: boolean } = {}): Promise<Operation[]> {
-        return this.atomic(() => {
+        return this.transaction(() => {
             const rows = this.all(
                 "SELECT id, environment FROM operations WHERE state = 'running' AND (? = 1 OR lease_expires_at IS NULL OR lease_expires_at < ?) ORDER BY seq",
                 options.includeLive ? 1 : 0, now,
@@ -502,7 +487,7 @@ export class SqliteStore implements Store {
     }
 
     purgeIdempotency(before: string): Promise<number> {
-        return this.atomic(() => this.run("DELETE FROM idempotency WHERE created_at < ?", before));
+        return this.transaction(() => this.run("DELETE FROM idempotency WHERE created_at < ?", before));
     }
 
     // ---- lifecycle -----------------------------------------------------------

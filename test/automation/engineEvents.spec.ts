@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import type { EngineEvent as PulumiEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { EventTranslator } from "../../automation/engine/events";
-import { createMasker, redactOutputs, secretEnvValues, SECRET_MARKER } from "../../automation/engine/redact";
+import { createMasker, maskStackOutputs, secretEnvValues, SECRET_MARKER } from "../../automation/engine/redact";
 
 const PASSPHRASE = "correct-horse-battery-staple";
 const PROVIDER_SECRET = "provider-returned-plaintext";
@@ -91,15 +91,15 @@ describe("engine redaction", () => {
             conn: { value: { endpoint: "e", password: "nested-plain" }, secret: false },
         };
         const masked = { uri: "https://kv.vault.azure.net/", key: "[secret]", conn: { endpoint: "e", password: "[secret]" } };
-        const out = redactOutputs(outputs, masked);
+        const out = maskStackOutputs(outputs, masked);
         assert.deepEqual(out, { uri: "https://kv.vault.azure.net/", key: SECRET_MARKER, conn: { endpoint: "e", password: SECRET_MARKER } });
     });
 
     it("fails closed for an output the masked view does not have", () => {
-        assert.deepEqual(redactOutputs({ late: { value: "v", secret: false } }, {}), { late: SECRET_MARKER });
+        assert.deepEqual(maskStackOutputs({ late: { value: "v", secret: false } }, {}), { late: SECRET_MARKER });
     });
 
     it("still masks whole secret outputs without the masked view", () => {
-        assert.deepEqual(redactOutputs({ a: { value: 1, secret: false }, b: { value: "s", secret: true } }), { a: 1, b: SECRET_MARKER });
+        assert.deepEqual(maskStackOutputs({ a: { value: 1, secret: false }, b: { value: "s", secret: true } }), { a: 1, b: SECRET_MARKER });
     });
 });

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWTPayload } from "jose";
 import { createAuthenticator, readTokensFile, roleFromClaim, teamFromClaims, type Authenticator } from "../../automation/http/auth";
 import { HttpProblem } from "../../automation/http/problem";
-import { sha256Hex, type OidcSettings } from "../../automation/settings";
+import { sha256Hex, type OidcSettings } from "../../automation/server/settings";
 
 const ISSUER = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0";
 const AUDIENCE = "api://keyvault-platform";

@@ -16,7 +16,7 @@ import { Worker } from "../../automation/worker/worker";
 import { OfflineEngine } from "../../automation/engine/offline/engine";
 import type { PlatformProfile } from "../../automation/domain/platformProfile";
 import { EXAMPLE_PROFILE } from "./domainFixtures";
-import { sha256Hex, type OidcSettings } from "../../automation/settings";
+import { sha256Hex, type OidcSettings } from "../../automation/server/settings";
 
 /**
  * The real app over the real embedded store and, by default, the TEST DOUBLE engine

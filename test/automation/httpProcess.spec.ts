@@ -7,7 +7,7 @@ import { SqliteStore } from "../../automation/store/sqlite";
 import { spec } from "./httpHarness";
 
 /**
- * The real entry point in a child process (`node --import tsx automation/main.ts`)
+ * The real entry point in a child process (`node --import tsx automation/server/main.ts`)
  * on the embedded store and the test-double engine: a graceful SIGTERM keeps
  * every queued operation, and a SIGKILL mid-operation loses nothing.
  */
@@ -23,7 +23,7 @@ interface Child {
 }
 
 async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Child> {
-    const proc = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", "automation/main.ts"], {
+    const proc = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", "automation/server/main.ts"], {
         cwd: REPO,
         // Only what the server needs: nothing from the parent's KVP_* leaks in.
         env: {

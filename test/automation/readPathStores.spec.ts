@@ -3,14 +3,13 @@ import { REDACTED } from "../../automation/domain/redact";
 import { EnvironmentService } from "../../automation/domain/service";
 import type { Store } from "../../automation/domain/store";
 import { TestDoubleEngine } from "../../automation/engine/testDouble";
-import { pageJson } from "../../automation/http/json";
 import { openSqliteStore } from "../../automation/store/sqlite";
 import { ADMIN, tempDir } from "./domainFixtures";
 import { adminQuery, dropSchema, openTestStore, testSchemaName } from "./storePostgresHarness";
 
 /**
- * The read path's caches, end to end on each store: every committed write shows in the very
- * next read, and secrets stay masked however often the same environment is served.
+ * The read path, end to end on each store: every committed write shows in the very next read,
+ * and secrets stay masked however often the same environment is served.
  */
 
 interface Opened {
@@ -64,7 +63,7 @@ for (const [label, open] of stores) {
                 const { listed, detail, page } = await readBoth("env-b");
                 assert.equal(listed.outputs?.adminPassword, REDACTED);
                 assert.equal(detail.outputs?.adminPassword, REDACTED);
-                assert.doesNotMatch(pageJson(page) + JSON.stringify(detail), /hunter2/);
+                assert.doesNotMatch(JSON.stringify(page) + JSON.stringify(detail), /hunter2/);
             }
         });
 
@@ -115,7 +114,7 @@ function withoutDetailRead(store: Store): Store {
     });
 }
 
-describe("list pages on PostgreSQL served by (name, version)", () => {
+describe("list pages on PostgreSQL shared by two processes", () => {
     let schema: string;
     let reader: Awaited<ReturnType<typeof openTestStore>>;
     let writer: Awaited<ReturnType<typeof openTestStore>>;
@@ -133,29 +132,8 @@ describe("list pages on PostgreSQL served by (name, version)", () => {
         await writer.close();
         await dropSchema(schema);
     });
-    const versions = async () => (await adminQuery<{ name: string; version: string }>(`SELECT name, version FROM ${schema}.environments ORDER BY name`));
-
-    it("gives every write of a row, from any session, a version no row ever had", async () => {
-        const seen = new Set((await versions()).map((v) => v.version));
-        const expectNew = async (what: string) => {
-            const now = (await versions()).find((v) => v.name === "env-a")!.version;
-            assert.ok(!seen.has(now), `${what} kept or reused version ${now}`);
-            seen.add(now);
-        };
-        await writer.updateEnvironment("env-a", { status: "ready", now: at });
-        await expectNew("an update");
-        await writer.setRecoveryPending("env-a", true);
-        await expectNew("a flag update");
-        await adminQuery(`UPDATE ${schema}.environments SET status = 'failed', version = 1 WHERE name = 'env-a'`);
-        await expectNew("an update by hand that sets the version itself");
-        await writer.removeEnvironment("env-a");
-        await writer.upsertEnvironment({ name: "env-a", team: "payments", spec: spec("payments"), specHash: "h", status: "pending", expiresAt: null, now: at });
-        await expectNew("a re-creation");
-    });
-
-    it("shows what another process committed, from the remembered environments or not", async () => {
-        const first = await reader.listEnvironments({ limit: 10 });
-        assert.equal((await reader.listEnvironments({ limit: 10 })).items[0], first.items[0], "served from memory while unchanged");
+    it("show what another process committed in the next read", async () => {
+        assert.deepEqual((await reader.listEnvironments({ limit: 10 })).items.map((e) => e.status), ["pending", "pending"]);
         await writer.updateEnvironment("env-a", { status: "ready", outputs: { vaultUri: "https://new.vault.azure.net/" }, now: at });
         let page = await reader.listEnvironments({ limit: 10 });
         assert.deepEqual(page.items.map((e) => [e.name, e.status, e.outputs?.vaultUri]), [["env-a", "ready", "https://new.vault.azure.net/"], ["env-b", "pending", undefined]]);

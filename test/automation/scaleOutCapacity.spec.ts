@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import type { ClaimRequest, Store } from "../../automation/domain/store";
-import { loadSettings } from "../../automation/settings";
-import { withGlobalCap } from "../../automation/workerCapacity";
+import { loadSettings } from "../../automation/server/settings";
+import { withGlobalCap } from "../../automation/worker/capacity";
 
 /** Per-process worker concurrency and the global cap are separate knobs once workers scale out. */
 describe("worker capacity across processes", () => {

@@ -10,7 +10,7 @@ import { createAuthenticator } from "../../automation/http/auth";
 import { createLogger } from "../../automation/http/logger";
 import { createMetrics } from "../../automation/http/metrics";
 import { OperationIdSchema } from "../../automation/http/schemas";
-import { sha256Hex } from "../../automation/settings";
+import { sha256Hex } from "../../automation/server/settings";
 import type { PostgresStore } from "../../automation/store/postgres";
 import { spec } from "./httpHarness";
 import { dropSchema, openTestStore, testSchemaName } from "./storePostgresHarness";

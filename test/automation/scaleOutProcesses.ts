@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { TEST_DATABASE_URL } from "./storePostgresHarness";
 
 /**
- * Real server processes (`node --import tsx automation/main.ts`) for the scale-out
+ * Real server processes (`node --import tsx automation/server/main.ts`) for the scale-out
  * tests and the fault suite: API and worker replicas on one PostgreSQL schema, each
  * with its own data directory and only the environment it is given.
  */
@@ -47,7 +47,7 @@ export function isRunning(p: ServerProcess): boolean {
 export async function spawnServer(options: SpawnOptions): Promise<ServerProcess> {
     const dataDir = mkdtempSync(path.join(tmpdir(), `kvp-${options.name}-`));
     const role = options.role ?? "all";
-    const proc = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", "automation/main.ts"], {
+    const proc = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", "automation/server/main.ts"], {
         cwd: REPO,
         env: {
             PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "",

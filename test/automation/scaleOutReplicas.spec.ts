@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { Client, escapeIdentifier } from "pg";
-import { ReplicaConflictError, ReplicaRegistry, replicaConflict, type PeerReplica, type ReplicaIdentity } from "../../automation/replicas";
+import { ReplicaConflictError, ReplicaRegistry, replicaConflict, type PeerReplica, type ReplicaIdentity } from "../../automation/server/replicas";
 import { callApi, spawnServer, waitUntil, SHARED_BACKEND, type ServerProcess } from "./scaleOutProcesses";
 import { spec } from "./httpHarness";
 import { adminQuery, dropSchema, TEST_DATABASE_URL, testSchemaName } from "./storePostgresHarness";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { escapeIdentifier } from "pg";
 import { TEST_DOUBLE_SECRET } from "../../automation/engine/testDouble";
-import { sha256Hex } from "../../automation/settings";
+import { sha256Hex } from "../../automation/server/settings";
 import { spec } from "./httpHarness";
 import { callApi, isRunning, SCALE_ADMIN_TOKEN, SCALE_PASSPHRASE, spawnServer, waitUntil, type ServerProcess } from "./scaleOutProcesses";
 import { adminQuery, dropSchema, TEST_DATABASE_URL, testSchemaName } from "./storePostgresHarness";

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, rmSync, statSync, writeFileSync, chmodSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { defaultJwksUrl, loadSettings, resolvePassphrase, SettingsError, sha256Hex } from "../../automation/settings";
+import { defaultJwksUrl, loadSettings, resolvePassphrase, SettingsError, sha256Hex } from "../../automation/server/settings";
 
 function problemsFor(env: Record<string, string>): Array<{ variable: string; message: string }> {
     try {

@@ -11,7 +11,7 @@ import { createAuthenticator } from "../../automation/http/auth";
 import { createLogger } from "../../automation/http/logger";
 import { createMetrics } from "../../automation/http/metrics";
 import { skipBecause } from "../skip";
-import { sha256Hex } from "../../automation/settings";
+import { sha256Hex } from "../../automation/server/settings";
 import { DATABASE_FILE, SqliteStore } from "../../automation/store/sqlite";
 import { spec } from "../automation/httpHarness";
 
@@ -203,7 +203,7 @@ describe("fault: the embedded store's disk is full or read-only", function () {
         await r.stop();
 
         mount(["-o", "remount,ro", dataDir]);
-        const start = spawnSync(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", "automation/main.ts"], {
+        const start = spawnSync(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", "automation/server/main.ts"], {
             cwd: REPO, encoding: "utf8", timeout: 30_000,
             env: {
                 PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", HOST: "127.0.0.1", PORT: "0", KVP_DATA_DIR: dataDir,

@@ -7,7 +7,7 @@ import {
     EngineError, type Engine, type EngineResult, type EngineRunRequest, type Readiness,
 } from "../../domain/ports";
 import { canceledError } from "../errors";
-import { silentLogger, type EngineLogger } from "../logger";
+import { type Logger, silentLogger } from "../../domain/runtime";
 import { PROJECT_NAME } from "../pulumiEngine";
 import { encodeStackConfig } from "../stackConfig";
 import type { ChildMessage, ParentMessage, RegisteredStep } from "./protocol";
@@ -43,7 +43,7 @@ export interface OfflineEngineOptions {
     /** Optional. Per-policy config, as in a --policy-pack-config file. Defaults to the pack's defaults. */
     policyConfig?: Record<string, Record<string, unknown>>;
     /** Optional. Defaults to a silent logger. */
-    logger?: EngineLogger;
+    logger?: Logger;
 }
 
 const hashOf = (value: unknown) => createHash("sha256").update(canonicalJson(value)).digest("hex");
@@ -57,7 +57,7 @@ export class OfflineEngine implements Engine {
     readonly name = "offline (provisions nothing)";
     private readonly stateDir: string;
     private readonly projectName: string;
-    private readonly logger: EngineLogger;
+    private readonly logger: Logger;
 
     constructor(private readonly opts: OfflineEngineOptions) {
         this.stateDir = path.join(path.resolve(opts.dataDir), "offline");

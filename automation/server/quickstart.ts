@@ -11,7 +11,7 @@ import { ensureDataDir } from "./settings";
  * never mixes with a real server's store; and a demo admin token. The token is generated once
  * into that directory (mode 0600) and printed, so a second terminal can read it from the file
  * and the walkthrough (docs/walkthrough.md) still works after a restart. Then it is the real
- * server, automation/main.ts, with every other setting as documented.
+ * server, automation/server/main.ts, with every other setting as documented.
  */
 
 const DEFAULTS: Readonly<Record<string, string>> = {

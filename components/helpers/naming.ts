@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { TAG_KEYS } from "../config/tags";
-import { tagProblem } from "../config/validators";
+import { TAG_KEYS } from "../../config/tags";
+import { tagProblem } from "../../config/validators";
 
 /**
  * Resource names and tags, as pure functions. Every builder validates its parts,

@@ -1,8 +1,8 @@
 import { hostname } from "node:os";
 import { Client, escapeIdentifier } from "pg";
-import type { Logger } from "./domain/runtime";
-import { silentLogger } from "./domain/runtime";
-import { SHARED_BACKENDS, type Role } from "./settings";
+import type { Logger } from "../domain/runtime";
+import { silentLogger } from "../domain/runtime";
+import { SHARED_BACKENDS, type ProcessRole } from "./settings";
 
 /**
  * The replica guard. Every server process on a PostgreSQL store registers a row in
@@ -23,7 +23,7 @@ export interface ReplicaIdentity {
     /** Required. The replica's name (KVP_REPLICA_NAME, by default the host name). */
     name: string;
     /** Required. What the process runs (KVP_ROLE). */
-    role: Role;
+    role: ProcessRole;
     /** Required. KVP_BACKEND_URL, without any user info. */
     backendUrl: string;
     /** Required. `passphrase:environment`, `passphrase:file` (generated in the data directory) or the azurekeyvault:// key URL. */
@@ -102,7 +102,7 @@ const FORGET_AFTER = "1 day";
 interface Row {
     id: string;
     name: string;
-    role: Role;
+    role: ProcessRole;
     backend_url: string;
     secrets: string;
     host: string;

@@ -3,7 +3,9 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, 
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
-import { EMPTY_PROFILE, loadPlatformProfile, PlatformProfileError, type PlatformProfile } from "./domain/platformProfile";
+import { ProblemListError } from "../../config/problems";
+import { KEY_VAULT_SECRETS_PROVIDER } from "../engine/secretsProvider";
+import { EMPTY_PROFILE, loadPlatformProfile, PlatformProfileError, type PlatformProfile } from "../domain/platformProfile";
 
 /**
  * The server's settings: one schema over process.env, validated once at start-up.
@@ -15,8 +17,8 @@ import { EMPTY_PROFILE, loadPlatformProfile, PlatformProfileError, type Platform
 export const ENGINES = ["pulumi", "offline", "test-double"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 /** What one process does: everything, only the HTTP API, or only the worker (the last two share a PostgreSQL store). */
-export const ROLES = ["all", "api", "worker"] as const;
-export type Role = (typeof ROLES)[number];
+export const PROCESS_ROLES = ["all", "api", "worker"] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
 /** Pulumi state backends several replicas can share; a `file://` directory is one machine's. */
 export const SHARED_BACKENDS = "azblob://<container> (with AZURE_STORAGE_ACCOUNT) or https://api.pulumi.com (with PULUMI_ACCESS_TOKEN)";
 /** Asymmetric algorithms only: `none` and HMAC (a shared secret the issuer would also hold) are never accepted. */
@@ -27,7 +29,7 @@ export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 const SECRET_VARIABLES = new Set(["KVP_ADMIN_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "DATABASE_URL"]);
 
 /** Where the repository's CrossGuard policy pack lives, if it has one. */
-const REPO_POLICY_DIR = path.resolve(__dirname, "..", "policy");
+const REPO_POLICY_DIR = path.resolve(__dirname, "..", "..", "policy");
 
 const MAX_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 const MIN_TOKEN_LENGTH = 16;
@@ -59,7 +61,7 @@ export interface DatabaseSettings {
 
 export interface Settings {
     /** Which parts run in this process. */
-    role: Role;
+    role: ProcessRole;
     /** This replica's name: worker ids, PostgreSQL application_name and the replica registry. */
     replicaName: string;
     /** Set when DATABASE_URL is: the PostgreSQL store instead of the embedded one. */
@@ -105,10 +107,9 @@ export interface SettingProblem {
     message: string;
 }
 
-export class SettingsError extends Error {
-    constructor(public readonly problems: SettingProblem[]) {
-        super(`Invalid server settings:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join("\n")}`);
-        this.name = "SettingsError";
+export class SettingsError extends ProblemListError<SettingProblem> {
+    constructor(problems: SettingProblem[]) {
+        super("Invalid server settings", problems, (p) => `${p.variable}: ${p.message}`);
     }
 }
 
@@ -177,11 +178,10 @@ export function describeDatabaseUrl(raw: string): { display: string } | { proble
     if (!database || database.includes("/")) return { problem: `must name one database after the host (got host ${url.hostname})` };
     return { display: `${url.hostname}:${url.port || "5432"}/${database}` };
 }
-const KEY_VAULT_KEY_URL = /^azurekeyvault:\/\/[a-z0-9-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)\/keys\/[A-Za-z0-9-]{1,127}(\/[0-9a-f]{32})?$/i;
 
 /** The environment variables the server reads; empty strings count as unset. */
 export const SettingsEnvSchema = z.object({
-    KVP_ROLE: oneOf(ROLES, "all"),
+    KVP_ROLE: oneOf(PROCESS_ROLES, "all"),
     KVP_REPLICA_NAME: z.string().regex(REPLICA_NAME, { message: "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit" }).optional(),
     DATABASE_URL: z.string().superRefine((v, ctx) => {
         const db = describeDatabaseUrl(v);
@@ -196,7 +196,7 @@ export const SettingsEnvSchema = z.object({
     KVP_BACKEND_URL: z.string().refine((v) => BACKEND_PREFIXES.some((p) => v.startsWith(p)) && v.length > "file://".length, {
         message: "must be a Pulumi backend URL: file://<dir>, azblob://<container> or https://api.pulumi.com",
     }).optional(),
-    KVP_SECRETS_PROVIDER: z.string().default("passphrase").refine((v) => v === "passphrase" || KEY_VAULT_KEY_URL.test(v), {
+    KVP_SECRETS_PROVIDER: z.string().default("passphrase").refine((v) => v === "passphrase" || KEY_VAULT_SECRETS_PROVIDER.test(v), {
         message: "must be passphrase or azurekeyvault://<vault>.vault.azure.net/keys/<key>[/<version>]",
     }),
     PULUMI_CONFIG_PASSPHRASE: z.string().min(12, { message: "must be at least 12 characters" }).optional(),

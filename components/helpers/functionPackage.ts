@@ -6,10 +6,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { dirname, join, relative, resolve, sep } from "node:path";
 
 /**
- * Builds the rotation function's deployable package: one esbuild bundle plus
- * host.json and a package.json whose `main` points at the bundle. The program is
- * evaluated many times (mocks, benchmark, every self-service run), so the build is
- * skipped when a content hash of the sources matches the stamp left by the last build.
+ * The rotation function's deployable package: one esbuild bundle plus host.json and a
+ * package.json whose `main` points at the bundle. `npm run build:function` builds it into
+ * functions/rotation/dist (buildFunctionPackage); the program only reads that build
+ * (readFunctionPackage), because a program writes no file while it loads, and bundling the
+ * function takes seconds. The stamp records the hash of the sources the build came from, so a
+ * stale build fails the run instead of deploying old code.
  */
 
 const COMPONENT = "buildFunctionPackage";
@@ -52,7 +54,7 @@ export interface FunctionPackage {
     built: boolean;
 }
 
-const REPO_ROOT = resolve(__dirname, "..");
+const REPO_ROOT = resolve(__dirname, "..", "..");
 
 function fail(message: string): never {
     throw new pulumi.RunError(`${COMPONENT}: ${message}`);
@@ -154,7 +156,7 @@ function build(projectDir: string, entryPath: string, outDir: string, hash: stri
 }
 
 /**
- * Builds (or reuses) the function package and returns it as an archive.
+ * Builds (or reuses) the function package and returns it as an archive: npm run build:function.
  * Throws pulumi.RunError when the entry or host.json is missing, or esbuild fails.
  */
 export function buildFunctionPackage(options: FunctionPackageOptions = {}): FunctionPackage {
@@ -171,12 +173,32 @@ export function buildFunctionPackage(options: FunctionPackageOptions = {}): Func
     const hash = hashFunctionSources(projectDir, entry);
     const upToDate = !options.force && readStamp(outDir) === hash && [BUNDLE_FILE, "host.json", "package.json"].every((f) => existsSync(join(outDir, f)));
     if (!upToDate) build(projectDir, entryPath, outDir, hash);
-    const archive = new pulumi.asset.AssetArchive({
+    return { archive: archiveOf(outDir), hash, dir: outDir, built: !upToDate };
+}
+
+/**
+ * The package `npm run build:function` built, as an archive, without writing anything.
+ * Throws pulumi.RunError when it is missing or older than the sources it must come from.
+ */
+export function readFunctionPackage(options: Pick<FunctionPackageOptions, "projectDir" | "entry" | "outDir"> = {}): FunctionPackage {
+    const projectDir = resolve(options.projectDir ?? join(REPO_ROOT, "functions", "rotation"));
+    const entry = options.entry ?? join("src", "index.ts");
+    const outDir = resolve(options.outDir ?? join(projectDir, "dist"));
+    const hash = hashFunctionSources(projectDir, entry);
+    const stamp = readStamp(outDir);
+    if (stamp === undefined || ![BUNDLE_FILE, "host.json", "package.json"].every((f) => existsSync(join(outDir, f)))) {
+        fail(`${relative(REPO_ROOT, outDir) || outDir} holds no built function package; run npm run build:function`);
+    }
+    if (stamp !== hash) fail(`${relative(REPO_ROOT, outDir) || outDir} was built from other sources than ${relative(REPO_ROOT, projectDir) || projectDir} holds now; run npm run build:function`);
+    return { archive: archiveOf(outDir), hash, dir: outDir, built: false };
+}
+
+function archiveOf(outDir: string): pulumi.asset.AssetArchive {
+    return new pulumi.asset.AssetArchive({
         [BUNDLE_FILE]: new pulumi.asset.FileAsset(join(outDir, BUNDLE_FILE)),
         "host.json": new pulumi.asset.FileAsset(join(outDir, "host.json")),
         "package.json": new pulumi.asset.FileAsset(join(outDir, "package.json")),
     });
-    return { archive, hash, dir: outDir, built: !upToDate };
 }
 
 /** A function the package registers with the Functions host, as the worker would see it. */

@@ -1,20 +1,20 @@
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
-import type { OperationSettings } from "./domain/operationSettings";
-import type { Store } from "./domain/store";
-import { EnvironmentService } from "./domain/service";
-import { createEngine } from "./engine";
-import { boundAddress, createApp, startWebServer, stopWebServer } from "./http/app";
-import { createAuthenticator, readTokensFile } from "./http/auth";
-import { createLogger } from "./http/logger";
-import { createMetrics, observeFinishedOperations } from "./http/metrics";
+import type { OperationSettings } from "../domain/operationSettings";
+import type { Store } from "../domain/store";
+import { EnvironmentService } from "../domain/service";
+import { createEngine } from "../engine";
+import { boundAddress, createApp, startWebServer, stopWebServer } from "../http/app";
+import { createAuthenticator, readTokensFile } from "../http/auth";
+import { createLogger } from "../http/logger";
+import { createMetrics, observeFinishedOperations } from "../http/metrics";
 import { ReplicaConflictError, ReplicaRegistry } from "./replicas";
 import { ensureDataDir, loadSettings, resolvePassphrase, SettingsError, type Settings } from "./settings";
-import { createPostgresStore, type PostgresStore } from "./store/postgres";
-import { bridgeStoreNotifications } from "./store/postgresNotify";
-import { SqliteStore } from "./store/sqlite";
-import { Worker } from "./worker/worker";
-import { withGlobalCap } from "./workerCapacity";
+import { createPostgresStore, type PostgresStore } from "../store/postgres";
+import { bridgeStoreNotifications } from "../store/postgresNotify";
+import { SqliteStore } from "../store/sqlite";
+import { Worker } from "../worker/worker";
+import { withGlobalCap } from "../worker/capacity";
 
 /**
  * The server's entry point: wiring only. Settings fail fast; the store is the embedded

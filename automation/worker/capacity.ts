@@ -1,4 +1,4 @@
-import type { ClaimRequest, Store } from "./domain/store";
+import type { ClaimRequest, Store } from "../domain/store";
 
 /**
  * The Worker takes on at most `maxConcurrent` runs and asks the store for the same number
