@@ -24,6 +24,8 @@ export interface PutResult {
     status: 200 | 202;
     environment: EnvironmentView;
     operation?: Operation;
+    /** The stored answer to an earlier request with the same Idempotency-Key; nothing was done this time. */
+    replayed?: true;
 }
 
 export interface ListEnvironmentsQuery {
@@ -120,7 +122,7 @@ export class EnvironmentService {
                         if (previous.requestHash !== requestHash) {
                             throw new PreconditionFailedError("This Idempotency-Key was already used with a different request; use a new key for a new request.");
                         }
-                        return { result: previous.response as PutResult, events: [] as OperationEvent[], enqueued: false, replayed: true };
+                        return { result: { ...(previous.response as PutResult), replayed: true as const }, events: [] as OperationEvent[], enqueued: false, replayed: true };
                     }
                 }
                 const existing = await tx.getEnvironment(envName);

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ValidationError } from "../domain/errors";
 import type { Actor, Role } from "../domain/ports";
 import { requireRole } from "./auth";
+import type { ResponseHeaderName } from "./openapi";
 import { schemaProblems } from "../../config/problems";
 import { HttpProblem, RequestValidationError, type FieldProblem } from "./problem";
 
@@ -21,7 +22,8 @@ export interface ResponseDoc {
     schema?: z.ZodType;
     /** Defaults to application/json. */
     contentType?: string;
-    headers?: Record<string, string>;
+    /** Headers this answer carries beyond the ones every answer of its kind does (openapi.ts RESPONSE_HEADERS). */
+    headers?: readonly ResponseHeaderName[];
 }
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;

@@ -18,7 +18,7 @@ const pageLimit = z.string().regex(/^\d{1,3}$/, `must be a whole number from 1 t
     .transform(Number)
     .pipe(z.number().int().min(1, `must be a whole number from 1 to ${MAX_PAGE}`).max(MAX_PAGE, `must be a whole number from 1 to ${MAX_PAGE}`))
     .optional()
-    .meta({ description: `Page size, 1-${MAX_PAGE}; defaults to 20.`, example: "20" });
+    .meta({ description: `Page size, 1-${MAX_PAGE}; defaults to 20.`, example: 20 });
 
 const cursor = z.string().min(1).max(512).regex(/^[\x21-\x7E]+$/, "must be the nextCursor of a previous page")
     .optional()
@@ -28,7 +28,7 @@ export const DEFAULT_PAGE_SIZE = 20;
 
 export const EnvironmentParamsSchema = z.object({ name: EnvironmentNameSchema }).strict();
 
-export const OperationIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an operation id as returned by the API")
+export const OperationIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an operation id as returned by the API").max(64, "must be an operation id as returned by the API")
     .meta({ description: "Operation id, as returned in the `operation.id` field and the Location header." });
 export const OperationParamsSchema = z.object({ id: OperationIdSchema }).strict();
 
@@ -41,10 +41,11 @@ export const ListEnvironmentsQuerySchema = z.object({
 
 export const PageQuerySchema = z.object({ limit: pageLimit, cursor }).strict();
 
-const seq = z.string().regex(/^\d{1,15}$/, "must be a non-negative whole number (an event id)").transform(Number);
+const seq = z.string().regex(/^\d{1,15}$/, "must be a non-negative whole number (an event id)").transform(Number)
+    .pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
 
 export const EventsQuerySchema = z.object({
-    after: seq.optional().meta({ description: "Replay events after this seq; the Last-Event-ID header wins when both are sent.", example: "0" }),
+    after: seq.optional().meta({ description: "Replay events after this seq; the Last-Event-ID header wins when both are sent.", example: 0 }),
 }).strict();
 
 export const EventsHeadersSchema = z.object({
@@ -52,7 +53,7 @@ export const EventsHeadersSchema = z.object({
 });
 
 export const IdempotencyHeadersSchema = z.object({
-    "idempotency-key": z.string().regex(/^[\x21-\x7E]{1,255}$/, "must be 1-255 printable ASCII characters without spaces").optional()
+    "idempotency-key": z.string().regex(/^[\x21-\x7E]{1,255}$/, "must be 1-255 printable ASCII characters without spaces").max(255, "must be 1-255 printable ASCII characters without spaces").optional()
         .meta({ description: "Retrying a PUT with the same key and body returns the first response instead of queuing again." }),
 });
 
@@ -74,8 +75,8 @@ export const OperationSchema = z.object({
     state: z.enum(OPERATION_STATES),
     specHash: z.string().optional(),
     requestedBy: z.string(),
-    attempt: z.number().int(),
-    maxAttempts: z.number().int(),
+    attempt: z.number().int().min(0).meta({ format: "int32" }),
+    maxAttempts: z.number().int().min(1).meta({ format: "int32" }),
     createdAt: timestamp,
     startedAt: timestamp.optional(),
     finishedAt: timestamp.optional(),
@@ -100,20 +101,21 @@ export const EnvironmentSchema = z.object({
     lastOperationId: z.string().optional(),
 }).meta({ id: "Environment" }) satisfies z.ZodType<Environment>;
 
+/** An environment with its latest operation: what a GET, and the environment in a PUT's answer, hold. */
 export const EnvironmentDetailSchema = EnvironmentSchema.extend({
     lastOperation: OperationSchema.optional(),
-});
+}).meta({ id: "EnvironmentDetail" });
 
 export const AcceptedSchema = z.object({
-    environment: EnvironmentSchema,
+    environment: EnvironmentDetailSchema,
     operation: OperationSchema.optional(),
 });
 
-export const EnvironmentPageSchema = z.object({ items: z.array(EnvironmentSchema), nextCursor: z.string().optional() });
+export const EnvironmentPageSchema = z.object({ items: z.array(EnvironmentSchema).max(MAX_PAGE), nextCursor: z.string().optional() });
 
 export const OperationEventSchema = z.object({
     operationId: z.string(),
-    seq: z.number().int(),
+    seq: z.number().int().min(1).meta({ format: "int64" }),
     at: timestamp,
     type: z.string(),
     data: z.unknown(),
@@ -131,7 +133,7 @@ export const AuditEntrySchema = z.object({
 }) satisfies z.ZodType<AuditEntry>;
 
 export const PlanStepSchema = z.object({
-    seq: z.number().int().meta({ description: "The step's event seq; the plan is paged by it." }),
+    seq: z.number().int().min(1).meta({ description: "The step's event seq; the plan is paged by it.", format: "int64" }),
     op: z.string().meta({ description: "create, update, replace, delete, same or refresh, as the engine names it.", example: "create" }),
     type: z.string().meta({ example: "azure-native:keyvault:Vault" }),
     name: z.string().meta({ description: "The resource's logical name.", example: "env-kv-vault" }),
@@ -141,19 +143,27 @@ export const PlanStepSchema = z.object({
 
 export const PlanPageSchema = z.object({
     operationId: z.string(),
-    items: z.array(PlanStepSchema),
+    items: z.array(PlanStepSchema).max(MAX_PAGE),
     nextCursor: z.string().optional(),
 });
 
 export const PlanQuerySchema = z.object({
     limit: pageLimit,
-    cursor: z.string().regex(/^[1-9][0-9]{0,9}$/, "must be the nextCursor of a previous page").transform(Number).optional()
+    cursor: z.string().regex(/^[1-9][0-9]{0,9}$/, "must be the nextCursor of a previous page").max(10).transform(Number).optional()
         .meta({ description: "The `nextCursor` of the previous page." }),
 }).strict();
 
-export const AuditPageSchema = z.object({ items: z.array(AuditEntrySchema), nextCursor: z.string().optional() });
+export const AuditPageSchema = z.object({ items: z.array(AuditEntrySchema).max(MAX_PAGE), nextCursor: z.string().optional() });
 
 export const ReadinessSchema = z.object({
     ok: z.boolean(),
-    checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
+    checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })).max(20),
 }) satisfies z.ZodType<Readiness>;
+
+/** /openapi.json's body: the document's top level; its parts are described by the OpenAPI 3.1 specification itself. */
+export const OpenApiDocumentSchema = z.looseObject({
+    openapi: z.string().regex(/^3\.1\.\d+$/),
+    info: z.looseObject({ title: z.string(), version: z.string() }),
+    paths: z.record(z.string(), z.unknown()),
+    components: z.record(z.string(), z.unknown()),
+});

@@ -78,7 +78,7 @@ describe("OpenAPI document", () => {
     it("carries an example spec that the server accepts", async () => {
         const example = (doc.paths["/v1/environments/{name}"].put.requestBody?.content["application/json"].schema as { example: unknown }).example;
         assert.ok(example, "the spec schema has an example");
-        await request(h.app).put("/v1/environments/example-env").set(bearer(TOKENS.operatorA)).send(example as object).expect(202);
+        await request(h.app).put("/v1/environments/payments-example").set(bearer(TOKENS.operatorA)).send(example as object).expect(202);
     });
 
     it("renders /docs as a self-contained page listing every operation", async () => {
