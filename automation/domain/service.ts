@@ -4,6 +4,7 @@ import { audit, enqueueDestroy, recordState, TxContext } from "./commands";
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from "./errors";
 import { EventHub, EventListener } from "./eventHub";
 import { deepFreeze, isDeepFrozen } from "./frozen";
+import { statusAfterQueuedCancel } from "./lifecycle";
 import { OperationSettings, resolveOperationSettings } from "./operationSettings";
 import {
     Actor, AuditEntry, Engine, Environment, ENVIRONMENT_STATUSES, EnvironmentStatus, Operation, OperationEvent, OperationKind,
@@ -262,6 +263,10 @@ export class EnvironmentService {
                 const written: OperationEvent[] = [];
                 if (after.state === "canceled" && before.state !== "canceled") {
                     written.push(await recordState(tx, after, ctx.now, { error: { code: "canceled", message: `Canceled by ${actor.subject} before it ran.` } }));
+                    const env = await tx.getEnvironment(before.environment);
+                    const updates = (await tx.listActiveOperations(before.environment)).filter((o) => o.kind === "update" && o.id !== before.id).length;
+                    const status = env && statusAfterQueuedCancel(before.kind, env.status, updates);
+                    if (status) await tx.updateEnvironment(before.environment, { status, expiresAt: null, now: ctx.now });
                 }
                 await audit(tx, ctx, actor, "operation.cancel", before.id, "accepted", { environment: before.environment, from: before.state, to: after.state, cancelRequested: after.cancelRequested });
                 return { operation: after, events: written };

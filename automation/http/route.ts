@@ -104,6 +104,17 @@ function declaredHeaders(schema: z.ZodType, req: Request): Record<string, string
     return Object.fromEntries(keys.map((k) => [k, req.headers[k]]));
 }
 
+/**
+ * Names the matched route for the metrics before anything can fail: once an error leaves a
+ * router, Express no longer says which route or mount path matched.
+ */
+function labelRoute(path: string): RequestHandler {
+    return (_req, res, next) => {
+        res.locals.route = path;
+        next();
+    };
+}
+
 export function route<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, H extends z.ZodType | undefined = undefined, B = undefined>(
     spec: RouteSpec<P, Q, H, B>,
 ): Route {
@@ -138,6 +149,6 @@ export function route<P extends z.ZodType | undefined = undefined, Q extends z.Z
         tag: spec.tag, role: spec.role, params: spec.params, query: spec.query, headers: spec.headers,
         body: spec.body ? { schema: spec.body.schema } : undefined,
         responses: spec.responses,
-        handlers: spec.role && spec.gate !== "service" ? [requireRole(spec.role), handler] : [handler],
+        handlers: [labelRoute(spec.path), ...(spec.role && spec.gate !== "service" ? [requireRole(spec.role)] : []), handler],
     };
 }

@@ -92,7 +92,8 @@ describe("EnvironmentService", () => {
             const first = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()), "key-1");
             await markApplied("payments-dev");
             const replay = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()), "key-1");
-            assert.deepEqual(replay, JSON.parse(JSON.stringify(first)));
+            assert.deepEqual(replay, { ...JSON.parse(JSON.stringify(first)), replayed: true });
+            assert.equal(first.replayed, undefined, "a first answer is not a replay");
             await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec({ ttlHours: 5 })), "key-1"), PreconditionFailedError);
             // Another caller's identical key is a different key.
             const other = await service.putEnvironment(ADMIN, desired("payments-dev", validSpec({ ttlHours: 5 })), "key-1");
