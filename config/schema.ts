@@ -33,7 +33,7 @@ const check = (problem: (v: string) => string | undefined, maxLength: number) =>
     });
 
 /** An Entra object id; documented as `format: uuid`, which accepts exactly what isGuid does. */
-const guid = z.guid({ message: "must be a GUID such as 00000000-0000-0000-0000-000000000000" });
+const guid = z.guid({ message: "must be a GUID such as 00000000-0000-0000-0000-000000000000" }).max(36);
 
 // Field rules shared with the self-service spec (automation/domain/spec.ts), which builds its fields from these.
 export const LocationSchema = check(locationProblem, FIELD_MAX_LENGTH.location);

@@ -185,7 +185,7 @@ export function createApp(deps: AppDeps): Express {
     }
 
     app.use((req, _res, next) => {
-        next(new HttpProblem(404, "not-found", "Not found", `No route for ${req.method} ${req.path}; see /openapi.json`));
+        next(new HttpProblem(404, "not-found", "Not found", `No route for ${req.method} ${req.path.slice(0, 200)}; see /openapi.json`));
     });
     app.use(problemHandler(logger));
     return app;

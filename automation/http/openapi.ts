@@ -47,7 +47,7 @@ function documentParsedIntegers(ctx: { zodSchema: unknown; jsonSchema: JsonSchem
     const out = z.toJSONSchema(def.out, { io: "output" }) as JsonSchema;
     if (out.type !== "integer") return;
     for (const k of Object.keys(ctx.jsonSchema)) if (k !== "description" && k !== "example") delete ctx.jsonSchema[k];
-    Object.assign(ctx.jsonSchema, { type: "integer", format: "int64", minimum: out.minimum, maximum: out.maximum });
+    Object.assign(ctx.jsonSchema, { type: "integer", format: "int64" }, out.minimum === undefined ? {} : { minimum: out.minimum }, out.maximum === undefined ? {} : { maximum: out.maximum });
 }
 
 function toSchema(schema: z.ZodType, io: "input" | "output", components: Record<string, JsonSchema>): JsonSchema {
@@ -160,7 +160,7 @@ export function buildOpenApiDocument(routes: readonly Route[], info: OpenApiInfo
         info,
         jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
         // The API serves a platform's own teams; it is not meant for the public internet.
-        servers: [{ url: "/", description: "This server", "x-internal": true }],
+        servers: [{ url: "/", description: "The deployment serving this document: local, staging or production", "x-internal": true }],
         tags,
         paths,
         components: {

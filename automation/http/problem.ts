@@ -19,14 +19,17 @@ export type { FieldProblem } from "../../config/problems";
 
 /** A problem lists at most this many field errors; `errorsOmitted` counts the rest, so a huge bad request cannot make a huge answer. */
 export const MAX_PROBLEM_ERRORS = 20;
+/** A path can quote a client's key, and `instance` the client's URL; these lengths name any real field or route. */
+const MAX_ERROR_PATH = 256;
+const MAX_INSTANCE_PATH = 1024;
 
 export const ProblemSchema = z.object({
-    type: z.string().describe("URI identifying the problem type"),
-    title: z.string(),
+    type: z.string().max(128).describe("URI identifying the problem type"),
+    title: z.string().max(128),
     status: z.number().int().min(400).max(599).meta({ format: "int32" }),
-    detail: z.string().optional(),
-    instance: z.string().optional().describe("The request path, with the request id as a fragment"),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).max(MAX_PROBLEM_ERRORS).optional()
+    detail: z.string().max(4096).optional(),
+    instance: z.string().max(MAX_INSTANCE_PATH + 80).optional().describe("The request path, with the request id as a fragment"),
+    errors: z.array(z.object({ path: z.string().max(MAX_ERROR_PATH), message: z.string().max(1024) })).max(MAX_PROBLEM_ERRORS).optional()
         .describe(`The invalid fields, at most ${MAX_PROBLEM_ERRORS}`),
     errorsOmitted: z.number().int().min(1).meta({ format: "int32" }).optional()
         .describe(`How many more invalid fields there were beyond the first ${MAX_PROBLEM_ERRORS}`),
@@ -89,8 +92,7 @@ const PARSER_ERRORS: Record<string, [number, string, string, string]> = {
 /** The first MAX_PROBLEM_ERRORS field errors (path and message only) and how many were left out. */
 function boundedErrors(errors: FieldProblem[] | undefined): Pick<Problem, "errors" | "errorsOmitted"> {
     if (!errors) return {};
-    // A path can quote a client's key; 256 characters name any real field.
-    const kept = errors.slice(0, MAX_PROBLEM_ERRORS).map((p) => ({ path: p.path.slice(0, 256), message: p.message }));
+    const kept = errors.slice(0, MAX_PROBLEM_ERRORS).map((p) => ({ path: p.path.slice(0, MAX_ERROR_PATH), message: p.message }));
     return { errors: kept, ...(errors.length > kept.length ? { errorsOmitted: errors.length - kept.length } : {}) };
 }
 
@@ -136,7 +138,7 @@ export function toProblem(err: unknown, instance: string): Mapped {
 
 export function requestInstance(req: Request, res: Response): string {
     const id = res.getHeader("X-Request-Id");
-    return `${req.originalUrl.split("?")[0]}${id ? `#${String(id)}` : ""}`;
+    return `${req.originalUrl.split("?")[0].slice(0, MAX_INSTANCE_PATH)}${id ? `#${String(id)}` : ""}`;
 }
 
 export function sendProblem(res: Response, problem: Problem, headers: Record<string, string> = {}): void {

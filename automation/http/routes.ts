@@ -11,7 +11,7 @@ import { route, type Route } from "./route";
 import {
     AcceptedSchema, AuditPageSchema, DEFAULT_PAGE_SIZE, EnvironmentDetailSchema, EnvironmentPageSchema, EnvironmentParamsSchema,
     EventsHeadersSchema, EventsQuerySchema, IdempotencyHeadersSchema, ListEnvironmentsQuerySchema, OperationParamsSchema,
-    OpenApiDocumentSchema, OperationSchema, PageQuerySchema, PlanPageSchema, PlanQuerySchema, ReadinessSchema,
+    OpenApiDocumentSchema, OperationSchema, PageQuerySchema, PlanPageSchema, PlanQuerySchema, ReadyzSchema,
 } from "./schemas";
 import { DEFAULT_SSE_OPTIONS, hasEnded, streamOperationEvents } from "./sse";
 
@@ -193,8 +193,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
             method: "get", path: "/readyz", operationId: "readyz", tag: "operations-infra",
             summary: "Readiness: the engine (Pulumi CLI) and the store; 503 names what is missing",
             responses: {
-                200: { description: "Ready", schema: ReadinessSchema.extend({ engine: z.string() }) },
-                503: { description: "Not ready; `checks` say what fails and how to fix it", schema: ReadinessSchema.extend({ engine: z.string() }) },
+                200: { description: "Ready", schema: ReadyzSchema },
+                503: { description: "Not ready; `checks` say what fails and how to fix it", schema: ReadyzSchema },
             },
             async handle({ res }) {
                 const readiness = await service.readiness();

@@ -59,22 +59,32 @@ export const IdempotencyHeadersSchema = z.object({
 
 // ---- Responses ---------------------------------------------------------
 
-const timestamp = z.string().meta({ description: "RFC 3339 timestamp", example: "2025-01-01T00:00:00.000Z" });
+/**
+ * Bounds on what the server sends. They are generous, so only a bug exceeds one, and the
+ * contract check the tests run on every answer catches that bug.
+ */
+const text = (maxLength: number) => z.string().max(maxLength);
+const ID = 64;
+const TEAM = 32;
+/** A subject is a token id or `oidc:` and a sub of at most 256 characters. */
+const SUBJECT = 300;
+
+const timestamp = z.string().max(40).meta({ description: "RFC 3339 timestamp", example: "2025-01-01T00:00:00.000Z", format: "date-time" });
 
 export const OperationErrorSchema = z.object({
-    code: z.string(),
-    message: z.string(),
+    code: text(64),
+    message: text(8192),
     details: z.unknown().optional(),
 });
 
 export const OperationSchema = z.object({
-    id: z.string(),
-    environment: z.string(),
-    team: z.string(),
+    id: text(ID),
+    environment: text(ID),
+    team: text(TEAM),
     kind: z.enum(OPERATION_KINDS),
     state: z.enum(OPERATION_STATES),
-    specHash: z.string().optional(),
-    requestedBy: z.string(),
+    specHash: text(ID).optional(),
+    requestedBy: text(SUBJECT),
     attempt: z.number().int().min(0).meta({ format: "int32" }),
     maxAttempts: z.number().int().min(1).meta({ format: "int32" }),
     createdAt: timestamp,
@@ -82,23 +92,23 @@ export const OperationSchema = z.object({
     finishedAt: timestamp.optional(),
     notBefore: timestamp.optional(),
     cancelRequested: z.boolean(),
-    leaseOwner: z.string().optional(),
+    leaseOwner: text(256).optional(),
     leaseExpiresAt: timestamp.optional(),
-    summary: z.record(z.string(), z.number()).optional().meta({ description: "Change counts by op, e.g. { create: 12, same: 3 }" }),
+    summary: z.record(text(32), z.number()).optional().meta({ description: "Change counts by op, e.g. { create: 12, same: 3 }" }),
     error: OperationErrorSchema.optional(),
 }).meta({ id: "Operation" }) satisfies z.ZodType<Operation>;
 
 export const EnvironmentSchema = z.object({
-    name: z.string(),
-    team: z.string(),
+    name: text(ID),
+    team: text(TEAM),
     spec: EnvironmentSpecSchema,
-    specHash: z.string(),
+    specHash: text(ID),
     status: z.enum(ENVIRONMENT_STATUSES),
-    outputs: z.record(z.string(), z.unknown()).optional().meta({ description: "Stack outputs; every secret is replaced by \"[secret]\"." }),
+    outputs: z.record(text(256), z.unknown()).optional().meta({ description: "Stack outputs; every secret is replaced by \"[secret]\"." }),
     createdAt: timestamp,
     updatedAt: timestamp,
     expiresAt: timestamp.optional(),
-    lastOperationId: z.string().optional(),
+    lastOperationId: text(ID).optional(),
 }).meta({ id: "Environment" }) satisfies z.ZodType<Environment>;
 
 /** An environment with its latest operation: what a GET, and the environment in a PUT's answer, hold. */
@@ -111,40 +121,40 @@ export const AcceptedSchema = z.object({
     operation: OperationSchema.optional(),
 });
 
-export const EnvironmentPageSchema = z.object({ items: z.array(EnvironmentSchema).max(MAX_PAGE), nextCursor: z.string().optional() });
+export const EnvironmentPageSchema = z.object({ items: z.array(EnvironmentSchema).max(MAX_PAGE), nextCursor: text(512).optional() });
 
 export const OperationEventSchema = z.object({
-    operationId: z.string(),
+    operationId: text(ID),
     seq: z.number().int().min(1).meta({ format: "int64" }),
     at: timestamp,
-    type: z.string(),
+    type: text(128),
     data: z.unknown(),
 }) satisfies z.ZodType<OperationEvent>;
 
 export const AuditEntrySchema = z.object({
-    id: z.string(),
+    id: text(ID),
     at: timestamp,
-    actor: z.object({ subject: z.string(), role: z.enum(["admin", "operator", "reader"]), team: z.string().optional() }),
-    action: z.string(),
-    target: z.string(),
+    actor: z.object({ subject: text(SUBJECT), role: z.enum(["admin", "operator", "reader"]), team: text(TEAM).optional() }),
+    action: text(64),
+    target: text(256),
     outcome: z.enum(["accepted", "rejected", "succeeded", "failed"]),
     details: z.unknown().optional(),
-    requestId: z.string().optional(),
+    requestId: text(ID).optional(),
 }) satisfies z.ZodType<AuditEntry>;
 
 export const PlanStepSchema = z.object({
     seq: z.number().int().min(1).meta({ description: "The step's event seq; the plan is paged by it.", format: "int64" }),
-    op: z.string().meta({ description: "create, update, replace, delete, same or refresh, as the engine names it.", example: "create" }),
-    type: z.string().meta({ example: "azure-native:keyvault:Vault" }),
-    name: z.string().meta({ description: "The resource's logical name.", example: "env-kv-vault" }),
-    urn: z.string(),
-    inputs: z.record(z.string(), z.unknown()).meta({ description: "The inputs the program gave the resource; secrets read \"[secret]\"." }),
+    op: text(32).meta({ description: "create, update, replace, delete, same or refresh, as the engine names it.", example: "create" }),
+    type: text(256).meta({ example: "azure-native:keyvault:Vault" }),
+    name: text(1024).meta({ description: "The resource's logical name.", example: "env-kv-vault" }),
+    urn: text(4096),
+    inputs: z.record(text(256), z.unknown()).meta({ description: "The inputs the program gave the resource; secrets read \"[secret]\"." }),
 }).meta({ id: "PlanStep" });
 
 export const PlanPageSchema = z.object({
-    operationId: z.string(),
+    operationId: text(ID),
     items: z.array(PlanStepSchema).max(MAX_PAGE),
-    nextCursor: z.string().optional(),
+    nextCursor: text(512).optional(),
 });
 
 export const PlanQuerySchema = z.object({
@@ -153,17 +163,20 @@ export const PlanQuerySchema = z.object({
         .meta({ description: "The `nextCursor` of the previous page." }),
 }).strict();
 
-export const AuditPageSchema = z.object({ items: z.array(AuditEntrySchema).max(MAX_PAGE), nextCursor: z.string().optional() });
+export const AuditPageSchema = z.object({ items: z.array(AuditEntrySchema).max(MAX_PAGE), nextCursor: text(512).optional() });
 
 export const ReadinessSchema = z.object({
     ok: z.boolean(),
-    checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })).max(20),
+    checks: z.array(z.object({ name: text(64), ok: z.boolean(), detail: text(2048) })).max(20),
 }) satisfies z.ZodType<Readiness>;
+
+/** /readyz: the readiness, and which engine kind runs operations. */
+export const ReadyzSchema = ReadinessSchema.extend({ engine: text(32) });
 
 /** /openapi.json's body: the document's top level; its parts are described by the OpenAPI 3.1 specification itself. */
 export const OpenApiDocumentSchema = z.looseObject({
-    openapi: z.string().regex(/^3\.1\.\d+$/),
-    info: z.looseObject({ title: z.string(), version: z.string() }),
-    paths: z.record(z.string(), z.unknown()),
-    components: z.record(z.string(), z.unknown()),
+    openapi: text(16).regex(/^3\.1\.\d+$/),
+    info: z.looseObject({ title: text(256), version: text(64) }),
+    paths: z.record(text(256), z.unknown()),
+    components: z.record(text(64), z.unknown()),
 });
