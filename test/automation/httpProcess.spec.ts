@@ -88,7 +88,7 @@ describe("server process: shutdown and crash recovery", function () {
     it("stops within 10 s on SIGTERM and keeps every queued operation", async () => {
         child = await startServer(dataDir, { KVP_TEST_DOUBLE_LATENCY_MS: "60000", KVP_MAX_CONCURRENCY: "1" });
         const ops: string[] = [];
-        for (const name of ["alpha-env", "bravo-env", "charlie-env"]) {
+        for (const name of ["payments-alpha", "payments-bravo", "payments-charlie"]) {
             const res = await api(child, "PUT", `/v1/environments/${name}`, spec());
             assert.equal(res.status, 202, JSON.stringify(res.body));
             ops.push(res.body.operation.id);
