@@ -82,7 +82,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
     403: "The token's role or team does not allow this",
     404: "Not found (another team's environments and operations read as not found too)",
     413: "The body exceeds the size limit",
-    415: "The body is not application/json, or its encoding or charset is not supported",
+    415: "The body is not application/json (where one is expected), or its encoding or charset is not supported",
     429: "Too many requests from this caller, or too many failed authentications from this address",
     500: "The server failed; the request id in `instance` identifies it in the logs",
     503: "A dependency (the store, or the identity provider's keys) is unavailable for now",
@@ -122,8 +122,8 @@ export function buildOpenApiDocument(routes: readonly Route[], info: OpenApiInfo
         // Every /v1 answer passes the rate limiter first, so it carries the limiter's headers whatever its status.
         const limited: ResponseHeaderName[] = r.role ? ["RateLimit", "RateLimit-Policy"] : [];
         const statuses = new Set([...Object.keys(r.responses).map(Number), 400, 500]);
-        if (r.role) for (const s of [401, 403, 429, 503]) statuses.add(s);
-        if (r.body) for (const s of [413, 415]) statuses.add(s);
+        // Every /v1 request's body is read (when it has one) before its route runs, so any /v1 route can answer 413 or 415.
+        if (r.role) for (const s of [401, 403, 413, 415, 429, 503]) statuses.add(s);
         const responses: Record<string, unknown> = {};
         for (const status of [...statuses].sort((a, b) => a - b)) {
             const doc = r.responses[status];
