@@ -155,9 +155,10 @@ function discoveredJwks(oidc: OidcSettings, fetchImpl: typeof fetch, now: () => 
                 (e: unknown) => {
                     resolved = undefined;
                     lastError = e;
-                    retryAt = now() + Math.min(DISCOVERY_BACKOFF_MS.max, DISCOVERY_BACKOFF_MS.first * 2 ** failures);
+                    const waitMs = Math.min(DISCOVERY_BACKOFF_MS.max, DISCOVERY_BACKOFF_MS.first * 2 ** failures);
+                    retryAt = now() + waitMs;
                     failures += 1;
-                    throw e;
+                    throw new DiscoveryBackoff(Math.ceil(waitMs / 1000), { cause: e });
                 },
             );
         }

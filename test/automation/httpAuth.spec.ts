@@ -160,6 +160,8 @@ describe("HTTP auth: OpenID discovery failures", () => {
         const auth = createAuthenticator({ oidc: OIDC, fetchImpl, now: () => now });
         const jwtShaped = "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
         const attempts: number[] = [];
+        const first = await refusal(auth, jwtShaped);
+        assert.equal(first.headers["Retry-After"], "1", "the failed attempt itself says when the next one is due");
         // Ten calls at each moment; discovery may run once per moment at most, and only when its wait is over.
         for (const step of [0, 500, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 30_000, 30_000]) {
             now += step;
