@@ -3,7 +3,7 @@ import { schemaProblems, type FieldProblem } from "./problems";
 import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "./roles";
 import { MANAGERS, reservedTagProblem, TIERS, type Tier } from "./tags";
 import {
-    armResourceIdProblem, emailProblem, ipRuleProblem, locationProblem, ncrontabProblem,
+    ARM_ID_SHAPE, armResourceIdProblem, EMAIL, emailProblem, IP_RULE_SHAPE, ipRuleProblem, LOCATION_SHAPE, locationProblem, ncrontabProblem,
     privateDnsZoneIdProblem, subnetIdProblem, tagProblem, workspaceIdProblem,
 } from "./validators";
 
@@ -25,21 +25,27 @@ export const DEFAULT_LOCATION = "westeurope";
  */
 export const FIELD_MAX_LENGTH = { location: 40, ipRule: 43, armId: 512, email: 254, team: 32, ncrontab: 100 } as const;
 
-/** Wraps a reason-returning check as a zod refinement whose message names the rule. */
-const check = (problem: (v: string) => string | undefined, maxLength: number) =>
-    z.string().max(maxLength).superRefine((v, ctx) => {
+/**
+ * Wraps a reason-returning check as a zod refinement whose message names the rule. `shape`, a
+ * pattern every valid value matches (the check may refuse more), is published in the JSON schema
+ * so clients and the OpenAPI document see it; the check alone decides.
+ */
+const check = (problem: (v: string) => string | undefined, maxLength: number, shape?: RegExp) => {
+    const s = z.string().max(maxLength).superRefine((v, ctx) => {
         const p = problem(v);
         if (p) ctx.addIssue({ code: "custom", message: p });
     });
+    return shape ? s.meta({ pattern: shape.source }) : s;
+};
 
 /** An Entra object id; documented as `format: uuid`, which accepts exactly what isGuid does. */
 const guid = z.guid({ message: "must be a GUID such as 00000000-0000-0000-0000-000000000000" }).max(36);
 
 // Field rules shared with the self-service spec (automation/domain/spec.ts), which builds its fields from these.
-export const LocationSchema = check(locationProblem, FIELD_MAX_LENGTH.location);
-export const IpRuleSchema = check(ipRuleProblem, FIELD_MAX_LENGTH.ipRule);
-export const SubnetIdSchema = check(subnetIdProblem, FIELD_MAX_LENGTH.armId);
-export const EmailSchema = check(emailProblem, FIELD_MAX_LENGTH.email);
+export const LocationSchema = check(locationProblem, FIELD_MAX_LENGTH.location, LOCATION_SHAPE);
+export const IpRuleSchema = check(ipRuleProblem, FIELD_MAX_LENGTH.ipRule, IP_RULE_SHAPE);
+export const SubnetIdSchema = check(subnetIdProblem, FIELD_MAX_LENGTH.armId, ARM_ID_SHAPE);
+export const EmailSchema = check(emailProblem, FIELD_MAX_LENGTH.email, EMAIL);
 export const TeamSchema = z.string().max(FIELD_MAX_LENGTH.team).regex(/^[a-z][a-z0-9-]{1,31}$/, "must be 2-32 lowercase letters, digits and hyphens, starting with a letter");
 
 export const SECRET_PERMISSIONS = ["get", "list", "set", "delete", "backup", "restore", "recover"] as const;
