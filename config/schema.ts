@@ -3,7 +3,7 @@ import { ProblemListError, schemaProblems, type FieldProblem } from "./problems"
 import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "./roles";
 import { MANAGERS, reservedTagProblem, TIERS, type Tier } from "./tags";
 import {
-    armResourceIdProblem, emailProblem, ipRuleProblem, isGuid, locationProblem, ncrontabProblem,
+    ARM_ID_SHAPE, armResourceIdProblem, EMAIL, emailProblem, IP_RULE_SHAPE, ipRuleProblem, LOCATION_SHAPE, locationProblem, ncrontabProblem,
     privateDnsZoneIdProblem, subnetIdProblem, tagProblem, workspaceIdProblem,
 } from "./validators";
 
@@ -18,21 +18,35 @@ export { TIERS, type Tier } from "./tags";
 /** The region a stack or spec gets when it names none. */
 export const DEFAULT_LOCATION = "westeurope";
 
-/** Wraps a reason-returning check as a zod refinement whose message names the rule. */
-const check = (problem: (v: string) => string | undefined) =>
-    z.string().superRefine((v, ctx) => {
+/**
+ * Longest accepted value of each free-form field. The longest real value of each kind is far
+ * shorter; the bound is there so a request cannot make the server parse megabytes of one field,
+ * and the OpenAPI document publishes it (maxLength) from these same schemas.
+ */
+export const FIELD_MAX_LENGTH = { location: 40, ipRule: 43, armId: 512, email: 254, team: 32, ncrontab: 100 } as const;
+
+/**
+ * Wraps a reason-returning check as a zod refinement whose message names the rule. `shape`, a
+ * pattern every valid value matches (the check may refuse more), is published in the JSON schema
+ * so clients and the OpenAPI document see it; the check alone decides.
+ */
+const check = (problem: (v: string) => string | undefined, maxLength: number, shape?: RegExp) => {
+    const s = z.string().max(maxLength).superRefine((v, ctx) => {
         const p = problem(v);
         if (p) ctx.addIssue({ code: "custom", message: p });
     });
+    return shape ? s.meta({ pattern: shape.source }) : s;
+};
 
-const guid = z.string().refine(isGuid, { message: "must be a GUID such as 00000000-0000-0000-0000-000000000000" });
+/** An Entra object id; documented as `format: uuid`, which accepts exactly what isGuid does. */
+const guid = z.guid({ message: "must be a GUID such as 00000000-0000-0000-0000-000000000000" }).max(36);
 
 // Field rules shared with the self-service spec (automation/domain/spec.ts), which builds its fields from these.
-export const LocationSchema = check(locationProblem);
-export const IpRuleSchema = check(ipRuleProblem);
-export const SubnetIdSchema = check(subnetIdProblem);
-export const EmailSchema = check(emailProblem);
-export const TeamSchema = z.string().regex(/^[a-z][a-z0-9-]{1,31}$/, "must be 2-32 lowercase letters, digits and hyphens, starting with a letter");
+export const LocationSchema = check(locationProblem, FIELD_MAX_LENGTH.location, LOCATION_SHAPE);
+export const IpRuleSchema = check(ipRuleProblem, FIELD_MAX_LENGTH.ipRule, IP_RULE_SHAPE);
+export const SubnetIdSchema = check(subnetIdProblem, FIELD_MAX_LENGTH.armId, ARM_ID_SHAPE);
+export const EmailSchema = check(emailProblem, FIELD_MAX_LENGTH.email, EMAIL);
+export const TeamSchema = z.string().max(FIELD_MAX_LENGTH.team).regex(/^[a-z][a-z0-9-]{1,31}$/, "must be 2-32 lowercase letters, digits and hyphens, starting with a letter");
 
 export const SECRET_PERMISSIONS = ["get", "list", "set", "delete", "backup", "restore", "recover"] as const;
 export const KEY_PERMISSIONS = [
@@ -79,9 +93,9 @@ export const PrivateEndpointSchema = z.object({
     /** Subnet that hosts the private endpoint's NIC. */
     subnetId: SubnetIdSchema,
     /** An existing privatelink.vaultcore.azure.net zone; when absent the program creates one. */
-    privateDnsZoneId: check(privateDnsZoneIdProblem).optional(),
+    privateDnsZoneId: check(privateDnsZoneIdProblem, FIELD_MAX_LENGTH.armId).optional(),
     /** VNets to link a created zone to. Defaults to the endpoint subnet's VNet. */
-    linkVirtualNetworkIds: z.array(check(armResourceIdProblem)).optional(),
+    linkVirtualNetworkIds: z.array(check(armResourceIdProblem, FIELD_MAX_LENGTH.armId)).optional(),
 }).strict().superRefine((pe, ctx) => {
     if (pe.privateDnsZoneId && !/\/privateDnsZones\/privatelink\.vaultcore\.azure\.net$/i.test(pe.privateDnsZoneId)) {
         ctx.addIssue({ code: "custom", path: ["privateDnsZoneId"], message: "must be a privatelink.vaultcore.azure.net zone (the zone Key Vault private endpoints resolve through)" });
@@ -130,7 +144,7 @@ export const AlertThresholdsSchema = z.object({
 
 export const MonitoringSchema = z.object({
     /** Use an existing workspace instead of creating one. */
-    workspaceId: check(workspaceIdProblem).optional(),
+    workspaceId: check(workspaceIdProblem, FIELD_MAX_LENGTH.armId).optional(),
     /** Workspace retention for a created workspace. */
     retentionDays: z.number().int().min(30).max(730).optional(),
     alertEmails: z.array(EmailSchema).default([]),
@@ -142,10 +156,10 @@ export const ROTATION_TARGETS = ["postgres", "sql"] as const;
 export const RotationSchema = z.object({
     enabled: z.boolean().default(false),
     /** Safety-net timer (NCRONTAB); Event Grid SecretNearExpiry is the primary trigger. */
-    schedule: check(ncrontabProblem).default("0 0 3 * * *"),
+    schedule: check(ncrontabProblem, FIELD_MAX_LENGTH.ncrontab).default("0 0 3 * * *"),
     /** ARM ids of the rotation targets; the function gets the matching provider role on each. */
-    sqlServerIds: z.array(check(armResourceIdProblem)).default([]),
-    postgresServerIds: z.array(check(armResourceIdProblem)).default([]),
+    sqlServerIds: z.array(check(armResourceIdProblem, FIELD_MAX_LENGTH.armId)).default([]),
+    postgresServerIds: z.array(check(armResourceIdProblem, FIELD_MAX_LENGTH.armId)).default([]),
     /** Subnet delegated to Microsoft.App/environments for the function's VNet integration. */
     subnetId: SubnetIdSchema.optional(),
 }).strict();

@@ -42,13 +42,16 @@ function inRange(addr: number, base: string, prefix: number): boolean {
     return addr >= b && addr < b + size;
 }
 
+/** What an IP rule looks like before its address and prefix are checked; the OpenAPI document publishes it. */
+export const IP_RULE_SHAPE = /^([0-9.]+)(?:\/([0-9]{1,2}))?$/;
+
 /**
  * A Key Vault firewall rule: a public IPv4 address or CIDR range.
  * Key Vault ignores private ranges (traffic from a VNet arrives through service
  * or private endpoints, not by source IP), so accepting them would only look secure.
  */
 export function ipRuleProblem(value: string): string | undefined {
-    const m = /^([0-9.]+)(?:\/([0-9]{1,2}))?$/.exec(value);
+    const m = IP_RULE_SHAPE.exec(value);
     if (!m) return "must be an IPv4 address or CIDR range such as 203.0.113.0/24";
     const addr = ipv4ToInt(m[1]);
     if (addr === undefined) return "must be an IPv4 address or CIDR range such as 203.0.113.0/24";
@@ -70,6 +73,8 @@ function intToIpv4(n: number): string {
 }
 
 const ARM_SEGMENT = "[^/\\s]+";
+/** What every ARM resource id looks like (`/subscriptions/<guid>/...`, in any letter case); the OpenAPI document publishes it. */
+export const ARM_ID_SHAPE = /^\/[A-Za-z]+\/[0-9a-fA-F-]{36}\/\S+$/;
 const SUBNET_ID = new RegExp(
     `^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/${ARM_SEGMENT}/providers/Microsoft\\.Network/virtualNetworks/${ARM_SEGMENT}/subnets/${ARM_SEGMENT}$`,
     "i",
@@ -122,11 +127,12 @@ export function tagProblem(name: string, value: string): string | undefined {
 }
 
 /** Azure region names as ARM spells them: lowercase letters and digits (westeurope, eastus2). */
+export const LOCATION_SHAPE = /^[a-z][a-z0-9]{2,30}$/;
 export function locationProblem(value: string): string | undefined {
-    return /^[a-z][a-z0-9]{2,30}$/.test(value) ? undefined : "must be an Azure region name such as westeurope or eastus2 (lowercase, no spaces)";
+    return LOCATION_SHAPE.test(value) ? undefined : "must be an Azure region name such as westeurope or eastus2 (lowercase, no spaces)";
 }
 
-const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
+export const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
 export function emailProblem(value: string): string | undefined {
     return EMAIL.test(value) && value.length <= 254 ? undefined : "must be an e-mail address such as ops@example.com";
 }

@@ -5,6 +5,6 @@
  * and spent ~11 ms loading it on every run (npm run bench:program). Named exports let the
  * bundler leave the rest out. The server, which is not bundled, imports zod directly.
  */
-export { array, boolean, enum, literal, number, object, record, string, url } from "zod";
+export { array, boolean, enum, guid, literal, number, object, record, string, url } from "zod";
 export type { infer, input, output } from "zod";
 export type { $ZodIssue } from "zod/v4/core";

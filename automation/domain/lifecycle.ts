@@ -27,6 +27,16 @@ export function statusAfter(kind: OperationKind, state: OperationState): Environ
     return undefined;
 }
 
+/**
+ * Status after a queued operation is canceled before it ran. Only a create (an update of an
+ * environment still `pending`, with no other update on its way) changes anything: nothing of
+ * it exists, so it reads `destroyed`, the status that already means "no resources; PUT the
+ * spec to create it". Left `pending`, it would wait for a run that never comes.
+ */
+export function statusAfterQueuedCancel(kind: OperationKind, envStatus: EnvironmentStatus, updatesStillActive: number): EnvironmentStatus | undefined {
+    return kind === "update" && envStatus === "pending" && updatesStillActive === 0 ? "destroyed" : undefined;
+}
+
 export type RecoveryDecision =
     | { action: "retry" }
     | { action: "fail"; code: string; message: string };

@@ -3,6 +3,7 @@ import { assertAdmin, assertCanMutate, assertMayUseTeam, assertVisible, canSee, 
 import { audit, enqueueDestroy, recordState, TxContext } from "./commands";
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from "./errors";
 import { EventHub, EventListener } from "./eventHub";
+import { statusAfterQueuedCancel } from "./lifecycle";
 import { OperationSettings, resolveOperationSettings } from "./operationSettings";
 import {
     Actor, AuditEntry, Engine, Environment, ENVIRONMENT_STATUSES, EnvironmentStatus, Operation, OperationEvent, OperationKind,
@@ -23,6 +24,8 @@ export interface PutResult {
     status: 200 | 202;
     environment: EnvironmentView;
     operation?: Operation;
+    /** The stored answer to an earlier request with the same Idempotency-Key; nothing was done this time. */
+    replayed?: true;
 }
 
 export interface ListEnvironmentsQuery {
@@ -111,7 +114,7 @@ export class EnvironmentService {
                         if (previous.requestHash !== requestHash) {
                             throw new PreconditionFailedError("This Idempotency-Key was already used with a different request; use a new key for a new request.");
                         }
-                        return { result: previous.response as PutResult, events: [] as OperationEvent[], enqueued: false, replayed: true };
+                        return { result: { ...(previous.response as PutResult), replayed: true as const }, events: [] as OperationEvent[], enqueued: false, replayed: true };
                     }
                 }
                 const existing = await tx.getEnvironment(envName);
@@ -263,6 +266,10 @@ export class EnvironmentService {
                 const written: OperationEvent[] = [];
                 if (after.state === "canceled" && before.state !== "canceled") {
                     written.push(await recordState(tx, after, ctx.now, { error: { code: "canceled", message: `Canceled by ${actor.subject} before it ran.` } }));
+                    const env = await tx.getEnvironment(before.environment);
+                    const updates = (await tx.listActiveOperations(before.environment)).filter((o) => o.kind === "update" && o.id !== before.id).length;
+                    const status = env && statusAfterQueuedCancel(before.kind, env.status, updates);
+                    if (status) await tx.updateEnvironment(before.environment, { status, expiresAt: null, now: ctx.now });
                 }
                 await audit(tx, ctx, actor, "operation.cancel", before.id, "accepted", { environment: before.environment, from: before.state, to: after.state, cancelRequested: after.cancelRequested });
                 return { operation: after, events: written };

@@ -20,7 +20,7 @@ import type { PlatformProfile } from "./platformProfile";
 export const ENVIRONMENT_NAME_RULE = "must be 3-24 lowercase letters, digits and hyphens, start with a letter, and contain no '--' or trailing hyphen";
 
 export const EnvironmentNameSchema = z.string()
-    .regex(/^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){2,23}$/, ENVIRONMENT_NAME_RULE)
+    .regex(/^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){2,23}$/, ENVIRONMENT_NAME_RULE).max(24, ENVIRONMENT_NAME_RULE)
     .meta({ description: `Environment name, also the Pulumi stack name; ${ENVIRONMENT_NAME_RULE}.`, example: "payments-dev" });
 
 export const TeamSchema = ConfigTeamSchema.meta({ description: "Owning team. Non-admin callers may only use their own team.", example: "payments" });
@@ -52,7 +52,7 @@ export const EnvironmentSpecSchema = z.object({
         emails: z.array(EmailSchema).min(1).max(50).meta({ description: "Addresses the vault's alerts are sent to.", example: ["ops@example.com"] }),
     }).strict().meta({ description: "Alert receivers; prod needs some, here or in the platform profile." }).optional(),
     ttlHours: z.number().int().min(1).max(720)
-        .meta({ description: "Destroy the environment this many hours after its spec last changed (1-720).", example: 72 })
+        .meta({ description: "Destroy the environment this many hours after its spec last changed (1-720).", example: 72, format: "int32" })
         .optional(),
 }).strict().meta({
     description: "Desired state of one Key Vault environment.",
@@ -171,6 +171,10 @@ export function parseDesiredEnvironment(name: string, body: unknown, profile: Pl
     const result = EnvironmentSpecSchema.safeParse(body);
     if (!result.success) throw new ValidationError(schemaProblems(result.error, body, { schema: EnvironmentSpecSchema }), "The environment spec is invalid.");
     const spec = result.data;
+    // A name carries its team, so whether another team's name is taken or free never changes the answer.
+    if (!name.startsWith(`${spec.team}-`)) {
+        throw new ValidationError([{ path: "name", message: `must start with the team's name and a hyphen (${spec.team}-); environment names are namespaced by team` }], "The environment spec is invalid.");
+    }
     const config = stackConfigFor(name, spec, profile);
     return { name, spec, config, hash: specHash({ spec, config }) };
 }

@@ -7,8 +7,9 @@ import helmet from "helmet";
 import type { Logger } from "pino";
 import type { Actor } from "../domain/ports";
 import type { EnvironmentService } from "../domain/service";
-import type { Settings } from "../server/settings";
+import { DEFAULT_AUTH_FAILURES_PER_MIN, type Settings } from "../server/settings";
 import { authenticate, type Authenticator } from "./auth";
+import { AuthFailureThrottle } from "./authThrottle";
 import { ALREADY_REDACTED, redactText } from "./logger";
 import type { Metrics } from "./metrics";
 import { HttpProblem, problemHandler, requestInstance, sendProblem, toProblem } from "./problem";
@@ -25,7 +26,7 @@ import { EMPTY_PROFILE, type PlatformProfile } from "../domain/platformProfile";
 
 export interface AppDeps {
     service: EnvironmentService;
-    settings: Pick<Settings, "bodyLimitBytes" | "rateLimitPerMin" | "engine">;
+    settings: Pick<Settings, "bodyLimitBytes" | "rateLimitPerMin" | "engine"> & Partial<Pick<Settings, "authFailuresPerMin">>;
     logger: Logger;
     metrics: Metrics;
     auth: Authenticator;
@@ -70,11 +71,29 @@ function requestFrame(logger: Logger, metrics: Metrics): RequestHandler {
     };
 }
 
-/** Per credential when one is sent (hashed: the limiter's memory never holds a token), else per client IP. */
+/** The client's address as the limiters count it (an IPv6 client by its /56). */
+const clientAddress = (req: express.Request) => `ip:${ipKeyGenerator(req.ip ?? "unknown")}`;
+
+/**
+ * Per credential when one is sent (hashed: the limiter's memory never holds a token), else per client IP.
+ * Wrong credentials are limited per address as well, by the AuthFailureThrottle.
+ */
 function limiterKey(req: express.Request): string {
     const authz = req.get("authorization");
     if (authz) return `cred:${createHash("sha256").update(authz).digest("hex")}`;
-    return `ip:${ipKeyGenerator(req.ip ?? "unknown")}`;
+    return clientAddress(req);
+}
+
+const ALLOW_ORDER = ["get", "head", "put", "post", "delete"];
+
+/** 405 with Allow for a method a documented path does not serve, instead of a 404 that hides the path. */
+function methodNotAllowed(path: string, methods: readonly string[]): RequestHandler {
+    const allowed = [...new Set(methods.flatMap((m) => (m === "get" ? ["get", "head"] : [m])))]
+        .sort((a, b) => ALLOW_ORDER.indexOf(a) - ALLOW_ORDER.indexOf(b)).map((m) => m.toUpperCase()).join(", ");
+    return (req, res, next) => {
+        res.locals.route = path;
+        next(new HttpProblem(405, "method-not-allowed", "Method not allowed", `${path} answers ${allowed}, not ${req.method}`, { Allow: allowed }));
+    };
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -103,7 +122,7 @@ export function createApp(deps: AppDeps): Express {
             sendProblem(res, toProblem(new HttpProblem(429, "rate-limited", "Too many requests", `At most ${deps.settings.rateLimitPerMin} requests per minute per caller; retry later`), requestInstance(req, res)).problem, { "Retry-After": retryAfter });
         },
     }));
-    v1.use(authenticate(deps.auth));
+    v1.use(authenticate(deps.auth, new AuthFailureThrottle(deps.settings.authFailuresPerMin ?? DEFAULT_AUTH_FAILURES_PER_MIN), clientAddress));
     // Parsed only after authentication: anonymous callers cannot make the server read bodies.
     v1.use(express.json({ limit: deps.settings.bodyLimitBytes, strict: true }));
 
@@ -117,14 +136,20 @@ export function createApp(deps: AppDeps): Express {
     });
     // /v1 is mounted ahead of the few unversioned routes, so an API request is not matched against them first.
     app.use("/v1", v1);
+    const methodsByPath = new Map<string, string[]>();
     for (const r of routes) {
         const isV1 = r.path.startsWith("/v1/");
         const router = isV1 ? v1 : app;
         router[r.method](expressPath(isV1 ? r.path.slice("/v1".length) : r.path), ...r.handlers);
+        methodsByPath.set(r.path, [...(methodsByPath.get(r.path) ?? []), r.method]);
+    }
+    for (const [path, methods] of methodsByPath) {
+        const isV1 = path.startsWith("/v1/");
+        (isV1 ? v1 : app).all(expressPath(isV1 ? path.slice("/v1".length) : path), methodNotAllowed(path, methods));
     }
 
     app.use((req, _res, next) => {
-        next(new HttpProblem(404, "not-found", "Not found", `No route for ${req.method} ${req.path}; see /openapi.json`));
+        next(new HttpProblem(404, "not-found", "Not found", `No route for ${req.method} ${req.path.slice(0, 200)}; see /openapi.json`));
     });
     app.use(problemHandler(logger));
     return app;

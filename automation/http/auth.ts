@@ -1,11 +1,12 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
 import type { Actor, CallerRole } from "../domain/ports";
 import { TeamSchema } from "../domain/spec";
 import type { OidcSettings } from "../server/settings";
+import type { AuthFailureThrottle } from "./authThrottle";
 import { HttpProblem } from "./problem";
 
 /**
@@ -24,6 +25,8 @@ export const APP_ROLE_PREFIX = "KeyVaultPlatform.";
 const TEAM_ROLE = /^KeyVaultPlatform\.Team\.(.+)$/;
 const isTeam = (v: unknown): v is string => TeamSchema.safeParse(v).success;
 const CLOCK_TOLERANCE_S = 60;
+/** Entra's subjects are 43 characters; the bound keeps audit entries and logs small. */
+const MAX_SUBJECT_LENGTH = 256;
 const REALM = "keyvault-platform";
 
 export const StaticTokenSchema = z.object({
@@ -69,6 +72,8 @@ export interface AuthOptions {
     jwks?: JWTVerifyGetKey;
     /** Fetch used for OpenID discovery when no JWKS URL is configured. */
     fetchImpl?: typeof fetch;
+    /** Clock for the discovery backoff; tests pass their own. */
+    now?: () => number;
 }
 
 export interface Authenticator {
@@ -116,8 +121,22 @@ export function teamFromClaims(payload: JWTPayload, teamClaim: string, roleClaim
     return teams.length === 1 ? teams[0] : undefined;
 }
 
-function discoveredJwks(oidc: OidcSettings, fetchImpl: typeof fetch): JWTVerifyGetKey {
+/** Discovery is failing and its next attempt is not due yet; the caller gets a 503 saying when. */
+class DiscoveryBackoff extends Error {
+    constructor(readonly retryAfterS: number, options: { cause?: unknown }) {
+        super(`OpenID discovery is failing; next attempt in ${retryAfterS} s`, options);
+        this.name = "DiscoveryBackoff";
+    }
+}
+
+/** First wait after a failed discovery, doubled after each further failure up to the cap. */
+const DISCOVERY_BACKOFF_MS = { first: 1_000, max: 60_000 };
+
+function discoveredJwks(oidc: OidcSettings, fetchImpl: typeof fetch, now: () => number): JWTVerifyGetKey {
     let resolved: Promise<JWTVerifyGetKey> | undefined;
+    let failures = 0;
+    let retryAt = 0;
+    let lastError: unknown;
     const resolve = async (): Promise<JWTVerifyGetKey> => {
         const url = `${oidc.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
         const res = await fetchImpl(url, { signal: AbortSignal.timeout(5_000) });
@@ -127,8 +146,22 @@ function discoveredJwks(oidc: OidcSettings, fetchImpl: typeof fetch): JWTVerifyG
         return createRemoteJWKSet(new URL(doc.jwks_uri));
     };
     return async (header, token) => {
-        // A failed discovery is retried on the next request rather than cached forever.
-        resolved ??= resolve().catch((e) => { resolved = undefined; throw e; });
+        if (!resolved) {
+            // While discovery fails, unauthenticated callers must not be able to make the server call out once per request.
+            const wait = retryAt - now();
+            if (wait > 0) throw new DiscoveryBackoff(Math.ceil(wait / 1000), { cause: lastError });
+            resolved = resolve().then(
+                (keys) => { failures = 0; return keys; },
+                (e: unknown) => {
+                    resolved = undefined;
+                    lastError = e;
+                    const waitMs = Math.min(DISCOVERY_BACKOFF_MS.max, DISCOVERY_BACKOFF_MS.first * 2 ** failures);
+                    retryAt = now() + waitMs;
+                    failures += 1;
+                    throw new DiscoveryBackoff(Math.ceil(waitMs / 1000), { cause: e });
+                },
+            );
+        }
         return (await resolved)(header, token);
     };
 }
@@ -140,7 +173,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     ].map((t) => ({ ...t, digest: Buffer.from(t.sha256, "hex") }));
     const oidc = options.oidc;
     const jwks = oidc
-        ? options.jwks ?? (oidc.jwksUrl ? createRemoteJWKSet(new URL(oidc.jwksUrl)) : discoveredJwks(oidc, options.fetchImpl ?? fetch))
+        ? options.jwks ?? (oidc.jwksUrl ? createRemoteJWKSet(new URL(oidc.jwksUrl)) : discoveredJwks(oidc, options.fetchImpl ?? fetch, options.now ?? Date.now))
         : undefined;
 
     function matchStatic(token: string): Actor | undefined {
@@ -168,12 +201,17 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
         } catch (e) {
             if (!(e instanceof joseErrors.JOSEError) || e instanceof joseErrors.JWKSTimeout) {
                 // The identity provider's keys could not be fetched: the caller is not at fault.
-                throw new HttpProblem(503, "unavailable", "Service unavailable", "the identity provider's signing keys cannot be fetched right now", { "Retry-After": "10" });
+                const retryAfter = e instanceof DiscoveryBackoff ? e.retryAfterS : 10;
+                throw new HttpProblem(503, "unavailable", "Service unavailable", "the identity provider's signing keys cannot be fetched right now", { "Retry-After": String(retryAfter) });
             }
             throw unauthorized(jwtFailure(e), "invalid_token");
         }
         const role = roleFromClaim(payload[oidc.roleClaim]);
         if (!role) throw forbidden(`the token's ${oidc.roleClaim} claim grants no role; expected ${APP_ROLE_PREFIX}Admin, ${APP_ROLE_PREFIX}Operator or ${APP_ROLE_PREFIX}Reader`);
+        // jose checks that `sub` is present, not that it names anyone: an empty one would make every such token one caller.
+        if (typeof payload.sub !== "string" || payload.sub.trim() === "" || payload.sub.length > MAX_SUBJECT_LENGTH) {
+            throw unauthorized(`the token's sub claim must name the caller (1-${MAX_SUBJECT_LENGTH} characters)`, "invalid_token");
+        }
         const subject = `oidc:${payload.sub}`;
         if (role === "admin") return { subject, role };
         const team = teamFromClaims(payload, oidc.teamClaim, oidc.roleClaim);
@@ -205,10 +243,31 @@ function jwtFailure(e: unknown): string {
     return "the token is not a valid JWT";
 }
 
-/** Authenticates every request of the router it is mounted on; the actor lands in res.locals.actor. */
-export function authenticate(auth: Authenticator): RequestHandler {
+/** How many times a header appears in the request as sent; Node keeps only the first Authorization. */
+function headerCount(rawHeaders: readonly string[], name: string): number {
+    let n = 0;
+    for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === name) n += 1;
+    return n;
+}
+
+/**
+ * Authenticates every request of the router it is mounted on; the actor lands in res.locals.actor.
+ * Each 401 is counted against the client's address, and an address with too many is refused first.
+ */
+export function authenticate(auth: Authenticator, throttle: AuthFailureThrottle, addressOf: (req: Request) => string): RequestHandler {
     return async (req, res, next) => {
-        res.locals.actor = await auth.authenticate(req.get("authorization"));
+        const address = addressOf(req);
+        throttle.check(address);
+        if (headerCount(req.rawHeaders, "authorization") > 1) {
+            // Proxies and servers disagree on which of two credentials counts; refusing both leaves no doubt.
+            throw new HttpProblem(400, "duplicate-authorization", "Duplicate Authorization header", "Send exactly one Authorization header");
+        }
+        try {
+            res.locals.actor = await auth.authenticate(req.get("authorization"));
+        } catch (e) {
+            if (e instanceof HttpProblem && e.status === 401) throttle.failed(address);
+            throw e;
+        }
         next();
     };
 }

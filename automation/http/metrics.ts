@@ -19,7 +19,7 @@ export interface Metrics {
     readonly registry: Registry;
     /** Records one finished operation's duration (startedAt to finishedAt). */
     observeOperation(op: Operation): void;
-    /** Times every HTTP request, labelled by route template (not raw path) to bound cardinality. */
+    /** Times every HTTP request, labelled by route template (the OpenAPI path, not the raw one) to bound cardinality. */
     httpMiddleware(): RequestHandler;
     /** Records one finished request (what httpMiddleware does), for a caller that already timed it. */
     observeHttp(req: Request, res: Response, seconds: number): void;
@@ -99,7 +99,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
             };
         },
         observeHttp(req, res, seconds) {
-            const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
+            // The OpenAPI path the route declared (set when it matched), so a route has one label whatever the answer.
+            const route = typeof res.locals.route === "string" ? res.locals.route : "unmatched";
             httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
         },
     };

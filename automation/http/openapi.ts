@@ -33,9 +33,64 @@ function hoist(schema: JsonSchema, components: Record<string, JsonSchema>): Json
     return rewrite(schema) as JsonSchema;
 }
 
+type ZodDef = { type: string; out?: z.ZodType; in?: z.ZodType };
+const defOf = (s: z.ZodType): ZodDef => (s as unknown as { _zod: { def: ZodDef } })._zod.def;
+
+/**
+ * A query or header value parsed from its text into an integer (a pipe from a string into an
+ * integer schema) is documented as the integer it denotes, with the integer schema's bounds:
+ * that is how OpenAPI describes a serialized parameter, and what typed clients generate from.
+ */
+function documentParsedIntegers(ctx: { zodSchema: unknown; jsonSchema: JsonSchema }): void {
+    const def = defOf(ctx.zodSchema as z.ZodType);
+    if (def.type !== "pipe" || !def.out || defOf(def.out).type !== "number") return;
+    const out = z.toJSONSchema(def.out, { io: "output" }) as JsonSchema;
+    if (out.type !== "integer") return;
+    for (const k of Object.keys(ctx.jsonSchema)) if (k !== "description" && k !== "example") delete ctx.jsonSchema[k];
+    Object.assign(ctx.jsonSchema, { type: "integer", format: "int64" }, out.minimum === undefined ? {} : { minimum: out.minimum }, out.maximum === undefined ? {} : { maximum: out.maximum });
+}
+
 function toSchema(schema: z.ZodType, io: "input" | "output", components: Record<string, JsonSchema>): JsonSchema {
     // Requests are documented as clients send them (before defaults and transforms); responses as the server sends them.
-    return hoist(z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" }) as JsonSchema, components);
+    return hoist(z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12", override: documentParsedIntegers }) as JsonSchema, components);
+}
+
+/** The response headers the server sends, documented once; routes and the error statuses name them. */
+export const RESPONSE_HEADERS = {
+    Location: { description: "The URL of the queued operation.", required: true, schema: { type: "string", format: "uri-reference", maxLength: 128 } },
+    "Idempotent-Replayed": {
+        description: "`true` when this is the stored answer to an earlier request with the same Idempotency-Key and body; nothing new was queued.",
+        required: false, schema: { type: "string", enum: ["true"] },
+    },
+    RateLimit: {
+        description: "Requests left in the caller's window (IETF RateLimit header fields, draft 8), e.g. `\"600-in-1min\"; r=599; t=60`.",
+        required: true, schema: { type: "string", maxLength: 256, pattern: "^\"[^\"]+\"; r=\\d+; t=\\d+$" },
+    },
+    "RateLimit-Policy": {
+        description: "The caller's quota policy, e.g. `\"600-in-1min\"; q=600; w=60`.",
+        required: true, schema: { type: "string", maxLength: 256, pattern: "^\"[^\"]+\"; q=\\d+; w=\\d+" },
+    },
+    "Retry-After": { description: "Seconds to wait before retrying.", required: true, schema: { type: "integer", format: "int32", minimum: 0, maximum: 86400 } },
+    "WWW-Authenticate": { description: "The bearer challenge (RFC 6750), with the error when a token was sent.", required: true, schema: { type: "string", maxLength: 512, pattern: "^Bearer " } },
+} as const;
+export type ResponseHeaderName = keyof typeof RESPONSE_HEADERS;
+
+/** Statuses every route of a kind can answer, whatever its handler does. */
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+    400: "The request is malformed: a field, parameter, header, path encoding or body encoding is invalid",
+    401: "No valid bearer token",
+    403: "The token's role or team does not allow this",
+    404: "Not found (another team's environments and operations read as not found too)",
+    413: "The body exceeds the size limit",
+    415: "The body is not application/json (where one is expected), or its encoding or charset is not supported",
+    429: "Too many requests from this caller, or too many failed authentications from this address",
+    500: "The server failed; the request id in `instance` identifies it in the logs",
+    503: "A dependency (the store, or the identity provider's keys) is unavailable for now",
+};
+const ERROR_HEADERS: Record<number, ResponseHeaderName[]> = { 401: ["WWW-Authenticate"], 429: ["Retry-After"], 503: ["Retry-After"] };
+
+function headerObjects(names: readonly ResponseHeaderName[]): Record<string, unknown> {
+    return Object.fromEntries(names.map((n) => [n, RESPONSE_HEADERS[n]]));
 }
 
 /** Header names as their specifications spell them; schemas key headers in lowercase, as Node delivers them. */
@@ -60,31 +115,32 @@ function parameters(schema: z.ZodType | undefined, location: "path" | "query" | 
 
 export function buildOpenApiDocument(routes: readonly Route[], info: OpenApiInfo): Record<string, unknown> {
     const components: Record<string, JsonSchema> = {};
-    const problem = toSchema(ProblemSchema, "output", components);
-    components.Problem = problem;
-    const problemRef = { $ref: "#/components/schemas/Problem" };
+    const problemRef = toSchema(ProblemSchema, "output", components);
     const paths: Record<string, Record<string, unknown>> = {};
 
     for (const r of routes) {
+        // Every /v1 answer passes the rate limiter first, so it carries the limiter's headers whatever its status.
+        const limited: ResponseHeaderName[] = r.role ? ["RateLimit", "RateLimit-Policy"] : [];
+        const statuses = new Set([...Object.keys(r.responses).map(Number), 400, 500]);
+        // Every /v1 request's body is read (when it has one) before its route runs, so any /v1 route can answer 413 or 415.
+        if (r.role) for (const s of [401, 403, 413, 415, 429, 503]) statuses.add(s);
         const responses: Record<string, unknown> = {};
-        for (const [status, doc] of Object.entries(r.responses)) {
-            responses[status] = {
-                description: doc.description,
-                ...(doc.headers ? { headers: Object.fromEntries(Object.entries(doc.headers).map(([h, d]) => [h, { description: d, schema: { type: "string" } }])) } : {}),
-                ...(doc.schema || doc.contentType
-                    ? { content: { [doc.contentType ?? "application/json"]: { schema: doc.schema ? toSchema(doc.schema, "output", components) : { type: "string" } } } }
-                    : {}),
+        for (const status of [...statuses].sort((a, b) => a - b)) {
+            const doc = r.responses[status];
+            const headers = [...limited, ...(doc?.headers ?? []), ...(doc?.schema || status < 400 ? [] : ERROR_HEADERS[status] ?? [])];
+            const content = doc?.schema || doc?.contentType
+                ? { [doc.contentType ?? "application/json"]: { schema: doc.schema ? toSchema(doc.schema, "output", components) : { type: "string", maxLength: 10_000_000 } } }
+                : status >= 400 ? { "application/problem+json": { schema: problemRef } } : undefined;
+            responses[String(status)] = {
+                description: doc?.description ?? ERROR_DESCRIPTIONS[status],
+                ...(headers.length ? { headers: headerObjects(headers) } : {}),
+                ...(content ? { content } : {}),
             };
-        }
-        const errorStatuses = [400, ...(r.role ? [401, 403, 429] : []), 500];
-        if (r.body) errorStatuses.push(413);
-        for (const status of errorStatuses) {
-            responses[String(status)] ??= { description: "Problem details (RFC 9457)", content: { "application/problem+json": { schema: problemRef } } };
         }
         (paths[r.path] ??= {})[r.method] = {
             operationId: r.operationId,
             summary: r.summary,
-            ...(r.description ? { description: r.description } : {}),
+            description: r.description ?? r.summary,
             tags: [r.tag],
             security: r.role ? [{ bearer: [] }] : [],
             ...(r.role ? { "x-required-role": r.role } : {}),
@@ -98,11 +154,14 @@ export function buildOpenApiDocument(routes: readonly Route[], info: OpenApiInfo
         };
     }
 
+    const tags = [...new Set(routes.map((r) => r.tag))].map((name) => ({ name, description: TAG_DESCRIPTIONS[name] ?? name }));
     return {
         openapi: "3.1.0",
         info,
         jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
-        servers: [{ url: "/" }],
+        // The API serves a platform's own teams; it is not meant for the public internet.
+        servers: [{ url: "/", description: "The deployment serving this document: local, staging or production", "x-internal": true }],
+        tags,
         paths,
         components: {
             schemas: components,
@@ -116,3 +175,10 @@ export function buildOpenApiDocument(routes: readonly Route[], info: OpenApiInfo
         },
     };
 }
+
+const TAG_DESCRIPTIONS: Record<string, string> = {
+    environments: "Declare, inspect and destroy Key Vault environments",
+    operations: "Follow, stream and cancel the operations that apply environments",
+    audit: "Who did what (admins only)",
+    "operations-infra": "Probes, metrics and this document; no token needed",
+};

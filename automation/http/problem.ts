@@ -17,14 +17,23 @@ export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 export type { FieldProblem } from "../../config/problems";
 
+/** A problem lists at most this many field errors; `errorsOmitted` counts the rest, so a huge bad request cannot make a huge answer. */
+export const MAX_PROBLEM_ERRORS = 20;
+/** A path can quote a client's key, and `instance` the client's URL; these lengths name any real field or route. */
+const MAX_ERROR_PATH = 256;
+const MAX_INSTANCE_PATH = 1024;
+
 export const ProblemSchema = z.object({
-    type: z.string().describe("URI identifying the problem type"),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string().optional(),
-    instance: z.string().optional().describe("The request path, with the request id as a fragment"),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-});
+    type: z.string().max(128).describe("URI identifying the problem type"),
+    title: z.string().max(128),
+    status: z.number().int().min(400).max(599).meta({ format: "int32" }),
+    detail: z.string().max(4096).optional(),
+    instance: z.string().max(MAX_INSTANCE_PATH + 80).optional().describe("The request path, with the request id as a fragment"),
+    errors: z.array(z.object({ path: z.string().max(MAX_ERROR_PATH), message: z.string().max(1024) })).max(MAX_PROBLEM_ERRORS).optional()
+        .describe(`The invalid fields, at most ${MAX_PROBLEM_ERRORS}`),
+    errorsOmitted: z.number().int().min(1).meta({ format: "int32" }).optional()
+        .describe(`How many more invalid fields there were beyond the first ${MAX_PROBLEM_ERRORS}`),
+}).meta({ id: "Problem" });
 export type Problem = z.infer<typeof ProblemSchema>;
 
 /** An error raised by the HTTP layer itself (authentication, rate limit, unknown route). */
@@ -80,20 +89,38 @@ const PARSER_ERRORS: Record<string, [number, string, string, string]> = {
     "parameters.too.many": [413, "payload-too-large", "Payload too large", "Too many parameters"],
 };
 
+/** The first MAX_PROBLEM_ERRORS field errors (path and message only) and how many were left out. */
+function boundedErrors(errors: FieldProblem[] | undefined): Pick<Problem, "errors" | "errorsOmitted"> {
+    if (!errors) return {};
+    const kept = errors.slice(0, MAX_PROBLEM_ERRORS).map((p) => ({ path: p.path.slice(0, MAX_ERROR_PATH), message: p.message }));
+    return { errors: kept, ...(errors.length > kept.length ? { errorsOmitted: errors.length - kept.length } : {}) };
+}
+
+/** A decompression failure of a Content-Encoding the server supports: zlib's Z_* or brotli's ERR_* codes, raised by body-parser with status 400. */
+function isDecodingError(err: unknown): boolean {
+    const e = err as { status?: unknown; code?: unknown } | null;
+    return typeof e === "object" && e !== null && e.status === 400 && typeof e.code === "string" && /^(Z_|ERR_)/.test(e.code);
+}
+
 export function toProblem(err: unknown, instance: string): Mapped {
     const make = (status: number, slug: string, title: string, detail?: string, errors?: FieldProblem[]): Problem => ({
-        type: problemType(slug), title, status, ...(detail ? { detail } : {}), instance, ...(errors ? { errors } : {}),
+        type: problemType(slug), title, status, ...(detail ? { detail } : {}), instance, ...boundedErrors(errors),
     });
     if (err instanceof HttpProblem) {
         return { problem: make(err.status, err.slug, err.title, err.detail, err.errors), headers: err.headers, unexpected: false };
     }
     if (err instanceof ValidationError) {
-        const errors = err.problems.map((p) => ({ path: p.path, message: p.message }));
-        return { problem: make(400, "validation", "Request validation failed", err.message, errors), headers: {}, unexpected: false };
+        return { problem: make(400, "validation", "Request validation failed", err.message, err.problems), headers: {}, unexpected: false };
     }
     if (err instanceof PlatformNotConfiguredError) {
-        const errors = err.problems.map((p) => ({ path: p.path, message: p.message }));
-        return { problem: make(422, "platform-not-configured", "The platform is not configured for this request", err.message, errors), headers: {}, unexpected: false };
+        return { problem: make(422, "platform-not-configured", "The platform is not configured for this request", err.message, err.problems), headers: {}, unexpected: false };
+    }
+    if (err instanceof URIError) {
+        // The router could not percent-decode a path parameter; its message quotes the raw path, so it is not used.
+        return { problem: make(400, "malformed-path", "Malformed request path", "A path segment holds an invalid percent-encoding"), headers: {}, unexpected: false };
+    }
+    if (isDecodingError(err)) {
+        return { problem: make(400, "malformed-encoding", "Malformed content encoding", "The request body cannot be decoded with its Content-Encoding"), headers: {}, unexpected: false };
     }
     for (const [cls, status, slug, title] of DOMAIN_ERRORS) {
         if (err instanceof cls) {
@@ -111,7 +138,7 @@ export function toProblem(err: unknown, instance: string): Mapped {
 
 export function requestInstance(req: Request, res: Response): string {
     const id = res.getHeader("X-Request-Id");
-    return `${req.originalUrl.split("?")[0]}${id ? `#${String(id)}` : ""}`;
+    return `${req.originalUrl.split("?")[0].slice(0, MAX_INSTANCE_PATH)}${id ? `#${String(id)}` : ""}`;
 }
 
 export function sendProblem(res: Response, problem: Problem, headers: Record<string, string> = {}): void {

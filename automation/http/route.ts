@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ValidationError } from "../domain/errors";
 import type { Actor, CallerRole } from "../domain/ports";
 import { requireRole } from "./auth";
+import type { ResponseHeaderName } from "./openapi";
 import { schemaProblems } from "../../config/problems";
 import { HttpProblem, RequestValidationError, type FieldProblem } from "./problem";
 
@@ -21,7 +22,8 @@ export interface ResponseDoc {
     schema?: z.ZodType;
     /** Defaults to application/json. */
     contentType?: string;
-    headers?: Record<string, string>;
+    /** Headers this answer carries beyond the ones every answer of its kind does (openapi.ts RESPONSE_HEADERS). */
+    headers?: readonly ResponseHeaderName[];
 }
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -109,6 +111,17 @@ function declaredHeaders(schema: z.ZodType, req: Request): Record<string, string
     return Object.fromEntries(keys.map((k) => [k, req.headers[k]]));
 }
 
+/**
+ * Names the matched route for the metrics before anything can fail: once an error leaves a
+ * router, Express no longer says which route or mount path matched.
+ */
+function labelRoute(path: string): RequestHandler {
+    return (_req, res, next) => {
+        res.locals.route = path;
+        next();
+    };
+}
+
 export function route<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, H extends z.ZodType | undefined = undefined, B = undefined>(
     spec: RouteSpec<P, Q, H, B>,
 ): Route {
@@ -143,6 +156,6 @@ export function route<P extends z.ZodType | undefined = undefined, Q extends z.Z
         tag: spec.tag, role: spec.role, params: spec.params, query: spec.query, headers: spec.headers,
         body: spec.body ? { schema: spec.body.schema, optional: spec.body.optional } : undefined,
         responses: spec.responses,
-        handlers: spec.role && spec.gate !== "service" ? [requireRole(spec.role), handler] : [handler],
+        handlers: [labelRoute(spec.path), ...(spec.role && spec.gate !== "service" ? [requireRole(spec.role)] : []), handler],
     };
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { EnvironmentService } from "../domain/service";
 import { EnvironmentSpecSchema, parseDesiredEnvironment } from "../domain/spec";
-import type { PlatformProfile } from "../domain/platformProfile";
+import { EMPTY_PROFILE, type PlatformProfile } from "../domain/platformProfile";
 import type { Operation } from "../domain/ports";
 import type { Metrics } from "./metrics";
 import { renderDocsPage } from "./docsPage";
@@ -10,9 +10,9 @@ import { route, type Route } from "./route";
 import {
     AcceptedSchema, AuditPageSchema, DEFAULT_PAGE_SIZE, EnvironmentDetailSchema, EnvironmentPageSchema, EnvironmentParamsSchema,
     EventsHeadersSchema, EventsQuerySchema, IdempotencyHeadersSchema, ListEnvironmentsQuerySchema, OperationParamsSchema,
-    OperationSchema, PageQuerySchema, PlanPageSchema, PlanQuerySchema, ReadinessSchema,
+    OpenApiDocumentSchema, OperationSchema, PageQuerySchema, PlanPageSchema, PlanQuerySchema, ReadyzSchema,
 } from "./schemas";
-import { DEFAULT_SSE_OPTIONS, streamOperationEvents } from "./sse";
+import { DEFAULT_SSE_OPTIONS, hasEnded, streamOperationEvents } from "./sse";
 
 /**
  * The API, one declaration per route: parse (done by `route`), call the service,
@@ -39,7 +39,7 @@ const ENGINE_WARNINGS: Record<string, string> = {
 
 const OperationBody = z.object({ operation: OperationSchema });
 const operationLocation = (op: Operation) => `/v1/operations/${encodeURIComponent(op.id)}`;
-const accepted = { 202: { description: "Queued; follow the operation at the Location header", schema: OperationBody, headers: { Location: "The operation's URL" } } };
+const accepted = { 202: { description: "Queued; follow the operation at the Location header", schema: OperationBody, headers: ["Location"] } } as const;
 
 export const API_INFO = {
     title: "keyvault-platform self-service API",
@@ -53,19 +53,21 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         route({
             method: "put", path: "/v1/environments/{name}", operationId: "putEnvironment", tag: "environments",
             summary: "Declare the desired spec of an environment",
-            description: "202 with the queued update and a Location header; 200 when the spec is already applied and nothing is pending. An Idempotency-Key replays the first response.",
+            description: "202 with the queued update and a Location header; 200 when the spec is already applied and nothing is pending. The name must start with the spec's team and a hyphen (`payments-dev` for team `payments`), so another team's names are refused the same way whether they exist or not. An Idempotency-Key replays the first response, marked `Idempotent-Replayed: true`.",
             role: "operator", gate: "service",
             params: EnvironmentParamsSchema, headers: IdempotencyHeadersSchema,
             body: { schema: EnvironmentSpecSchema, parse: (raw, params) => parseDesiredEnvironment(params.name, raw, deps.profile) },
             responses: {
-                200: { description: "Already applied; nothing queued", schema: AcceptedSchema },
-                202: { description: "Update queued", schema: AcceptedSchema, headers: { Location: "The operation's URL" } },
-                404: { description: "Not found" }, 409: { description: "The environment is being destroyed" },
+                200: { description: "Already applied; nothing queued", schema: AcceptedSchema, headers: ["Idempotent-Replayed"] },
+                202: { description: "Update queued", schema: AcceptedSchema, headers: ["Location", "Idempotent-Replayed"] },
+                409: { description: "The environment is being destroyed" },
                 412: { description: "Idempotency-Key reused with another body" },
+                422: { description: "The platform profile lacks what this tier needs; `errors` name the profile keys" },
             },
             async handle({ res, actor, headers, body, requestId }) {
                 const result = await service.putEnvironment(actor, body, headers["idempotency-key"], { requestId });
                 if (result.operation && result.status === 202) res.location(operationLocation(result.operation));
+                if (result.replayed) res.set("Idempotent-Replayed", "true");
                 res.status(result.status).json({ environment: result.environment, ...(result.operation ? { operation: result.operation } : {}) });
             },
         }),
@@ -133,13 +135,21 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         route({
             method: "get", path: "/v1/operations/{id}/events", operationId: "streamOperationEvents", tag: "operations",
             summary: "Server-Sent Events: stored events after Last-Event-ID (or ?after=), then live ones, then `end`",
-            description: "Each event has `id:` (its seq) and `event:` (its type); comment heartbeats every 15 s. The stream ends with `event: end` once the operation is succeeded, failed or canceled.",
+            description: "Each event has `id:` (its seq) and `event:` (its type); comment heartbeats every 15 s. The stream ends with `event: end` once the operation is succeeded, failed or canceled. A reconnect (Last-Event-ID) after the end of an ended operation's stream answers 204, which tells EventSource clients to stop reconnecting.",
             role: "reader",
             params: OperationParamsSchema, query: EventsQuerySchema, headers: EventsHeadersSchema,
-            responses: { 200: { description: "An event stream", contentType: "text/event-stream" }, 404: { description: "Not found" } },
+            responses: {
+                200: { description: "An event stream", contentType: "text/event-stream" },
+                204: { description: "The operation has ended and the client has every event: stop reconnecting" },
+                404: { description: "Not found" },
+            },
             async handle({ res, actor, params, query, headers }) {
                 const op = await service.getOperation(actor, params.id);
                 const after = headers["last-event-id"] ?? query.after ?? 0;
+                if (headers["last-event-id"] !== undefined && await hasEnded(op.state, () => service.listEvents(actor, op.id, after, 1))) {
+                    res.status(204).end();
+                    return;
+                }
                 await streamOperationEvents(res, {
                     replay: (afterSeq) => service.listEvents(actor, op.id, afterSeq),
                     subscribe: (listener) => service.subscribe(op.id, listener),
@@ -195,8 +205,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
             method: "get", path: "/readyz", operationId: "readyz", tag: "operations-infra",
             summary: "Readiness: the engine (Pulumi CLI) and the store; 503 names what is missing",
             responses: {
-                200: { description: "Ready", schema: ReadinessSchema.extend({ engine: z.string() }) },
-                503: { description: "Not ready; `checks` say what fails and how to fix it", schema: ReadinessSchema.extend({ engine: z.string() }) },
+                200: { description: "Ready", schema: ReadyzSchema },
+                503: { description: "Not ready; `checks` say what fails and how to fix it", schema: ReadyzSchema },
             },
             async handle({ res }) {
                 const readiness = await service.readiness();
@@ -223,7 +233,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         route({
             method: "get", path: "/openapi.json", operationId: "openapi", tag: "operations-infra",
             summary: "This API as OpenAPI 3.1, generated from the schemas that validate requests",
-            responses: { 200: { description: "The OpenAPI document", contentType: "application/json" } },
+            responses: { 200: { description: "The OpenAPI document", schema: OpenApiDocumentSchema } },
             handle({ res }) {
                 res.json(openapi());
             },
@@ -239,4 +249,14 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         }),
     );
     return routes;
+}
+
+/**
+ * The OpenAPI document without a running server, for the spec lint (npm run lint:openapi) and
+ * client generators. Only the route declarations are read; no handler runs, so no service is needed.
+ */
+export function apiDocument(): Record<string, unknown> {
+    const unused = undefined as never;
+    const routes = buildRoutes({ service: unused, metrics: unused, engineKind: "pulumi", profile: EMPTY_PROFILE, onStreamError: () => undefined });
+    return buildOpenApiDocument(routes, API_INFO);
 }

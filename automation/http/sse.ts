@@ -38,6 +38,15 @@ export function formatEvent(event: OperationEvent): string {
     return `id: ${event.seq}\nevent: ${eventType(event.type)}\ndata: ${JSON.stringify(event.data ?? null)}\n\n`;
 }
 
+/**
+ * Whether a reconnecting client already has all there is: the operation has ended and no event
+ * follows its Last-Event-ID. Such a client is answered 204, the one answer that makes a
+ * standard EventSource stop reconnecting instead of retrying forever.
+ */
+export async function hasEnded(state: OperationState, eventsAfter: () => Promise<OperationEvent[]>): Promise<boolean> {
+    return TERMINAL_STATES.has(state) && (await eventsAfter()).length === 0;
+}
+
 export async function streamOperationEvents(res: Response, source: OperationEventSource, afterSeq: number, options: SseOptions): Promise<void> {
     let lastSeq = afterSeq;
     let live = false;

@@ -32,6 +32,8 @@ const SECRET_VARIABLES = new Set(["KVP_ADMIN_TOKEN", "PULUMI_CONFIG_PASSPHRASE",
 const REPO_POLICY_DIR = path.resolve(__dirname, "..", "..", "policy");
 
 const MAX_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
+/** Enough for a person retyping a token or a client with a stale one; far too few to guess one. */
+export const DEFAULT_AUTH_FAILURES_PER_MIN = 30;
 const MIN_TOKEN_LENGTH = 16;
 
 export interface OidcSettings {
@@ -97,6 +99,8 @@ export interface Settings {
     /** Largest accepted JSON body, in bytes. */
     bodyLimitBytes: number;
     rateLimitPerMin: number;
+    /** Failed authentications per minute from one client address before it is refused (429) for the rest of the minute. */
+    authFailuresPerMin: number;
     /** How long each test-double run takes (load tests, process tests); ignored by the Pulumi engine. */
     testDoubleLatencyMs: number;
     logLevel: (typeof LOG_LEVELS)[number];
@@ -226,6 +230,7 @@ export const SettingsEnvSchema = z.object({
     KVP_PLATFORM_FILE: z.string().optional(),
     KVP_BODY_LIMIT: bodyLimit,
     KVP_RATE_LIMIT_PER_MIN: integer(1, 1_000_000, 300),
+    KVP_AUTH_FAILURES_PER_MIN: integer(1, 1_000_000, DEFAULT_AUTH_FAILURES_PER_MIN),
     KVP_TEST_DOUBLE_LATENCY_MS: integer(0, 600_000, 25),
     LOG_LEVEL: oneOf(LOG_LEVELS, "info"),
 }).superRefine((env, ctx) => {
@@ -347,6 +352,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
         platformProfile,
         bodyLimitBytes: e.KVP_BODY_LIMIT,
         rateLimitPerMin: e.KVP_RATE_LIMIT_PER_MIN,
+        authFailuresPerMin: e.KVP_AUTH_FAILURES_PER_MIN,
         testDoubleLatencyMs: e.KVP_TEST_DOUBLE_LATENCY_MS,
         logLevel: e.LOG_LEVEL,
     };

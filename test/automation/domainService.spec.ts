@@ -92,7 +92,8 @@ describe("EnvironmentService", () => {
             const first = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()), "key-1");
             await markApplied("payments-dev");
             const replay = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()), "key-1");
-            assert.deepEqual(replay, JSON.parse(JSON.stringify(first)));
+            assert.deepEqual(replay, { ...JSON.parse(JSON.stringify(first)), replayed: true });
+            assert.equal(first.replayed, undefined, "a first answer is not a replay");
             await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec({ ttlHours: 5 })), "key-1"), PreconditionFailedError);
             // Another caller's identical key is a different key.
             const other = await service.putEnvironment(ADMIN, desired("payments-dev", validSpec({ ttlHours: 5 })), "key-1");
@@ -115,9 +116,9 @@ describe("EnvironmentService", () => {
 
         it("enforces roles and team ownership, and audits each refusal", async () => {
             await assert.rejects(service.putEnvironment(PAYMENTS_READER, desired("payments-dev", validSpec())), ForbiddenError);
-            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec({ team: "search" }))), ForbiddenError);
+            await assert.rejects(service.putEnvironment(PAYMENTS_OPERATOR, desired("search-dev", validSpec({ team: "search" }))), ForbiddenError);
             await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
-            await assert.rejects(service.putEnvironment(SEARCH_OPERATOR, desired("payments-dev", validSpec({ team: "search" }))), ForbiddenError);
+            await assert.rejects(service.putEnvironment(SEARCH_OPERATOR, desired("payments-dev", validSpec())), ForbiddenError);
             await assert.rejects(service.putEnvironment({ subject: "x", role: "operator" }, desired("payments-dev", validSpec())), ForbiddenError);
             const admin = await service.putEnvironment(ADMIN, desired("search-dev", validSpec({ team: "search" })));
             assert.equal(admin.environment.team, "search");
@@ -162,12 +163,12 @@ describe("EnvironmentService", () => {
         });
 
         it("lists only the caller's team, filters by status, and pages", async () => {
-            for (const name of ["pay-a", "pay-b", "pay-c"]) await service.putEnvironment(PAYMENTS_OPERATOR, desired(name, validSpec()));
+            for (const name of ["payments-a", "payments-b", "payments-c"]) await service.putEnvironment(PAYMENTS_OPERATOR, desired(name, validSpec()));
             await service.putEnvironment(SEARCH_OPERATOR, desired("search-a", validSpec({ team: "search" })));
             const page1 = await service.listEnvironments(PAYMENTS_READER, { limit: 2 });
-            assert.deepEqual(page1.items.map((e) => e.name), ["pay-a", "pay-b"]);
+            assert.deepEqual(page1.items.map((e) => e.name), ["payments-a", "payments-b"]);
             const page2 = await service.listEnvironments(PAYMENTS_READER, { limit: 2, cursor: page1.nextCursor });
-            assert.deepEqual(page2.items.map((e) => e.name), ["pay-c"]);
+            assert.deepEqual(page2.items.map((e) => e.name), ["payments-c"]);
             assert.equal(page2.nextCursor, undefined);
             assert.equal((await service.listEnvironments(ADMIN)).items.length, 4);
             assert.deepEqual((await service.listEnvironments(ADMIN, { team: "search" })).items.map((e) => e.name), ["search-a"]);
@@ -191,8 +192,8 @@ describe("EnvironmentService", () => {
         });
 
         it("counts operations and the queue depth for metrics", async () => {
-            await service.putEnvironment(PAYMENTS_OPERATOR, desired("pay-a", validSpec()));
-            await service.putEnvironment(PAYMENTS_OPERATOR, desired("pay-b", validSpec()));
+            await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-a", validSpec()));
+            await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-b", validSpec()));
             const stats = await service.operationStats();
             assert.equal(stats.queueDepth, 2);
             assert.deepEqual(stats.counts, [{ kind: "update", state: "queued", count: 2 }]);

@@ -86,6 +86,14 @@ describe("environment names", () => {
     }
 });
 
+describe("environment names are namespaced by team", () => {
+    it("refuses a name that does not start with the spec's team, whatever else is right", () => {
+        assert.deepEqual(problemsOf(() => desired("billing-dev", validSpec())).map((p) => p.path), ["name"]);
+        assert.match(problemsOf(() => desired("paymentsdev", validSpec()))[0].message, /must start with the team's name and a hyphen \(payments-\)/);
+        assert.equal(desired("payments-x", validSpec()).name, "payments-x");
+    });
+});
+
 describe("spec to stack config", () => {
     it("maps every spec field onto the stack config, with what the profile sets for the tier", () => {
         const config = desired("payments-dev", validSpec({

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import { mayRetry, recoveryDecision, statusAfter, statusWhileRunning } from "../../automation/domain/lifecycle";
+import { mayRetry, recoveryDecision, statusAfter, statusAfterQueuedCancel, statusWhileRunning } from "../../automation/domain/lifecycle";
 import { backoffMs, DEFAULT_OPERATION_SETTINGS, resolveOperationSettings } from "../../automation/domain/operationSettings";
-import { OPERATION_STATES, OperationState, TERMINAL_STATES } from "../../automation/domain/ports";
+import { EnvironmentStatus, OPERATION_STATES, OperationState, TERMINAL_STATES } from "../../automation/domain/ports";
 import { assertTransition, canTransition, IllegalTransitionError } from "../../automation/domain/stateMachine";
 
 const ALLOWED: Array<[OperationState, OperationState]> = [
@@ -51,6 +51,20 @@ describe("environment status rules", () => {
     for (const [kind, state, expected] of table) {
         it(`a ${kind} ending ${state} leaves the environment ${expected ?? "unchanged"}`, () => {
             assert.equal(statusAfter(kind, state), expected);
+        });
+    }
+
+    const canceledQueued: Array<[Parameters<typeof statusAfterQueuedCancel>[0], EnvironmentStatus, number, string | undefined]> = [
+        ["update", "pending", 0, "destroyed"],
+        ["update", "pending", 1, undefined],
+        ["update", "ready", 0, undefined],
+        ["update", "failed", 0, undefined],
+        ["preview", "pending", 0, undefined],
+        ["destroy", "ready", 0, undefined],
+    ];
+    for (const [kind, status, otherUpdates, expected] of canceledQueued) {
+        it(`canceling a queued ${kind} of a ${status} environment with ${otherUpdates} other update(s) leaves it ${expected ?? "unchanged"}`, () => {
+            assert.equal(statusAfterQueuedCancel(kind, status, otherUpdates), expected);
         });
     }
 

@@ -114,7 +114,7 @@ describe("HTTP API: happy paths over the real store", () => {
         assert.equal(metrics.status, 200);
         assert.match(metrics.text, /kvp_operations\{kind="update",state="queued"\} 1/);
         assert.match(metrics.text, /kvp_queue_depth 1/);
-        assert.match(metrics.text, /kvp_http_request_duration_seconds_count\{method="PUT",route="\/v1\/environments\/:name",status="202"\} 1/);
+        assert.match(metrics.text, /kvp_http_request_duration_seconds_count\{method="PUT",route="\/v1\/environments\/{name}",status="202"\} 1/);
     });
 
     it("sets security headers and a request id on every response", async () => {

@@ -102,12 +102,12 @@ describe("HTTP auth: OIDC / Entra ID JWTs", () => {
         auth = createAuthenticator({ oidc: OIDC, jwks: createLocalJWKSet({ keys: [jwk] }) });
     });
 
-    const sign = (claims: JWTPayload, opts: { key?: CryptoKey; iss?: string; aud?: string; exp?: string | number } = {}) =>
+    const sign = (claims: JWTPayload, opts: { key?: CryptoKey; iss?: string; aud?: string; exp?: string | number; sub?: string } = {}) =>
         new SignJWT(claims)
             .setProtectedHeader({ alg: "RS256", kid: "k1" })
             .setIssuer(opts.iss ?? ISSUER)
             .setAudience(opts.aud ?? AUDIENCE)
-            .setSubject("user-oid-1")
+            .setSubject(opts.sub ?? "user-oid-1")
             .setIssuedAt()
             .setExpirationTime(opts.exp ?? "10m")
             .sign(opts.key ?? privateKey);
@@ -137,6 +137,8 @@ describe("HTTP auth: OIDC / Entra ID JWTs", () => {
         ["a token without a team claim", () => sign({ roles: ["KeyVaultPlatform.Operator"] }), 403, /team/],
         ["a token with two team roles", () => sign({ roles: ["KeyVaultPlatform.Operator", "KeyVaultPlatform.Team.a1", "KeyVaultPlatform.Team.b1"] }), 403, /team/],
         ["a token with no platform role", () => sign({ roles: ["SomeOtherApp.Admin"], team: "payments" }), 403, /grants no role/],
+        ["a token with an empty sub", () => sign({ roles: ["KeyVaultPlatform.Admin"] }, { sub: "" }), 401, /sub claim must name the caller/],
+        ["a token whose sub is blank", () => sign({ roles: ["KeyVaultPlatform.Admin"] }, { sub: "   " }), 401, /sub claim must name the caller/],
     ];
     for (const [what, make, status, detail] of refused) {
         it(`refuses ${what} with ${status}`, async () => {
@@ -148,6 +150,31 @@ describe("HTTP auth: OIDC / Entra ID JWTs", () => {
             if (status === 401) assert.match(p.headers["WWW-Authenticate"], /error="invalid_token"/);
         });
     }
+});
+
+describe("HTTP auth: OpenID discovery failures", () => {
+    it("backs off from a failing discovery, 1 s doubling to 60 s, and answers 503 with Retry-After meanwhile", async () => {
+        let now = 1_000_000;
+        let calls = 0;
+        const fetchImpl = (async () => { calls += 1; return new Response("down", { status: 502 }); }) as typeof fetch;
+        const auth = createAuthenticator({ oidc: OIDC, fetchImpl, now: () => now });
+        const jwtShaped = "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
+        const attempts: number[] = [];
+        const first = await refusal(auth, jwtShaped);
+        assert.equal(first.headers["Retry-After"], "1", "the failed attempt itself says when the next one is due");
+        // Ten calls at each moment; discovery may run once per moment at most, and only when its wait is over.
+        for (const step of [0, 500, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 30_000, 30_000]) {
+            now += step;
+            for (let i = 0; i < 10; i++) {
+                const p = await refusal(auth, jwtShaped);
+                assert.equal(p.status, 503);
+                assert.match(p.headers["Retry-After"], /^[1-9]\d*$/);
+            }
+            attempts.push(calls);
+        }
+        // Waits after each failure: 1, 2, 4, 8, 16, 32, 60 (capped), 60 s.
+        assert.deepEqual(attempts, [1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 8, 9]);
+    });
 });
 
 describe("HTTP auth: claim mapping", () => {

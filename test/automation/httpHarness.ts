@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import type { Server } from "node:http";
 import type { Express } from "express";
 import type { JWTVerifyGetKey } from "jose";
 import { EnvironmentService } from "../../automation/domain/service";
@@ -47,6 +48,7 @@ export function spec(overrides: Record<string, unknown> = {}): Record<string, un
 
 export interface HarnessOptions {
     rateLimitPerMin?: number;
+    authFailuresPerMin?: number;
     bodyLimitBytes?: number;
     oidc?: OidcSettings;
     jwks?: JWTVerifyGetKey;
@@ -73,6 +75,19 @@ export interface Harness {
     /** Every log line written, as raw JSON text. */
     logs: string[];
     close(): Promise<void>;
+}
+
+/** The app on a free local port, for clients that need a real socket (fetch, EventSource, raw HTTP). */
+export async function listen(app: Express): Promise<Server> {
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    return server;
+}
+
+/** Closes the server and any stream still open on it. */
+export async function stopListening(server: Server): Promise<void> {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
 }
 
 export function bearer(token: string): { Authorization: string } {
@@ -105,7 +120,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     });
     const app = createApp({
         service, logger, metrics, auth, profile,
-        settings: { bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024, rateLimitPerMin: options.rateLimitPerMin ?? 1_000_000, engine: options.engineOverride ? "pulumi" : options.offline ? "offline" : "test-double" },
+        settings: { bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024, rateLimitPerMin: options.rateLimitPerMin ?? 1_000_000, authFailuresPerMin: options.authFailuresPerMin ?? 1_000_000, engine: options.engineOverride ? "pulumi" : options.offline ? "offline" : "test-double" },
         sse: { heartbeatMs: 200, stateCheckMs: 100 },
     });
     return {

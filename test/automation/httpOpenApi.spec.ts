@@ -3,6 +3,7 @@ import request from "supertest";
 import { z } from "zod";
 import { ENVIRONMENT_STATUSES } from "../../automation/domain/ports";
 import { EnvironmentSpecSchema } from "../../automation/domain/spec";
+import { apiDocument } from "../../automation/http/routes";
 import { bearer, startHarness, TOKENS, type Harness } from "./httpHarness";
 
 /** Every route the issue asks for, as OpenAPI method + path. */
@@ -66,6 +67,38 @@ describe("OpenAPI document", () => {
         assert.ok(doc.paths["/v1/audit"].get.responses["401"] && doc.paths["/v1/audit"].get.responses["403"]);
     });
 
+    it("serves the same document the spec lint and the contract check read", async () => {
+        const served = (await request(h.app).get("/openapi.json").expect(200)).body;
+        assert.deepEqual(served, JSON.parse(JSON.stringify(apiDocument())));
+    });
+
+    it("types paging and resume parameters as integers, and principal ids as uuids with bounds", () => {
+        const param = (path: string, name: string) => doc.paths[path].get.parameters.find((p) => p.name === name)?.schema;
+        assert.deepEqual(param("/v1/environments", "limit"), { type: "integer", format: "int64", minimum: 1, maximum: 100, example: 20 });
+        assert.equal(param("/v1/operations/{id}/events", "after")?.type, "integer");
+        assert.equal(param("/v1/operations/{id}/events", "Last-Event-ID")?.type, "integer");
+        const body = doc.paths["/v1/environments/{name}"].put.requestBody?.content["application/json"].schema as any;
+        const principalId = body.properties.access.items.properties.principalId;
+        assert.equal(principalId.format, "uuid");
+        assert.equal(principalId.maxLength, 36);
+        assert.equal(body.properties.access.maxItems, 100);
+        assert.equal(body.properties.location.maxLength, 40);
+        assert.equal(body.properties.network.properties.allowedIpRanges.items.maxLength, 43);
+    });
+
+    it("declares every error status with a problem+json body, and the headers each carries", () => {
+        const put = doc.paths["/v1/environments/{name}"].put.responses as Record<string, any>;
+        for (const status of ["400", "401", "403", "409", "412", "413", "415", "422", "429", "500", "503"]) {
+            assert.deepEqual(put[status]?.content, { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } }, status);
+            assert.ok(put[status].headers.RateLimit && put[status].headers["RateLimit-Policy"], `${status} carries the rate limit headers`);
+        }
+        assert.ok(put["429"].headers["Retry-After"] && put["503"].headers["Retry-After"] && put["401"].headers["WWW-Authenticate"]);
+        assert.ok(put["202"].headers.Location.required && !put["202"].headers["Idempotent-Replayed"].required);
+        assert.equal(put["202"].content["application/json"].schema.properties.environment.$ref, "#/components/schemas/EnvironmentDetail");
+        assert.equal(doc.paths["/openapi.json"].get.responses["200"] && (doc.paths["/openapi.json"].get.responses["200"] as any).content["application/json"].schema.type, "object");
+        assert.ok((doc.paths["/v1/operations/{id}/events"].get.responses as Record<string, any>)["204"], "the end-of-stream 204 is declared");
+    });
+
     it("resolves every $ref to a component", () => {
         const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];
         assert.ok(refs.length > 0);
@@ -78,7 +111,7 @@ describe("OpenAPI document", () => {
     it("carries an example spec that the server accepts", async () => {
         const example = (doc.paths["/v1/environments/{name}"].put.requestBody?.content["application/json"].schema as { example: unknown }).example;
         assert.ok(example, "the spec schema has an example");
-        await request(h.app).put("/v1/environments/example-env").set(bearer(TOKENS.operatorA)).send(example as object).expect(202);
+        await request(h.app).put("/v1/environments/payments-example").set(bearer(TOKENS.operatorA)).send(example as object).expect(202);
     });
 
     it("renders /docs as a self-contained page listing every operation", async () => {

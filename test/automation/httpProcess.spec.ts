@@ -88,7 +88,7 @@ describe("server process: shutdown and crash recovery", function () {
     it("stops within 10 s on SIGTERM and keeps every queued operation", async () => {
         child = await startServer(dataDir, { KVP_TEST_DOUBLE_LATENCY_MS: "60000", KVP_MAX_CONCURRENCY: "1" });
         const ops: string[] = [];
-        for (const name of ["alpha-env", "bravo-env", "charlie-env"]) {
+        for (const name of ["payments-alpha", "payments-bravo", "payments-charlie"]) {
             const res = await api(child, "PUT", `/v1/environments/${name}`, spec());
             assert.equal(res.status, 202, JSON.stringify(res.body));
             ops.push(res.body.operation.id);
@@ -117,7 +117,7 @@ describe("server process: shutdown and crash recovery", function () {
 
     it("finishes an operation after a SIGKILL mid-run: interrupted, retried, succeeded", async () => {
         child = await startServer(dataDir, { KVP_TEST_DOUBLE_LATENCY_MS: "3000" });
-        const put = await api(child, "PUT", "/v1/environments/crash-env", spec());
+        const put = await api(child, "PUT", "/v1/environments/payments-crash", spec());
         assert.equal(put.status, 202);
         const opId: string = put.body.operation.id;
         await waitFor("the operation to run", async () => ((await api(child!, "GET", `/v1/operations/${opId}`)).body.state === "running" ? true : undefined));
@@ -132,7 +132,7 @@ describe("server process: shutdown and crash recovery", function () {
         assert.equal(op.state, "succeeded", JSON.stringify(op));
         assert.equal(op.attempt, 2, "the second attempt ran");
 
-        const env = await api(child, "GET", "/v1/environments/crash-env");
+        const env = await api(child, "GET", "/v1/environments/payments-crash");
         assert.equal(env.body.status, "ready");
         const events = await fetch(`${child.url}/v1/operations/${opId}/events`, { headers: { Authorization: `Bearer ${ADMIN}` } }).then((r) => r.text());
         const states = [...events.matchAll(/event: operation\.state\ndata: (\{.*\})/g)].map((m) => JSON.parse(m[1]).state);

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import request from "supertest";
-import { bearer, spec, startHarness, TOKENS, type Harness } from "./httpHarness";
+import { bearer, listen, spec, startHarness, stopListening, TOKENS, type Harness } from "./httpHarness";
 
 interface SseEvent {
     id?: number;
@@ -95,13 +95,11 @@ describe("SSE: operation events", function () {
         let server: http.Server;
         before(async () => {
             h = await startHarness({ worker: true, engine: { defaultOutcome: { kind: "hang" } } });
-            server = h.app.listen(0, "127.0.0.1");
-            await new Promise((r) => server.once("listening", r));
+            server = await listen(h.app);
             port = (server.address() as AddressInfo).port;
         });
         after(async () => {
-            server.closeAllConnections();
-            await new Promise((r) => server.close(r));
+            await stopListening(server);
             await h.close();
         });
 

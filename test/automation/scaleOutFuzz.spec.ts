@@ -90,7 +90,7 @@ describe("fuzz on every route, PostgreSQL store: no 5xx, nothing queued", functi
     const schema = testSchemaName();
     let store: PostgresStore;
     let server: Server;
-    const existing = { env: "fuzz-env", op: "" };
+    const existing = { env: "payments-fuzz", op: "" };
     const logs: string[] = [];
 
     before(async () => {

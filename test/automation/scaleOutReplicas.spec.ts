@@ -140,7 +140,7 @@ describe("server replicas as processes", function () {
         await start({ name: "worker", schema, role: "worker", env: { KVP_TEST_DOUBLE_LATENCY_MS: "1500" } });
         assert.equal(processes[1].url, undefined, "a worker process opens no port");
 
-        const put = await callApi(api.url!, "PUT", "/v1/environments/split-env", spec());
+        const put = await callApi(api.url!, "PUT", "/v1/environments/payments-split", spec());
         assert.equal(put.status, 202, put.text);
         const opId: string = put.body.operation.id;
         const started = Date.now();

@@ -79,23 +79,23 @@ describe("secrets across API and worker processes on PostgreSQL", function () {
         await startWorker();
 
         // Declare, replay by Idempotency-Key, follow live, read back.
-        const put = await call(OPERATOR, "PUT", "/v1/environments/sec-env", spec(), { "Idempotency-Key": "sec-key-1" });
+        const put = await call(OPERATOR, "PUT", "/v1/environments/payments-sec", spec(), { "Idempotency-Key": "sec-key-1" });
         assert.equal(put.status, 202, put.text);
-        assert.equal((await call(OPERATOR, "PUT", "/v1/environments/sec-env", spec(), { "Idempotency-Key": "sec-key-1" })).body.operation.id, put.body.operation.id);
+        assert.equal((await call(OPERATOR, "PUT", "/v1/environments/payments-sec", spec(), { "Idempotency-Key": "sec-key-1" })).body.operation.id, put.body.operation.id);
         assert.match(await stream(READER, put.body.operation.id), /event: end\ndata: \{"state":"succeeded"\}/);
-        await call(READER, "GET", "/v1/environments/sec-env");
+        await call(READER, "GET", "/v1/environments/payments-sec");
         await call(SCALE_ADMIN_TOKEN, "GET", "/v1/environments?limit=10");
 
         // Preview and refresh, each streamed to its end.
         for (const kind of ["preview", "refresh"]) {
-            const op = await call(OPERATOR, "POST", `/v1/environments/sec-env/${kind}`);
+            const op = await call(OPERATOR, "POST", `/v1/environments/payments-sec/${kind}`);
             assert.equal(op.status, 202, op.text);
             await stream(READER, op.body.operation.id);
         }
 
         // Cancel: a queued preview at once, then the running update through the engine's AbortSignal.
-        const running = await call(OPERATOR, "PUT", "/v1/environments/sec-cancel", spec());
-        const queued = await call(OPERATOR, "POST", "/v1/environments/sec-cancel/preview");
+        const running = await call(OPERATOR, "PUT", "/v1/environments/payments-sec-cancel", spec());
+        const queued = await call(OPERATOR, "POST", "/v1/environments/payments-sec-cancel/preview");
         assert.equal((await call(OPERATOR, "POST", `/v1/operations/${queued.body.operation.id}/cancel`)).status, 200);
         await waitUntil("the update to run", async () => ((await call(READER, "GET", `/v1/operations/${running.body.operation.id}`)).body.state === "running" ? true : undefined), 20_000, 50);
         assert.equal((await call(OPERATOR, "POST", `/v1/operations/${running.body.operation.id}/cancel`)).status, 202);
@@ -103,7 +103,7 @@ describe("secrets across API and worker processes on PostgreSQL", function () {
         await stream(READER, running.body.operation.id);
 
         // A failed operation with an error message: its worker dies mid-run and it has no attempt left.
-        const doomed = await call(OPERATOR, "PUT", "/v1/environments/sec-fail", spec());
+        const doomed = await call(OPERATOR, "PUT", "/v1/environments/payments-sec-fail", spec());
         await waitUntil("the doomed update to run", async () => ((await call(READER, "GET", `/v1/operations/${doomed.body.operation.id}`)).body.state === "running" ? true : undefined), 20_000, 50);
         const worker = processes.find((p) => p !== api && isRunning(p))!;
         worker.proc.kill("SIGKILL");
@@ -115,7 +115,7 @@ describe("secrets across API and worker processes on PostgreSQL", function () {
         await stream(READER, doomed.body.operation.id);
 
         // Destroy, then the audit log and the operational endpoints.
-        const del = await call(OPERATOR, "DELETE", "/v1/environments/sec-env");
+        const del = await call(OPERATOR, "DELETE", "/v1/environments/payments-sec");
         assert.equal(del.status, 202, del.text);
         await stream(READER, del.body.operation.id);
         for (let cursor: string | undefined, page = 0; page === 0 || cursor; page++) {
@@ -128,8 +128,8 @@ describe("secrets across API and worker processes on PostgreSQL", function () {
         // Refused requests carrying secrets where they do not belong.
         await call(`${OPERATOR}x`, "GET", "/v1/environments");
         await call(DB_PASSWORD, "GET", "/v1/environments");
-        await call(OPERATOR, "PUT", "/v1/environments/sec-env", { ...spec(), passphrase: SCALE_PASSPHRASE, connectionString: urlWithPassword() });
-        await call(READER, "PUT", "/v1/environments/sec-env", spec());
+        await call(OPERATOR, "PUT", "/v1/environments/payments-sec", { ...spec(), passphrase: SCALE_PASSPHRASE, connectionString: urlWithPassword() });
+        await call(READER, "PUT", "/v1/environments/payments-sec", spec());
     });
     after(async () => {
         for (const p of processes) await p.dispose();

@@ -25,6 +25,8 @@ describe("server settings", () => {
         assert.equal(s.engine, "pulumi", "the test double must never be the default");
         assert.equal(s.maxConcurrency, 2);
         assert.equal(s.bodyLimitBytes, 64 * 1024);
+        assert.equal(s.authFailuresPerMin, 30);
+        assert.equal(loadSettings({ KVP_AUTH_FAILURES_PER_MIN: "5" }, "/srv/app").authFailuresPerMin, 5);
         assert.equal(s.logLevel, "info");
         assert.equal(s.oidc, undefined);
     });
@@ -57,6 +59,7 @@ describe("server settings", () => {
         ["an unknown engine", { KVP_ENGINE: "fake" }, "KVP_ENGINE", /pulumi, offline, test-double/],
         ["an unknown log level", { LOG_LEVEL: "loud" }, "LOG_LEVEL", /fatal, error, warn, info, debug, trace, silent/],
         ["a zero concurrency", { KVP_MAX_CONCURRENCY: "0" }, "KVP_MAX_CONCURRENCY", /from 1 to 64/],
+        ["no failed authentications allowed", { KVP_AUTH_FAILURES_PER_MIN: "0" }, "KVP_AUTH_FAILURES_PER_MIN", /from 1 to 1000000/],
         ["too many attempts", { KVP_MAX_ATTEMPTS: "50" }, "KVP_MAX_ATTEMPTS", /from 1 to 10/],
         ["an idle timeout above the overall timeout", { KVP_OP_IDLE_TIMEOUT_S: "4000", KVP_OP_TIMEOUT_S: "3000" }, "KVP_OP_IDLE_TIMEOUT_S", /must not exceed KVP_OP_TIMEOUT_S/],
         ["an unsupported backend", { KVP_BACKEND_URL: "s3://bucket" }, "KVP_BACKEND_URL", /file:\/\/.*azblob:\/\/.*api\.pulumi\.com/],

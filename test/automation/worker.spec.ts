@@ -239,7 +239,7 @@ describe("Worker", () => {
         const engine = new TestDoubleEngine({ latencyMs: 30, progressEvents: 1 });
         const r = await rig(engine, { maxConcurrent: 2 });
         const ids: string[] = [];
-        for (const name of ["env-aa", "env-bb", "env-cc"]) {
+        for (const name of ["payments-aa", "payments-bb", "payments-cc"]) {
             ids.push((await put(r, name)).id);
             ids.push((await r.service.requestOperation(PAYMENTS_OPERATOR, name, "preview")).id);
             ids.push((await r.service.requestOperation(PAYMENTS_OPERATOR, name, "refresh")).id);
@@ -247,7 +247,7 @@ describe("Worker", () => {
         for (const id of ids) assert.equal((await settled(r, id)).state, "succeeded");
         assert.ok([...engine.maxConcurrentByStack.values()].every((n) => n === 1), JSON.stringify([...engine.maxConcurrentByStack]));
         assert.equal(engine.maxConcurrentOverall, 2);
-        const aa = engine.calls.filter((c) => c.stackName === "env-aa").map((c) => c.kind);
+        const aa = engine.calls.filter((c) => c.stackName === "payments-aa").map((c) => c.kind);
         assert.deepEqual(aa, ["update", "preview", "refresh"], "one environment's operations run in the order they were asked for");
     });
 
@@ -287,7 +287,7 @@ describe("Worker", () => {
             const service = new EnvironmentService({ store, engine: new TestDoubleEngine(), settings: FAST });
             const ids: string[] = [];
             for (const [i, [kind, attempt]] of kinds.entries()) {
-                const name = `crashed-${i}`;
+                const name = `payments-crash-${i}`;
                 const now = () => new Date().toISOString();
                 let op: Operation;
                 if (kind === "update") {
@@ -316,8 +316,8 @@ describe("Worker", () => {
             const done = await settled(r, id);
             assert.equal(done.state, "succeeded");
             assert.equal(done.attempt, 2);
-            assert.deepEqual(engine.recovered, ["crashed-0"], "the stack is cleaned up before it runs again");
-            assert.equal(await r.store.isRecoveryPending("crashed-0"), false);
+            assert.deepEqual(engine.recovered, ["payments-crash-0"], "the stack is cleaned up before it runs again");
+            assert.equal(await r.store.isRecoveryPending("payments-crash-0"), false);
             assert.deepEqual(states(await r.store.listEvents(id, 0, 100)), ["queued", "interrupted", "queued", "running", "succeeded"], "the dead worker wrote no running event; recovery writes the rest");
         });
 
@@ -328,7 +328,7 @@ describe("Worker", () => {
             const destroy = await settled(r, destroyId);
             assert.equal(destroy.state, "failed");
             assert.match(destroy.error?.message ?? "", /DELETE again/);
-            assert.equal((await r.store.getEnvironment("crashed-0"))?.status, "failed");
+            assert.equal((await r.store.getEnvironment("payments-crash-0"))?.status, "failed");
             const lastTry = await settled(r, lastTryId);
             assert.equal(lastTry.state, "failed");
             assert.equal(lastTry.error?.code, "interrupted");

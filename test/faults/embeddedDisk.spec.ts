@@ -137,7 +137,7 @@ describe("fault: the embedded store's disk is full or read-only", function () {
         const r = await serve(dataDir, pages + 40);
         running.push(r);
 
-        const { accepted, refusal } = await fillUntilRefused(r, "cap-env", 2_000);
+        const { accepted, refusal } = await fillUntilRefused(r, "payments-cap", 2_000);
         assert.ok(accepted.size >= 3, `only ${accepted.size} environments fit before the cap`);
         assertClearRefusal(refusal, /disk is full/, r.logs);
         const readyz = await call(r, "GET", "/readyz");
@@ -164,7 +164,7 @@ describe("fault: the embedded store's disk is full or read-only", function () {
         const r = await serve(dataDir);
         running.push(r);
 
-        const { accepted, refusal } = await fillUntilRefused(r, "fs-env", 2_000);
+        const { accepted, refusal } = await fillUntilRefused(r, "payments-fs", 2_000);
         assert.ok(accepted.size >= 3, `only ${accepted.size} environments fit`);
         assertClearRefusal(refusal, /disk is full/, r.logs);
 
@@ -195,7 +195,7 @@ describe("fault: the embedded store's disk is full or read-only", function () {
         mounts.push(dataDir);
         const r = await serve(dataDir);
         const accepted = new Map<string, string>();
-        for (const name of ["ro-env-a", "ro-env-b", "ro-env-c"]) {
+        for (const name of ["payments-ro-a", "payments-ro-b", "payments-ro-c"]) {
             const res = await call(r, "PUT", `/v1/environments/${name}`, spec());
             assert.equal(res.status, 202);
             accepted.set(name, res.body.operation.id as string);
@@ -218,6 +218,6 @@ describe("fault: the embedded store's disk is full or read-only", function () {
         const again = await serve(dataDir);
         running.push(again);
         await assertEverythingKept(again.store, accepted);
-        assert.equal((await call(again, "PUT", "/v1/environments/ro-env-d", spec())).status, 202, "writes work again once the directory is writable");
+        assert.equal((await call(again, "PUT", "/v1/environments/payments-ro-d", spec())).status, 202, "writes work again once the directory is writable");
     });
 });

@@ -75,7 +75,7 @@ describe("fault: PostgreSQL restarts under load", function () {
         loading = true;
         load = (async () => {
             for (let i = 0; loading; i++) {
-                const name = `restart-env-${i % 8}`;
+                const name = `payments-restart-${i % 8}`;
                 const [method, route, body] = i < 8 || i % 5 === 0
                     ? ["PUT", `/v1/environments/${name}`, spec({ ttlHours: 1 + (i % 50) })]
                     : ["POST", `/v1/environments/${name}/${i % 2 ? "preview" : "refresh"}`, undefined];
@@ -108,7 +108,7 @@ describe("fault: PostgreSQL restarts under load", function () {
 
     async function serves(): Promise<void> {
         await waitUntil("the API to be ready again", async () => ((await callApi(api.url!, "GET", "/readyz")).status === 200 ? true : undefined), 30_000, 200);
-        const put = await callApi(api.url!, "PUT", "/v1/environments/after-restart", spec({ ttlHours: Date.now() % 700 + 1 }));
+        const put = await callApi(api.url!, "PUT", "/v1/environments/payments-restart", spec({ ttlHours: Date.now() % 700 + 1 }));
         assert.equal(put.status, 202, put.text);
         accepted.add(put.body.operation.id as string);
     }

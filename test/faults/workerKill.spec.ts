@@ -58,7 +58,7 @@ describe("fault: worker processes killed with SIGKILL mid-operation", function (
 
     async function submitRound(round: number): Promise<void> {
         for (let e = 0; e < ENVIRONMENTS; e++) {
-            const name = `kill-env-${e}`;
+            const name = `payments-kill-${e}`;
             const step = (round + e) % 3;
             if (round === 0 || step === 0) await request("PUT", `/v1/environments/${name}`, spec({ ttlHours: 24 + round }));
             else await request("POST", `/v1/environments/${name}/${step === 1 ? "preview" : "refresh"}`);
