@@ -43,78 +43,95 @@ function vaultNameOfId(id: unknown): string | undefined {
     return typeof id === "string" ? /\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)/i.exec(id)?.[1] : undefined;
 }
 
-const definedOnly = (o: Props): Props => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+/**
+ * An object whose fields are computed when read. During a preview, reading an unknown
+ * input throws inside @pulumi/policy, which then skips only the check that read it; an
+ * eager copy would read every field up front and skip every check on the resource.
+ */
+function lazy(fields: Record<string, () => unknown>): Props {
+    const o: Props = {};
+    for (const [k, get] of Object.entries(fields)) Object.defineProperty(o, k, { get, enumerable: true });
+    return o;
+}
 
 function classicPermissions(p: Props | undefined): Props {
     return { keys: p?.keyPermissions, secrets: p?.secretPermissions, certificates: p?.certificatePermissions, storage: p?.storagePermissions };
 }
 
 function classicVault(p: Props): Props {
-    const acls = p.networkAcls;
-    return definedOnly({
-        vaultName: p.name,
-        name: p.name,
-        id: p.id,
-        resourceGroupName: p.resourceGroupName,
-        location: p.location,
-        tags: p.tags,
-        properties: definedOnly({
-            tenantId: p.tenantId,
-            sku: p.skuName === undefined ? undefined : { name: p.skuName },
+    return lazy({
+        vaultName: () => p.name,
+        name: () => p.name,
+        id: () => p.id,
+        resourceGroupName: () => p.resourceGroupName,
+        location: () => p.location,
+        tags: () => p.tags,
+        properties: () => lazy({
+            tenantId: () => p.tenantId,
+            sku: () => (p.skuName === undefined ? undefined : { name: p.skuName }),
             // The classic provider (v3 onwards) cannot turn soft delete off; only the retention is a setting.
-            enableSoftDelete: true,
-            softDeleteRetentionInDays: p.softDeleteRetentionDays,
-            enablePurgeProtection: p.purgeProtectionEnabled,
-            enableRbacAuthorization: p.rbacAuthorizationEnabled ?? p.enableRbacAuthorization,
-            enabledForDeployment: p.enabledForDeployment,
-            enabledForTemplateDeployment: p.enabledForTemplateDeployment,
-            enabledForDiskEncryption: p.enabledForDiskEncryption,
+            enableSoftDelete: () => true,
+            softDeleteRetentionInDays: () => p.softDeleteRetentionDays,
+            enablePurgeProtection: () => p.purgeProtectionEnabled,
+            enableRbacAuthorization: () => p.rbacAuthorizationEnabled ?? p.enableRbacAuthorization,
+            enabledForDeployment: () => p.enabledForDeployment,
+            enabledForTemplateDeployment: () => p.enabledForTemplateDeployment,
+            enabledForDiskEncryption: () => p.enabledForDiskEncryption,
             // Absent means enabled, as in ARM.
-            publicNetworkAccess: p.publicNetworkAccessEnabled === false ? "Disabled" : "Enabled",
-            networkAcls: acls === undefined ? undefined : {
-                defaultAction: acls.defaultAction,
-                bypass: acls.bypass,
-                ipRules: Array.isArray(acls.ipRules) ? acls.ipRules.map((value: unknown) => ({ value })) : [],
-                virtualNetworkRules: Array.isArray(acls.virtualNetworkSubnetIds) ? acls.virtualNetworkSubnetIds.map((id: unknown) => ({ id })) : [],
+            publicNetworkAccess: () => (p.publicNetworkAccessEnabled === false ? "Disabled" : "Enabled"),
+            networkAcls: () => {
+                const acls = p.networkAcls;
+                return acls === undefined ? undefined : lazy({
+                    defaultAction: () => acls.defaultAction,
+                    bypass: () => acls.bypass,
+                    ipRules: () => asList(acls.ipRules).map((value) => ({ value })),
+                    virtualNetworkRules: () => asList(acls.virtualNetworkSubnetIds).map((id) => ({ id })),
+                });
             },
-            accessPolicies: Array.isArray(p.accessPolicies)
+            accessPolicies: () => (Array.isArray(p.accessPolicies)
                 ? p.accessPolicies.map((a: Props) => ({ objectId: a?.objectId, tenantId: a?.tenantId, permissions: classicPermissions(a) }))
-                : undefined,
-            vaultUri: p.vaultUri,
+                : undefined),
+            vaultUri: () => p.vaultUri,
         }),
     });
 }
 
-function classicKey(p: Props): Props {
-    const rp = p.rotationPolicy;
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+function classicRotationPolicy(rp: Props | undefined): Props | undefined {
+    if (rp === undefined) return undefined;
     const actions: Props[] = [];
-    if (rp?.automatic) actions.push({ action: { type: "rotate" }, trigger: definedOnly({ timeAfterCreate: rp.automatic.timeAfterCreation, timeBeforeExpiry: rp.automatic.timeBeforeExpiry }) });
-    if (rp?.notifyBeforeExpiry) actions.push({ action: { type: "notify" }, trigger: { timeBeforeExpiry: rp.notifyBeforeExpiry } });
-    return definedOnly({
-        vaultName: vaultNameOfId(p.keyVaultId),
-        keyName: p.name,
-        keyUri: p.versionlessId,
-        tags: p.tags,
-        properties: definedOnly({
-            kty: p.keyType,
-            keySize: p.keySize,
-            curveName: p.curve,
-            keyOps: p.keyOpts,
+    if (rp.automatic) actions.push({ action: { type: "rotate" }, trigger: lazy({ timeAfterCreate: () => rp.automatic.timeAfterCreation, timeBeforeExpiry: () => rp.automatic.timeBeforeExpiry }) });
+    if (rp.notifyBeforeExpiry) actions.push({ action: { type: "notify" }, trigger: { timeBeforeExpiry: rp.notifyBeforeExpiry } });
+    return { attributes: lazy({ expiryTime: () => rp.expireAfter }), lifetimeActions: actions };
+}
+
+function classicKey(p: Props): Props {
+    return lazy({
+        vaultName: () => vaultNameOfId(p.keyVaultId),
+        keyName: () => p.name,
+        keyUri: () => p.versionlessId,
+        tags: () => p.tags,
+        properties: () => lazy({
+            kty: () => p.keyType,
+            keySize: () => p.keySize,
+            curveName: () => p.curve,
+            keyOps: () => p.keyOpts,
             // A release policy is what makes a key exportable (Secure Key Release).
-            attributes: definedOnly({ expires: unixSeconds(p.expirationDate), exportable: p.releasePolicy === undefined ? undefined : true }),
-            releasePolicy: p.releasePolicy,
-            rotationPolicy: rp === undefined ? undefined : { attributes: definedOnly({ expiryTime: rp.expireAfter }), lifetimeActions: actions },
-            keyUri: p.versionlessId,
+            attributes: () => lazy({ expires: () => unixSeconds(p.expirationDate), exportable: () => (p.releasePolicy === undefined ? undefined : true) }),
+            releasePolicy: () => p.releasePolicy,
+            rotationPolicy: () => classicRotationPolicy(p.rotationPolicy),
+            keyUri: () => p.versionlessId,
         }),
     });
 }
 
 function classicSecret(p: Props): Props {
-    return definedOnly({
-        vaultName: vaultNameOfId(p.keyVaultId),
-        secretName: p.name,
-        tags: p.tags,
-        properties: definedOnly({ contentType: p.contentType, attributes: definedOnly({ expires: unixSeconds(p.expirationDate) }) }),
+    return lazy({
+        vaultName: () => vaultNameOfId(p.keyVaultId),
+        secretName: () => p.name,
+        tags: () => p.tags,
+        properties: () => lazy({ contentType: () => p.contentType, attributes: () => lazy({ expires: () => unixSeconds(p.expirationDate) }) }),
     });
 }
 
@@ -130,7 +147,7 @@ export function canonicalProps(type: string, props: Props): Props {
         case "azure:keyvault/key:Key": return classicKey(props);
         case "azure:keyvault/secret:Secret": return classicSecret(props);
         case "azure:keyvault/accessPolicy:AccessPolicy":
-            return { vaultName: vaultNameOfId(props.keyVaultId), policy: { objectId: props.objectId, tenantId: props.tenantId, permissions: classicPermissions(props) } };
+            return lazy({ vaultName: () => vaultNameOfId(props.keyVaultId), policy: () => ({ objectId: props.objectId, tenantId: props.tenantId, permissions: classicPermissions(props) }) });
         case "azure:privatelink/endpoint:Endpoint":
             return {
                 ...props,
@@ -154,7 +171,12 @@ export function canonicalProps(type: string, props: Props): Props {
                 locations: Array.isArray(props.geoLocations) ? props.geoLocations.map((g: Props) => ({ locationName: g?.location })) : undefined,
             };
         case "azure:authorization/assignment:Assignment":
-            return { ...props, roleDefinitionId: props.roleDefinitionId ?? props.roleDefinitionName };
+            return lazy({
+                scope: () => props.scope,
+                principalId: () => props.principalId,
+                principalType: () => props.principalType,
+                roleDefinitionId: () => props.roleDefinitionId ?? props.roleDefinitionName,
+            });
         default:
             return props;
     }

@@ -193,3 +193,12 @@ describe("vaults, keys and grants declared through other type tokens", () => {
         assert.deepEqual(vs.map((v) => v.policy), ["kv-certificate-max-validity", "kv-certificate-key-type"]);
     });
 });
+
+describe("classic resources during a preview", () => {
+    it("reads a classic secret's fields only when a check asks, so an unknown keyVaultId does not hide its expiry", () => {
+        const props = { name: "s", contentType: "text/plain", expirationDate: "2099-01-01T00:00:00Z" };
+        Object.defineProperty(props, "keyVaultId", { enumerable: true, get: () => { throw new Error("unknown during preview"); } });
+        const vs = runResourcePolicy(policyNamed("kv-secret-max-validity"), { type: "azure:keyvault/secret:Secret", name: "s", props });
+        assert.deepEqual(vs.map((v) => v.policy), ["kv-secret-max-validity"]);
+    });
+});
