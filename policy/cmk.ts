@@ -4,6 +4,7 @@
  * at it as its encryption key, whatever keyOps says: Cosmos DB's keyVaultKeyUri,
  * a storage account's keyVaultProperties, a classic keyVaultKeyId, or any key URI.
  */
+import type { PackConfig } from "./config";
 import { asArray, Props, sameText, StackResource, StackViolation, stackPolicy, TYPES, vaultNameOf, vaultOf } from "./helpers";
 
 /** A key is a CMK when it may wrap other keys. Inputs carry keyOps under `properties`; outputs at the top level too. */
@@ -81,13 +82,18 @@ const RSA_TYPES = ["RSA", "RSA-HSM"];
  * exportable: an exportable key (with a release policy) can leave the HSM, and with it
  * every byte it protects.
  */
-export function checkCmkKeyRsaNonExportable(resources: StackResource[]): StackViolation[] {
+export function checkCmkKeyRsaNonExportable(resources: StackResource[], config: Pick<PackConfig, "minimumRsaKeySize">): StackViolation[] {
     return cmkKeysOf(resources).flatMap(({ key, why }): StackViolation[] => {
         const p: Props = key.props.properties ?? {};
         const kty = p.kty ?? key.props.kty;
         const attributes = p.attributes ?? key.props.attributes ?? {};
         const problems: string[] = [];
         if (!RSA_TYPES.some((t) => sameText(kty, t))) problems.push(`its kty is ${JSON.stringify(kty)}; a CMK must be RSA or RSA-HSM`);
+        // kv-cmk-key-min-size checks keys that declare wrapKey/unwrapKey; this covers the ones recognised by use.
+        const size = p.keySize ?? key.props.keySize;
+        if (!isCmkKey(key.props) && RSA_TYPES.some((t) => sameText(kty, t)) && !(typeof size === "number" && size >= config.minimumRsaKeySize)) {
+            problems.push(`its keySize is ${JSON.stringify(size)}; a CMK needs at least ${config.minimumRsaKeySize} bits`);
+        }
         if (attributes.exportable === true) problems.push("properties.attributes.exportable is true");
         if (p.releasePolicy ?? p.release_policy ?? key.props.releasePolicy) problems.push("it has a release policy, so it can be exported");
         return problems.length === 0 ? [] : [{ urn: key.urn, message: `customer-managed key ${key.name} (${why}): ${problems.join("; ")}` }];
@@ -97,10 +103,11 @@ export function checkCmkKeyRsaNonExportable(resources: StackResource[]): StackVi
 export const cmkPolicies = [
     stackPolicy({
         name: "kv-cmk-key-rsa-non-exportable",
-        description: "Customer-managed keys (by keyOps, or by being another resource's encryption key) are RSA or RSA-HSM and not exportable.",
+        description: "Customer-managed keys (by keyOps, or by being another resource's encryption key) are RSA or RSA-HSM, not exportable, and of the minimum RSA size.",
         enforcementLevel: "mandatory",
         mirrors: "cmkKeyType",
         remediation: "set properties.kty: RSA-HSM (or RSA), drop properties.attributes.exportable and properties.releasePolicy on the key any resource encrypts with",
+        configKeys: ["minimumRsaKeySize"],
         check: checkCmkKeyRsaNonExportable,
     }),
 ];

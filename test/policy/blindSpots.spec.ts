@@ -144,6 +144,13 @@ describe("policy kv-cmk-key-rsa-non-exportable", () => {
         assert.equal(vs.length, 1, describeViolations(vs));
         assert.match(vs[0].message, /used as the encryption key of kvp-cosmos-account/);
     });
+    it("fails a 1024-bit RSA key without keyOps that Cosmos DB encrypts with (kv-cmk-key-min-size sees only keyOps)", () => {
+        const stack = editStack("kvp-cosmos-cmk", (p) => withPath(withPath(p, "properties.keyOps", undefined), "properties.keySize", 1024));
+        const vs = runStack("kv-cmk-key-rsa-non-exportable", stack);
+        assert.equal(vs.length, 1, describeViolations(vs));
+        assert.match(vs[0].message, /keySize is 1024; a CMK needs at least 2048 bits/);
+        assert.deepEqual(runResourcePolicy(policyNamed("kv-cmk-key-min-size"), stack.find((x) => x.name === "kvp-cosmos-cmk")!), []);
+    });
     it("ignores an EC signing key nothing encrypts with", () => {
         const stack = [...compliantStack(), r(KEY, "signer", { ...cmkKeyProps({ kty: "EC", keyOps: ["sign", "verify"] }), keyName: "signer" })];
         assert.deepEqual(runStack("kv-cmk-key-rsa-non-exportable", stack), []);
