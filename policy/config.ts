@@ -1,5 +1,6 @@
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
 import { FORBIDDEN_ROLE_IDS } from "../config/roles";
+import { ACCESS_GRANTING_ROLE_IDS } from "./roles";
 import { TAG_KEYS } from "../config/tags";
 
 /**
@@ -23,8 +24,18 @@ export interface PackConfig {
     recommendedRsaKeySize: number;
     /** Regions resources may be deployed to (`global` is always allowed). */
     allowedLocations: string[];
-    /** Role definition GUIDs never granted at vault, key or Cosmos DB scope. */
+    /** Role definition GUIDs never granted at vault, key or Cosmos DB scope, nor at the resource group or subscription above a vault. */
     forbiddenRoleIds: string[];
+    /** Shortest prefix a vault firewall IPv4 rule may have (a wider rule admits too many strangers). */
+    minimumIpRulePrefixLength: number;
+    /** Longest time from now to a secret's expiry, in days. */
+    maxSecretValidityDays: number;
+    /** Longest time between a key's automatic rotations, in days. */
+    maxKeyRotationDays: number;
+    /** Longest validity of a certificate, in months. */
+    maxCertificateValidityMonths: number;
+    /** Smallest RSA size for certificates (EC certificates are accepted on P-256 and up). */
+    minimumCertificateRsaKeySize: number;
 }
 
 export const ENABLED_FOR_FLAGS = ["enabledForDeployment", "enabledForTemplateDeployment", "enabledForDiskEncryption"] as const;
@@ -42,7 +53,19 @@ export const DEFAULT_CONFIG: Readonly<PackConfig> = Object.freeze({
     recommendedRsaKeySize: 3072,
     // The project's data stays in the EU: the write region and its paired failover region.
     allowedLocations: ["westeurope", "northeurope"],
-    forbiddenRoleIds: Object.keys(FORBIDDEN_ROLE_IDS),
+    // The program's own forbidden roles, plus every role that can write role assignments on a vault.
+    forbiddenRoleIds: [...new Set([...Object.keys(FORBIDDEN_ROLE_IDS), ...Object.keys(ACCESS_GRANTING_ROLE_IDS)])],
+    // A /16 is 65,536 addresses: the largest block one organisation's egress plausibly owns. Anything
+    // wider (a /8, or 0.0.0.0/1 + 128.0.0.0/1) is shared with strangers: every tenant of a cloud or ISP range.
+    minimumIpRulePrefixLength: 16,
+    // Two years: Azure Policy's default is 365 days; a secret that never rotates within two years is a forgotten one.
+    maxSecretValidityDays: 730,
+    // Two years: NIST SP 800-57 caps a symmetric/wrapping key's originator usage period at two years.
+    maxKeyRotationDays: 730,
+    // Twelve months: private-PKI certificates need no longer, and auto-renewal makes short lives free.
+    maxCertificateValidityMonths: 12,
+    // 3072 bits is 128-bit security (NIST SP 800-57); 2048 is 112-bit and disallowed after 2030.
+    minimumCertificateRsaKeySize: 3072,
 });
 
 const tierList = (description: string, def: string[]): PolicyConfigJSONSchema => ({
@@ -79,9 +102,14 @@ export const CONFIG_SCHEMA: Readonly<Record<keyof PackConfig, PolicyConfigJSONSc
         type: "array",
         items: { type: "string", pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$" },
         uniqueItems: true,
-        description: "Role definition GUIDs that must never be assigned at vault, key or Cosmos DB scope.",
+        description: "Role definition GUIDs that must never be assigned at vault, key or Cosmos DB scope, nor at the resource group or subscription above a vault.",
         default: DEFAULT_CONFIG.forbiddenRoleIds,
     },
+    minimumIpRulePrefixLength: { type: "integer", minimum: 8, maximum: 32, description: "Shortest IPv4 prefix (CIDR /n) a vault firewall rule may have.", default: DEFAULT_CONFIG.minimumIpRulePrefixLength },
+    maxSecretValidityDays: { type: "integer", minimum: 1, maximum: 3650, description: "Longest time from now to a secret's expiry, in days.", default: DEFAULT_CONFIG.maxSecretValidityDays },
+    maxKeyRotationDays: { type: "integer", minimum: 28, maximum: 3650, description: "Longest period between a key's automatic rotations, in days.", default: DEFAULT_CONFIG.maxKeyRotationDays },
+    maxCertificateValidityMonths: { type: "integer", minimum: 1, maximum: 120, description: "Longest certificate validity, in months.", default: DEFAULT_CONFIG.maxCertificateValidityMonths },
+    minimumCertificateRsaKeySize: { type: "integer", enum: [...RSA_KEY_SIZES], description: "Smallest RSA size (bits) accepted for certificates.", default: DEFAULT_CONFIG.minimumCertificateRsaKeySize },
 };
 
 /** Thrown when config reaching a policy fails validation (the CLI validates too; tests and other callers may not). */
@@ -119,8 +147,20 @@ export function resolveConfig(policy: string, raw: Record<string, unknown> | und
                 }
                 cfg.allowedEnabledForFlags = value as EnabledForFlag[];
                 break;
+            case "minimumIpRulePrefixLength":
+            case "maxSecretValidityDays":
+            case "maxKeyRotationDays":
+            case "maxCertificateValidityMonths": {
+                const { minimum, maximum } = CONFIG_SCHEMA[key] as { minimum: number; maximum: number };
+                if (typeof value !== "number" || !Number.isInteger(value) || value < minimum || value > maximum) {
+                    throw new PolicyConfigError(policy, key, value, `must be a whole number from ${minimum} to ${maximum}`);
+                }
+                cfg[key] = value;
+                break;
+            }
             case "minimumRsaKeySize":
             case "recommendedRsaKeySize":
+            case "minimumCertificateRsaKeySize":
                 if (!(RSA_KEY_SIZES as readonly unknown[]).includes(value)) throw new PolicyConfigError(policy, key, value, `allowed: ${RSA_KEY_SIZES.join(", ")}`);
                 cfg[key] = value as number;
                 break;

@@ -3,9 +3,14 @@ import type {
 } from "@pulumi/policy";
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
 import { CONFIG_SCHEMA, PackConfig, resolveConfig } from "./config";
+import { canonicalProps, canonicalStack, canonicalType } from "./resources";
 import { MIRRORS, MirroredRule } from "./rules";
 
-/** Resource type tokens the pack inspects (azure-native v3, plus the classic certificate). */
+/**
+ * Canonical resource type tokens the pack inspects (azure-native v3, plus the classic
+ * certificate, which azure-native lacks). API-versioned and classic tokens are mapped
+ * onto these, with their properties, by resources.ts before any check runs.
+ */
 export const TYPES = {
     vault: "azure-native:keyvault:Vault",
     key: "azure-native:keyvault:Key",
@@ -111,9 +116,10 @@ export function resourcePolicy(spec: ResourcePolicySpec): PackResourcePolicy {
         ...policyFields(spec),
         types: spec.types,
         validateResource: (args, reportViolation) => {
-            if (!spec.types.includes("*") && !spec.types.includes(args.type)) return;
+            const type = canonicalType(args.type);
+            if (!spec.types.includes("*") && !spec.types.includes(type)) return;
             const config = resolveConfig(spec.name, args.getConfig<Record<string, unknown>>());
-            for (const problem of spec.check(args.props, { type: args.type, urn: args.urn, name: args.name, config })) {
+            for (const problem of spec.check(canonicalProps(args.type, args.props), { type, urn: args.urn, name: args.name, config })) {
                 reportViolation(`${problem}. ${steps}`);
             }
         },
@@ -126,7 +132,7 @@ export function stackPolicy(spec: StackPolicySpec): PackStackPolicy {
         ...policyFields(spec),
         validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
             const config = resolveConfig(spec.name, args.getConfig<Record<string, unknown>>());
-            for (const v of spec.check(args.resources, config)) reportViolation(`${v.message}. ${steps}`, v.urn);
+            for (const v of spec.check(canonicalStack(args.resources), config)) reportViolation(`${v.message}. ${steps}`, v.urn);
         },
     };
 }
@@ -191,10 +197,11 @@ export function vaultNameOf(vault: Pick<StackResource, "props">): string | undef
  */
 export function vaultOf(child: StackResource, vaults: StackResource[]): StackResource | undefined {
     const byName = (name: unknown) => typeof name === "string" ? vaults.find((v) => vaultNameOf(v)?.toLowerCase() === name.toLowerCase()) : undefined;
-    const uri = child.props.keyUri ?? child.props.properties?.keyUri ?? child.props.secretUri ?? child.props.properties?.secretUri;
+    const uri = child.props.keyUri ?? child.props.properties?.keyUri ?? child.props.secretUri ?? child.props.properties?.secretUri ?? child.props.versionlessId;
     const host = typeof uri === "string" ? /^https:\/\/([^.]+)\.vault\./i.exec(uri)?.[1] : undefined;
     return byName(child.props.vaultName)
         ?? byName(host)
+        ?? byName(armNameOf(child.props.keyVaultId, "Microsoft.KeyVault/vaults"))
         ?? child.propertyDependencies?.vaultName?.find((d) => d.type === TYPES.vault)
         ?? child.dependencies.find((d) => d.type === TYPES.vault);
 }

@@ -1,15 +1,8 @@
+import { isCmkKey } from "./cmk";
 import { asArray, CheckContext, Props, resourcePolicy, sameText, TYPES } from "./helpers";
 
-const keyProps = (props: Props): Props => props.properties ?? {};
 
-/**
- * A key that wraps other keys is a customer-managed key (CMK). Inputs carry keyOps
- * under `properties`; outputs (what stack checks see) carry them at the top level.
- */
-export function isCmkKey(props: Props): boolean {
-    const ops = asArray<unknown>(props.properties?.keyOps ?? props.keyOps);
-    return ops.some((op) => sameText(op, "wrapKey") || sameText(op, "unwrapKey"));
-}
+const keyProps = (props: Props): Props => props.properties ?? {};
 
 const isRsa = (kty: unknown) => sameText(kty, "RSA") || sameText(kty, "RSA-HSM");
 
@@ -27,6 +20,38 @@ export function checkKeyRotationPolicy(props: Props): string[] {
     if (rotate.length === 0) return ["properties.rotationPolicy has no lifetime action of type Rotate"];
     const triggered = rotate.some((a) => typeof a.trigger?.timeAfterCreate === "string" || typeof a.trigger?.timeBeforeExpiry === "string");
     return triggered ? [] : ["properties.rotationPolicy's Rotate action has no trigger (timeAfterCreate or timeBeforeExpiry)"];
+}
+
+/**
+ * Days in an ISO 8601 duration as Key Vault writes them (P90D, P2Y, P18M, P1Y6M, P4W);
+ * months count 30 days and years 365, Key Vault's own approximation.
+ */
+export function durationDays(d: unknown): number | undefined {
+    if (typeof d !== "string") return undefined;
+    const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$/i.exec(d.trim());
+    if (!m || m.slice(1).every((g) => g === undefined)) return undefined;
+    const [y, mo, w, days] = m.slice(1).map((g) => Number(g ?? 0));
+    return y * 365 + mo * 30 + w * 7 + days;
+}
+
+/**
+ * The longest a key version lives before the policy rotates it: timeAfterCreate, or
+ * (for a timeBeforeExpiry trigger) the version's expiryTime less that lead time.
+ */
+export function checkKeyRotationMaxPeriod(props: Props, ctx: CheckContext): string[] {
+    const policy = keyProps(props).rotationPolicy;
+    const max = ctx.config.maxKeyRotationDays;
+    const rotate = asArray<Props>(policy?.lifetimeActions).filter((a) => sameText(a?.action?.type, "rotate"));
+    if (rotate.length === 0) return []; // kv-key-rotation-policy reports a key that never rotates
+    const expiry = durationDays(policy?.attributes?.expiryTime);
+    const periods = rotate.map((a): { text: string; days: number | undefined } => {
+        if (a.trigger?.timeAfterCreate !== undefined) return { text: `timeAfterCreate ${String(a.trigger.timeAfterCreate)}`, days: durationDays(a.trigger.timeAfterCreate) };
+        const before = durationDays(a.trigger?.timeBeforeExpiry);
+        return { text: `expiryTime ${String(policy?.attributes?.expiryTime)} less timeBeforeExpiry ${String(a.trigger?.timeBeforeExpiry)}`, days: expiry !== undefined && before !== undefined ? expiry - before : undefined };
+    });
+    const shortest = periods.filter((p) => p.days !== undefined).sort((a, b) => a.days! - b.days!)[0];
+    if (!shortest) return [`the rotation period (${periods.map((p) => p.text).join("; ")}) is not an ISO 8601 duration in days, weeks, months or years`];
+    return shortest.days! <= max ? [] : [`the key rotates every ${shortest.days} days (${shortest.text}); the longest allowed period is ${max} days`];
 }
 
 function rsaSizeProblem(props: Props, ctx: CheckContext, min: number, label: string): string[] {
@@ -58,6 +83,16 @@ export const keyPolicies = [
         mirrors: "keyRotation",
         remediation: "set properties.rotationPolicy with lifetimeActions [{ action: { type: 'rotate' }, trigger: { timeAfterCreate: 'P180D' } }, { action: { type: 'notify' }, trigger: { timeBeforeExpiry: 'P30D' } }] and attributes.expiryTime",
         check: checkKeyRotationPolicy,
+    }),
+    resourcePolicy({
+        name: "kv-key-rotation-max-period",
+        description: "Key Vault keys rotate at least every maxKeyRotationDays (730 days by default).",
+        enforcementLevel: "mandatory",
+        types: [TYPES.key],
+        mirrors: "keyMaxRotation",
+        remediation: "set the Rotate action's trigger.timeAfterCreate to P730D or less (stack config cosmos.keyRotationDays), or shorten rotationPolicy.attributes.expiryTime",
+        configKeys: ["maxKeyRotationDays"],
+        check: checkKeyRotationMaxPeriod,
     }),
     resourcePolicy({
         name: "kv-cmk-key-min-size",

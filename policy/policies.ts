@@ -1,8 +1,10 @@
 import { accessPolicyPolicies } from "./accessPolicies";
 import { certificatePolicies } from "./certificates";
+import { cmkPolicies } from "./cmk";
 import { cosmosPolicies } from "./cosmos";
 import type { PackPolicy } from "./helpers";
 import { keyPolicies } from "./keys";
+import { networkPolicies } from "./network";
 import { platformPolicies } from "./platform";
 import { roleAssignmentPolicies } from "./roleAssignments";
 import { secretPolicies } from "./secrets";
@@ -15,8 +17,10 @@ export const POLICY_PACK_NAME = "keyvault-baseline";
 /** Every policy in the pack, in the order the README's table lists them. */
 export const ALL_POLICIES: readonly PackPolicy[] = [
     ...vaultPolicies,
+    ...networkPolicies,
     ...accessPolicyPolicies,
     ...stackPolicies,
+    ...cmkPolicies,
     ...keyPolicies,
     ...secretPolicies,
     ...cosmosPolicies,

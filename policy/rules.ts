@@ -32,6 +32,15 @@ export const MIRRORS = {
     appServiceMinTls: "PSRule Azure.AppService.MinTLS; Checkov CKV_AZURE_15",
     eventGridDeadLetter: "Event Grid delivery guidance (dead-letter undeliverable events); no PSRule, Checkov or Azure Policy rule covers subscriptions",
     privateEndpointGroupId: "Key Vault private link: the only sub-resource (group id) of Microsoft.KeyVault/vaults is 'vault'; no PSRule, Checkov or Azure Policy rule checks it",
+    privilegedRolesAbove: "PSRule Azure.RBAC.LimitOwner (limit Owner assignments at subscription scope); Key Vault's RBAC guidance: a role with Microsoft.Authorization/roleAssignments/write at a resource group or subscription can grant itself data access to every vault below it",
+    principalType: "Azure RBAC guidance (set principalType on every role assignment); no PSRule, Checkov or Azure Policy rule checks it",
+    firewallAllowAll: "PSRule Azure.KeyVault.Firewall; Checkov CKV_AZURE_109 (an allow-all rule defeats default deny); Azure Policy 55615ac9-af46-4a59-874e-391cc3dfb490 (Azure Key Vault should have firewall enabled)",
+    privateLink: "Azure Policy a6abeaec-4d90-4a02-805f-6b26c4d3fbe9 (Azure Key Vaults should use private link) and 405c5871-3e91-4644-8a63-58e19d68ff5b (Azure Key Vault should disable public network access); Checkov CKV_AZURE_189",
+    cmkKeyType: "Azure Policy 75c4f823-d65c-4f29-a733-01d0077fdbcb (Keys should be the specified cryptographic type RSA or EC); Cosmos DB, Storage and SQL accept only RSA/RSA-HSM keys as CMKs, and an exportable key can leave the HSM",
+    secretMaxValidity: "Azure Policy 342e8053-e12e-4c44-be01-c3c2f318400f (Secrets should have the specified maximum validity period)",
+    keyMaxRotation: "Azure Policy d8cf8476-a2ec-4916-896e-992351803c44 (Keys should have a rotation policy ensuring that their rotation is scheduled within the specified number of days after creation) and 49a22571-d204-4c91-a7b6-09b1a586fbc9 (Keys should have the specified maximum validity period)",
+    certificateValidity: "Azure Policy 0a075868-4c26-42ef-914c-5bc007359560 (Certificates should have the specified maximum validity period)",
+    certificateKey: "Azure Policy 1151cede-290b-4ba0-8b38-0ad145ac888f (Certificates should use allowed key types) and cee51871-e572-4576-855c-047c820360f0 (Certificates using RSA cryptography should have the specified minimum key size)",
 } as const;
 
 export type MirroredRule = keyof typeof MIRRORS;

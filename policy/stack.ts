@@ -1,5 +1,6 @@
-import { isCmkKey } from "./keys";
-import { armNameOf, asArray, Props, sameText, StackResource, StackViolation, stackPolicy, TYPES, vaultNameOf, vaultOf } from "./helpers";
+import { cmkKeysOf } from "./cmk";
+import type { PackConfig } from "./config";
+import { armNameOf, asArray, isProdTier, Props, sameText, StackResource, StackViolation, stackPolicy, TYPES, vaultNameOf, vaultOf } from "./helpers";
 import { privateLinkConnectionsOf } from "./platform";
 
 const ofType = (resources: StackResource[], type: string) => resources.filter((r) => r.type === type);
@@ -48,16 +49,16 @@ export function checkVaultDiagnostics(resources: StackResource[]): StackViolatio
 export function checkCmkVaultPurgeProtection(resources: StackResource[]): StackViolation[] {
     const vaults = ofType(resources, TYPES.vault);
     const offenders = new Map<string, { vault: StackResource; keys: string[] }>();
-    for (const key of ofType(resources, TYPES.key).filter((k) => isCmkKey(k.props))) {
+    for (const { key, why } of cmkKeysOf(resources)) {
         const vault = vaultOf(key, vaults);
         if (!vault || vault.props.properties?.enablePurgeProtection === true) continue;
         const entry = offenders.get(vault.urn) ?? { vault, keys: [] };
-        entry.keys.push(key.name);
+        entry.keys.push(`${key.name} (${why})`);
         offenders.set(vault.urn, entry);
     }
     return [...offenders.values()].map(({ vault, keys }) => ({
         urn: vault.urn,
-        message: `vault ${vaultNameOf(vault) ?? vault.name} holds customer-managed key(s) ${keys.join(", ")} (wrapKey/unwrapKey) but properties.enablePurgeProtection is ${JSON.stringify(vault.props.properties?.enablePurgeProtection)}`,
+        message: `vault ${vaultNameOf(vault) ?? vault.name} holds customer-managed key(s) ${keys.join(", ")} but properties.enablePurgeProtection is ${JSON.stringify(vault.props.properties?.enablePurgeProtection)}`,
     }));
 }
 
@@ -91,6 +92,41 @@ export function checkPrivateEndpointVaultPublicAccess(resources: StackResource[]
         }));
 }
 
+/**
+ * A vault that holds only customer-managed keys and whose firewall admits nothing but
+ * trusted Azure services (Deny, no IP or subnet rule, bypass AzureServices). Cosmos DB
+ * reaches its key only as a trusted service, which a private endpoint cannot carry
+ * (docs/decisions/cmk-vault-network.md), so such a vault keeps its public endpoint.
+ */
+function isDedicatedCmkVault(vault: StackResource, resources: StackResource[], vaults: StackResource[]): boolean {
+    const acls = vault.props.properties?.networkAcls ?? {};
+    const closed = sameText(acls.defaultAction, "Deny") && sameText(acls.bypass, "AzureServices")
+        && asArray(acls.ipRules).length === 0 && asArray(acls.virtualNetworkRules).length === 0;
+    if (!closed) return false;
+    const cmkUrns = new Set(cmkKeysOf(resources).map(({ key }) => key.urn));
+    const contents = resources.filter((r) => [TYPES.key, TYPES.secret, TYPES.certificate].includes(r.type as never) && vaultOf(r, vaults)?.urn === vault.urn);
+    return contents.length > 0 && contents.every((r) => cmkUrns.has(r.urn));
+}
+
+/**
+ * A production vault is reached through a private endpoint in the same stack. Public
+ * access on a vault that has one is kv-public-access-private-endpoint's finding; this
+ * one reports the vault that has none, and says whether its public endpoint is open.
+ */
+export function checkProdVaultPrivateEndpoint(resources: StackResource[], config: PackConfig): StackViolation[] {
+    const vaults = ofType(resources, TYPES.vault);
+    const served = new Set(ofType(resources, TYPES.privateEndpoint).flatMap((pe) => endpointVaults(pe, vaults).map((v) => v.urn)));
+    return vaults
+        .filter((v) => isProdTier(v.props, v.urn, config) && !served.has(v.urn) && !isDedicatedCmkVault(v, resources, vaults))
+        .map((vault) => {
+            const access = vault.props.properties?.publicNetworkAccess;
+            return {
+                urn: vault.urn,
+                message: `production vault ${vaultNameOf(vault) ?? vault.name} has no private endpoint in the stack and properties.publicNetworkAccess is ${JSON.stringify(access)}${sameText(access, "Disabled") ? "" : " (absent means Enabled): it is reachable from the internet"}`,
+            };
+        });
+}
+
 const HSM_TYPES = ["RSA-HSM", "EC-HSM"];
 
 /** On a premium vault the HSM key types are available, so software keys are a choice, not a limit. */
@@ -118,7 +154,7 @@ export const stackPolicies = [
     }),
     stackPolicy({
         name: "kv-purge-protection-cmk",
-        description: "Any key vault holding a customer-managed key (wrapKey/unwrapKey) has purge protection enabled.",
+        description: "Any key vault holding a customer-managed key (wrapKey/unwrapKey, or any key another resource encrypts with) has purge protection enabled.",
         enforcementLevel: "mandatory",
         mirrors: "purgeProtection",
         remediation: "set properties.enablePurgeProtection: true on the CMK vault (CosmosCmk requires it), whatever the tier",
@@ -131,6 +167,15 @@ export const stackPolicies = [
         mirrors: "publicNetworkAccess",
         remediation: "set properties.publicNetworkAccess: Disabled on the vault the private endpoint targets",
         check: checkPrivateEndpointVaultPublicAccess,
+    }),
+    stackPolicy({
+        name: "kv-prod-private-endpoint",
+        description: "Key vaults in a production tier are served by a private endpoint in the stack (a dedicated CMK vault open only to trusted services excepted).",
+        enforcementLevel: "mandatory",
+        mirrors: "privateLink",
+        remediation: "set stack config privateEndpoint (the platform profile's tiers.prod.privateEndpoint for server-made environments); the vault's publicNetworkAccess then defaults to Disabled",
+        configKeys: ["prodTierNames", "tierTagKey"],
+        check: checkProdVaultPrivateEndpoint,
     }),
     stackPolicy({
         name: "kv-premium-vault-hsm-keys",

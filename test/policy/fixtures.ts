@@ -13,7 +13,8 @@ export const APP_VAULT_ID = `${RG}/providers/Microsoft.KeyVault/vaults/kv-kvp-pr
 export const CMK_VAULT_ID = `${RG}/providers/Microsoft.KeyVault/vaults/kv-kvp-prod-cmk`;
 export const COSMOS_ID = `${RG}/providers/Microsoft.DocumentDB/databaseAccounts/cosmos-kvp-prod`;
 export const WORKSPACE_ID = `${RG}/providers/Microsoft.OperationalInsights/workspaces/log-kvp-prod`;
-const IN_A_YEAR = 1_900_000_000;
+/** A year from now: expiries are bounded from the present (kv-secret-max-validity). */
+const IN_A_YEAR = Math.floor(Date.now() / 1000) + 365 * 86_400;
 
 export const roleDefinition = (guid: string) => `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
 
@@ -108,6 +109,7 @@ export function certificateProps(extra: Props = {}): Props {
             issuerParameters: { name: "Self" },
             keyProperties: { exportable: true, keyType: "RSA", keySize: 3072, reuseKey: false },
             secretProperties: { contentType: "application/x-pkcs12" },
+            x509CertificateProperties: { subject: "CN=api.example.com", validityInMonths: 12, keyUsages: ["digitalSignature", "keyEncipherment"] },
             lifetimeActions: [
                 { action: { actionType: "AutoRenew" }, trigger: { lifetimePercentage: 80 } },
                 { action: { actionType: "EmailContacts" }, trigger: { daysBeforeExpiry: 60 } },

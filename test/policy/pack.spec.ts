@@ -59,8 +59,9 @@ describe("the policy pack as a whole", () => {
         assert.deepEqual(Object.keys(policyNamed("cosmos-public-network-access").configSchema!.properties).sort(), ["devTierNames", "prodTierNames", "tierTagKey"]);
     });
 
-    it("forbids by default the same role ids the role table forbids", () => {
-        assert.deepEqual([...DEFAULT_CONFIG.forbiddenRoleIds].sort(), Object.keys(FORBIDDEN_ROLE_IDS).sort());
+    it("forbids by default the role ids the role table forbids, plus every role that can assign roles on a vault", () => {
+        const granting = ["8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", "f58310d9-a9f6-439a-9e8d-f62e7b41a168", "8b54135c-b56d-4d72-a534-26097cfdc8d8"];
+        assert.deepEqual([...DEFAULT_CONFIG.forbiddenRoleIds].sort(), [...new Set([...Object.keys(FORBIDDEN_ROLE_IDS), ...granting])].sort());
     });
 
     it("documents every policy in policy/README.md with its enforcement level", () => {

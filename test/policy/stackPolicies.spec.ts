@@ -72,9 +72,15 @@ describe("policy kv-purge-protection-cmk", () => {
             .map((r) => ({ ...r, dependencies: [] }));
         assert.equal(run("kv-purge-protection-cmk", stack).length, 1);
     });
-    it("ignores a vault without purge protection whose keys only sign", () => {
-        const stack = edit("kvp-cosmos-cmk", (p) => withPath(p, "properties.keyOps", ["sign", "verify"]), edit("kvp-cmk-vault", dropPurge));
+    it("ignores a vault without purge protection whose keys only sign and encrypt nothing", () => {
+        const stack = without("kvp-cosmos-account", edit("kvp-cosmos-cmk", (p) => withPath(p, "properties.keyOps", ["sign", "verify"]), edit("kvp-cmk-vault", dropPurge)));
         assert.deepEqual(run("kv-purge-protection-cmk", stack), []);
+    });
+    it("recognises a key declared without keyOps as a CMK when Cosmos DB encrypts with it", () => {
+        const stack = edit("kvp-cosmos-cmk", (p) => withPath(p, "properties.keyOps", undefined), edit("kvp-cmk-vault", dropPurge));
+        const vs = run("kv-purge-protection-cmk", stack);
+        assert.equal(vs.length, 1, describeViolations(vs));
+        assert.match(vs[0].message, /kvp-cosmos-cmk \(used as the encryption key of kvp-cosmos-account\)/);
     });
 });
 

@@ -126,6 +126,26 @@ describe("the real stacks under the policy pack", function () {
             assert.deepEqual(mandatoryIds(evaluate(broken)), ["cosmos-cmk-versionless-key"]);
         });
 
+        it("prod with an RSA 2048 certificate fails kv-certificate-key-type", () => {
+            const rs = recorded("prod");
+            const broken = mutate(rs, one(rs, "azure:keyvault/certificate:Certificate"), (p) => withPath(p, "certificatePolicy.keyProperties.keySize", 2048));
+            assert.deepEqual(mandatoryIds(evaluate(broken)), ["kv-certificate-key-type"]);
+        });
+
+        it("staging with the CMK key's keyOps dropped and purge protection off still fails kv-purge-protection-cmk (Cosmos DB encrypts with it)", () => {
+            const rs = recorded("staging");
+            const noOps = mutate(rs, one(rs, KEY, isCmkKey), (p) => withPath(p, "properties.keyOps", undefined));
+            const broken = mutate(noOps, one(noOps, VAULT, (r) => !isAppVault(r)), (p) => withPath(p, "properties.enablePurgeProtection", undefined));
+            assert.deepEqual(mandatoryIds(evaluate(broken)), ["kv-purge-protection-cmk"]);
+        });
+
+        it("prod with the app vault's private endpoint removed and public access on fails kv-prod-private-endpoint", () => {
+            const rs = recorded("prod");
+            const open = mutate(rs, one(rs, VAULT, isAppVault), (p) => withPath(p, "properties.publicNetworkAccess", "Enabled"))
+                .filter((r) => r.type !== "azure-native:network:PrivateEndpoint");
+            assert.deepEqual(mandatoryIds(evaluate(open)), ["kv-prod-private-endpoint"]);
+        });
+
         it("dev without the app vault's diagnostic setting fails kv-diagnostic-audit-logs", () => {
             const rs = recorded("dev");
             const vault = one(rs, VAULT, isAppVault);
@@ -153,6 +173,21 @@ describe("the real stacks under the policy pack", function () {
         it("staging in eastus fails allowed-locations", async () => {
             const rec = await runStack("staging", (raw) => { raw.location = "eastus"; });
             assert.deepEqual(mandatoryIds(evaluate(rec.resources)), ["allowed-locations"]);
+        });
+
+        it("dev with a /12 firewall rule (the stack config admits down to /8) fails kv-firewall-no-allow-all", async () => {
+            const rec = await runStack("dev", (raw) => { raw.allowedIpRanges = ["20.0.0.0/12"]; });
+            assert.deepEqual(mandatoryIds(evaluate(rec.resources)), ["kv-firewall-no-allow-all"]);
+        });
+
+        it("prod with a 36-month certificate fails kv-certificate-max-validity (the classic-provider certificate is checked)", async () => {
+            const rec = await runStack("prod", (raw) => { (raw.certificates as Array<Record<string, unknown>>)[0].validityMonths = 36; });
+            assert.deepEqual(mandatoryIds(evaluate(rec.resources)), ["kv-certificate-max-validity"]);
+        });
+
+        it("prod with a CMK rotated every three years fails kv-key-rotation-max-period", async () => {
+            const rec = await runStack("prod", (raw) => { Object.assign(raw.cosmos as Record<string, unknown>, { keyExpiryDays: 1460, keyRotationDays: 1095 }); });
+            assert.deepEqual(mandatoryIds(evaluate(rec.resources)), ["kv-key-rotation-max-period"]);
         });
 
         it("prod with a 2048-bit CMK passes the minimum but draws the advisory kv-cmk-key-recommended-size", async () => {
