@@ -57,7 +57,6 @@ export function ipRuleProblem(value: string): string | undefined {
     if (addr === undefined) return "must be an IPv4 address or CIDR range such as 203.0.113.0/24";
     const prefix = m[2] === undefined ? 32 : Number(m[2]);
     if (prefix > 32) return "has a prefix length above 32";
-    if (prefix < 8) return "is wider than /8, which would make the deny-by-default firewall meaningless";
     const hostBits = 32 - prefix;
     if (hostBits > 0 && addr % 2 ** hostBits !== 0) {
         return `has host bits set; the network address for /${prefix} is ${intToIpv4(addr - (addr % 2 ** hostBits))}/${prefix}`;
@@ -65,6 +64,7 @@ export function ipRuleProblem(value: string): string | undefined {
     for (const [base, p, label] of NON_PUBLIC_V4) {
         if (inRange(addr, base, p)) return `is a ${label} address; Key Vault firewall rules only match public IPv4 sources`;
     }
+    if (prefix < 16) return "is wider than /16: a wider range is shared with other customers of a cloud or ISP, which would make the deny-by-default firewall meaningless (the policy pack refuses it too)";
     return undefined;
 }
 

@@ -38,7 +38,7 @@ describe("environment spec validation", () => {
         ["a missing team", (({ team: _t, ...rest }) => rest)(validSpec()), "team", /required/],
         ["a private IP range", validSpec({ network: { allowedIpRanges: ["10.0.0.0/8"] } }), "network.allowedIpRanges[0]", /private/],
         ["a CIDR with host bits", validSpec({ network: { allowedIpRanges: ["203.0.113.7/24"] } }), "network.allowedIpRanges[0]", /host bits/],
-        ["a range wider than /8", validSpec({ network: { allowedIpRanges: ["52.0.0.0/6"] } }), "network.allowedIpRanges[0]", /wider than \/8/],
+        ["a range wider than /16", validSpec({ network: { allowedIpRanges: ["52.0.0.0/12"] } }), "network.allowedIpRanges[0]", /wider than \/16/],
         ["a subnet id that is not an ARM subnet id", validSpec({ network: { allowedSubnetIds: ["subnet-1"] } }), "network.allowedSubnetIds[0]", /ARM subnet id/],
         ["an unknown network field", validSpec({ network: { publicAccess: true } }), "network.publicAccess", /not a known field/],
         ["a principal id that is not a GUID", validSpec({ access: [{ principalId: "alice", principalType: "User", role: "reader" }] }), "access[0].principalId", /GUID/],

@@ -175,9 +175,11 @@ describe("the real stacks under the policy pack", function () {
             assert.deepEqual(mandatoryIds(evaluate(rec.resources)), ["allowed-locations"]);
         });
 
-        it("dev with a /12 firewall rule (the stack config admits down to /8) fails kv-firewall-no-allow-all", async () => {
-            const rec = await runStack("dev", (raw) => { raw.allowedIpRanges = ["20.0.0.0/12"]; });
-            assert.deepEqual(mandatoryIds(evaluate(rec.resources)), ["kv-firewall-no-allow-all"]);
+        it("dev with a /12 firewall rule (refused by the stack config too; here edited into the program's inputs) fails kv-firewall-no-allow-all", async () => {
+            const rec = (await runStack("dev")).resources;
+            const vault = one(rec, VAULT, isAppVault);
+            const broken = mutate(rec, vault, (p) => ({ ...p, properties: { ...p.properties, networkAcls: { ...p.properties.networkAcls, ipRules: [{ value: "20.0.0.0/12" }] } } }));
+            assert.deepEqual(mandatoryIds(evaluate(broken)), ["kv-firewall-no-allow-all"]);
         });
 
         it("prod with a 36-month certificate fails kv-certificate-max-validity (the classic-provider certificate is checked)", async () => {
