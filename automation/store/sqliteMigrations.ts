@@ -85,4 +85,13 @@ export const MIGRATIONS: readonly Migration[] = [
             CREATE INDEX idempotency_by_age ON idempotency (created_at);
         `,
     },
+    {
+        version: 2,
+        name: "environments by status, and by team and status, in name order",
+        // See the PostgreSQL store's migration 3: a filtered list page reads only the rows it returns.
+        sql: `
+            CREATE INDEX environments_by_team_status ON environments (team, status, name);
+            CREATE INDEX environments_by_status ON environments (status, name);
+        `,
+    },
 ];
