@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Client, escapeIdentifier } from "pg";
 import { createPostgresStore } from "../automation/store/postgres";
+import { BENCH_SPEC, stdoutLines } from "./shared";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/test`;
 const FOLLOWERS = Number(process.env.BENCH_FOLLOWERS ?? 1_000);
@@ -34,12 +35,6 @@ const TOKEN = "bench-events-admin-token-0123456789";
 const REPLICA = "bench-events-api";
 const REPO = path.resolve(__dirname, "..");
 const GOAL = { p99Ms: 250, rssMb: 150, connections: POOL + 1 };
-const SPEC = {
-    tier: "dev", location: "westeurope", team: "bench",
-    network: { allowedIpRanges: ["203.0.113.0/24"], allowedSubnetIds: [] },
-    access: [{ principalId: "3fa85f64-5717-4562-b3fc-2c963f66afa6", principalType: "Group", role: "secrets-user" }],
-    alerts: { emails: ["bench@example.com"] },
-};
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -95,16 +90,6 @@ function rssMb(pid: number): number {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 }
 
-function lines(child: ChildProcess, onLine: (line: string) => void): void {
-    let buffered = "";
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-        buffered += chunk;
-        const parts = buffered.split("\n");
-        buffered = parts.pop()!;
-        for (const l of parts) onLine(l);
-    });
-}
-
 async function main(): Promise<void> {
     console.log(`bench:events — ${FOLLOWERS} SSE followers over ${OPERATIONS} running operations, one API replica (pool ${POOL}), ${WORKERS} worker processes, PostgreSQL; node ${process.version}`);
     const schema = `kvp_bench_events_${randomBytes(4).toString("hex")}`;
@@ -118,7 +103,7 @@ async function main(): Promise<void> {
         const ids: string[] = [];
         await store.transaction(async (tx) => {
             for (let i = 0; i < OPERATIONS; i++) {
-                await tx.upsertEnvironment({ name: `events-env-${i}`, team: "bench", spec: SPEC, specHash: "h", status: "ready", expiresAt: null, now: at });
+                await tx.upsertEnvironment({ name: `events-env-${i}`, team: "bench", spec: BENCH_SPEC, specHash: "h", status: "ready", expiresAt: null, now: at });
                 const { operation } = await tx.enqueueOperation({ id: `events-op-${i}`, environment: `events-env-${i}`, team: "bench", kind: "preview", requestedBy: "token:bench", maxAttempts: 1, now: at });
                 ids.push(operation.id);
             }
@@ -136,7 +121,7 @@ async function main(): Promise<void> {
         });
         children.push(api);
         const base = await new Promise<string>((resolve, reject) => {
-            lines(api, (l) => {
+            stdoutLines(api, (l) => {
                 const m = /listening on (http:\/\/[^ "]+)/.exec(l);
                 if (m) resolve(m[1]);
             });
@@ -178,7 +163,7 @@ async function main(): Promise<void> {
                 },
             });
             children.push(worker);
-            lines(worker, () => undefined);
+            stdoutLines(worker, () => undefined);
         }
         const followers = await Promise.all(following);
         clearInterval(sampler);

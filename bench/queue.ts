@@ -28,17 +28,12 @@ import { sha256Hex } from "../automation/settings";
 import { SqliteStore } from "../automation/store/sqlite";
 import { Worker } from "../automation/worker/worker";
 import { StampingEngine } from "./opsWorker";
+import { BENCH_SPEC, stdoutLines } from "./shared";
 
 const REQUESTS = Number(process.env.BENCH_QUEUE_REQUESTS ?? 200);
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/test`;
 const TOKEN = "bench-queue-admin-token-0123456789";
 const REPO = path.resolve(__dirname, "..");
-const SPEC = {
-    tier: "dev", location: "westeurope", team: "bench",
-    network: { allowedIpRanges: ["203.0.113.0/24"], allowedSubnetIds: [] },
-    access: [{ principalId: "3fa85f64-5717-4562-b3fc-2c963f66afa6", principalType: "Group", role: "secrets-user" }],
-    alerts: { emails: ["bench@example.com"] },
-};
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -68,7 +63,7 @@ async function handOffs(base: string, starts: Starts): Promise<number[]> {
     // A few unmeasured requests first: the first statement of each kind is parsed and planned.
     for (let i = -5; i < REQUESTS; i++) {
         const res = await fetch(`${base}/v1/environments/queue-${randomBytes(4).toString("hex")}`, {
-            method: "PUT", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(SPEC),
+            method: "PUT", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(BENCH_SPEC),
         });
         const acceptedAt = now();
         const text = await res.text();
@@ -110,16 +105,6 @@ async function embedded(): Promise<number[]> {
     }
 }
 
-function lines(child: ChildProcess, onLine: (line: string) => void): void {
-    let buffered = "";
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-        buffered += chunk;
-        const parts = buffered.split("\n");
-        buffered = parts.pop()!;
-        for (const l of parts) onLine(l);
-    });
-}
-
 function stop(child: ChildProcess): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
@@ -143,7 +128,7 @@ async function postgres(): Promise<number[]> {
         });
         children.push(api);
         const url = await new Promise<string>((resolve, reject) => {
-            lines(api, (l) => {
+            stdoutLines(api, (l) => {
                 const m = /listening on (http:\/\/[^ ]+)/.exec(l);
                 if (m) resolve(m[1]);
             });
@@ -158,7 +143,7 @@ async function postgres(): Promise<number[]> {
         });
         children.push(worker);
         await new Promise<void>((resolve, reject) => {
-            lines(worker, (l) => {
+            stdoutLines(worker, (l) => {
                 if (l === "ready") return resolve();
                 if (l.startsWith("{")) {
                     const { start, at } = JSON.parse(l) as { start: string; at: number };
