@@ -1,31 +1,34 @@
 /**
- * npm run bench:ops — queue throughput across worker processes on PostgreSQL.
- * 200 operations (previews and refreshes) over 40 environments, each taking 200 ms in
- * the engine test double, run by 1, 2 and 4 worker processes (bench/opsWorker.ts:
- * createPostgresStore + Worker + TestDoubleEngine). Each process runs at most
- * BENCH_WORKER_CONCURRENCY (4) operations at once; the global cap (64) is set high so it
- * never binds. Prints makespan, operations/s and the scaling ratios; checks from the
- * stored operations that every one succeeded on its first attempt and that no
- * environment ever had two overlapping; goal: 2 workers >= 1.8x the throughput of 1.
+ * npm run bench:ops — the queue across worker processes on PostgreSQL.
+ *
+ * Scaling: 96 operations over 96 environments, each taking 1 s in the engine (test double), run
+ * by 1, 2 and 4 worker processes (bench/opsWorker.ts: createPostgresStore + Worker + test double)
+ * of BENCH_WORKER_CONCURRENCY (4) runs each; the global cap (64) never binds. Goals: 2 workers
+ * >= 1.8x and 4 workers >= 3.2x the throughput of one, and the service's own overhead per
+ * operation <= 20 ms: the slot time not spent in the engine, (makespan x concurrency - engine
+ * time) / operations, i.e. (makespan - engine time / concurrency) per operation slot.
+ *
+ * Drain: 10,000 operations (10 per environment over 1,000 environments, 20 ms each) enqueued in
+ * one go before 4 worker processes start. Every one must succeed on its first attempt (none
+ * lost, none run twice: each engine start is reported and counted), and no environment may
+ * ever have two runs overlapping.
  *
  *   BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test; a temporary schema per run)
+ *   BENCH_DRAIN_OPERATIONS (10000)
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { Client, escapeIdentifier } from "pg";
 import type { Operation, OperationKind } from "../automation/domain/ports";
-import { createPostgresStore } from "../automation/store/postgres";
+import { createPostgresStore, type PostgresStore } from "../automation/store/postgres";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/test`;
-const OPERATIONS = 200;
-const ENVIRONMENTS = 40;
-const LATENCY_MS = 200;
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 4);
 const GLOBAL_CAP = 64;
-const WORKER_COUNTS = [1, 2, 4];
-const GOAL_SCALING = 1.8;
 const WORKER = path.join(__dirname, "opsWorker.ts");
+const SCALING = { operations: 96, environments: 96, latencyMs: 1_000 };
+const DRAIN = { operations: Number(process.env.BENCH_DRAIN_OPERATIONS ?? 10_000), environments: 1_000, latencyMs: 20, workers: 4 };
 /** A valid spec: the worker derives the stack config from it before every run. */
 const BENCH_SPEC = {
     tier: "dev", location: "westeurope", team: "bench",
@@ -34,24 +37,48 @@ const BENCH_SPEC = {
     alerts: { emails: ["bench@example.com"] },
 };
 
+interface Shape {
+    operations: number;
+    environments: number;
+    latencyMs: number;
+}
+
 interface Run {
     workers: number;
     makespanMs: number;
     opsPerS: number;
     problems: string[];
     peakRunning: number;
+    /** Engine starts per operation id, as the workers reported them. */
+    engineStarts: Map<string, number>;
 }
 
-function startWorker(schema: string): Promise<ChildProcess> {
+interface StartedWorker {
+    child: ChildProcess;
+}
+
+function startWorker(schema: string, latencyMs: number, starts: Map<string, number>): Promise<StartedWorker> {
     const child = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", WORKER], {
         env: {
-            ...process.env, BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: String(LATENCY_MS),
-            BENCH_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY), BENCH_GLOBAL_CAP: String(GLOBAL_CAP),
+            ...process.env, BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: String(latencyMs),
+            BENCH_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY), BENCH_GLOBAL_CAP: String(GLOBAL_CAP), BENCH_REPORT_STARTS: "1",
         },
         stdio: ["pipe", "pipe", "inherit"],
     });
     return new Promise((resolve, reject) => {
-        child.stdout!.setEncoding("utf8").on("data", (chunk: string) => { if (chunk.includes("ready")) resolve(child); });
+        let buffered = "";
+        child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+            buffered += chunk;
+            const lines = buffered.split("\n");
+            buffered = lines.pop()!;
+            for (const line of lines) {
+                if (line === "ready") resolve({ child });
+                else if (line.startsWith("{")) {
+                    const { start } = JSON.parse(line) as { start: string };
+                    starts.set(start, (starts.get(start) ?? 0) + 1);
+                }
+            }
+        });
         child.once("exit", (code) => reject(new Error(`bench worker exited with ${code}`)));
     });
 }
@@ -84,40 +111,74 @@ export function checkRecord(ops: Operation[], expected: number): { problems: str
     return { problems, peakRunning };
 }
 
-async function runWith(workers: number): Promise<Run> {
+/** Environments, then every operation, in transactions of a few hundred rows: what a busy queue holds at once. */
+async function enqueueAll(store: PostgresStore, shape: Shape): Promise<void> {
+    const now = new Date().toISOString();
+    const kinds: OperationKind[] = ["preview", "refresh"];
+    const batch = 500;
+    for (let start = 0; start < shape.environments; start += batch) {
+        await store.transaction(async (tx) => {
+            for (let e = start; e < Math.min(shape.environments, start + batch); e++) {
+                await tx.upsertEnvironment({ name: `ops-env-${e}`, team: "bench", spec: BENCH_SPEC, specHash: "h", status: "ready", expiresAt: null, now });
+            }
+        });
+    }
+    for (let start = 0; start < shape.operations; start += batch) {
+        await store.transaction(async (tx) => {
+            for (let i = start; i < Math.min(shape.operations, start + batch); i++) {
+                await tx.enqueueOperation({
+                    id: `op-${String(i).padStart(5, "0")}`, environment: `ops-env-${i % shape.environments}`, team: "bench",
+                    kind: kinds[Math.floor(i / shape.environments) % 2], requestedBy: "token:bench", maxAttempts: 1, now,
+                });
+            }
+        });
+    }
+}
+
+/**
+ * Fresh statistics after the bulk enqueue. Without them the planner still believes the queue
+ * is empty and plans the claim's "no earlier queued operation on this environment" check as a
+ * scan per candidate, and a claim over 10,000 queued rows takes seconds until autovacuum's next
+ * ANALYZE (measured: 41 of 10,000 drained in 97 s). A production burst meets the same until then.
+ */
+async function analyze(schema: string): Promise<void> {
+    const admin = new Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    await admin.query(`ANALYZE ${escapeIdentifier(schema)}.operations`).finally(() => admin.end());
+}
+
+async function runWith(workers: number, shape: Shape): Promise<Run> {
     const schema = `kvp_bench_ops_${randomBytes(4).toString("hex")}`;
     const store = await createPostgresStore({ connectionString: DATABASE_URL, schema, applicationName: "kvp-bench-ops" });
-    const children: ChildProcess[] = [];
+    const children: StartedWorker[] = [];
+    const engineStarts = new Map<string, number>();
     try {
-        const now = new Date().toISOString();
-        const kinds: OperationKind[] = ["preview", "refresh"];
-        for (let e = 0; e < ENVIRONMENTS; e++) {
-            await store.upsertEnvironment({ name: `ops-env-${e}`, team: "bench", spec: BENCH_SPEC, specHash: "h", status: "ready", expiresAt: null, now });
-        }
-        for (let i = 0; i < OPERATIONS; i++) {
-            await store.enqueueOperation({
-                id: `op-${String(i).padStart(3, "0")}`, environment: `ops-env-${i % ENVIRONMENTS}`, team: "bench",
-                kind: kinds[Math.floor(i / ENVIRONMENTS) % 2], requestedBy: "token:bench", maxAttempts: 1, now,
-            });
-        }
-        children.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(schema)))));
+        await enqueueAll(store, shape);
+        await analyze(schema);
+        children.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(schema, shape.latencyMs, engineStarts)))));
         const started = Date.now();
-        for (const child of children) child.stdin!.end("go\n");
+        for (const { child } of children) child.stdin!.end("go\n");
+        const limitMs = 60_000 + (shape.operations * shape.latencyMs) / (workers * WORKER_CONCURRENCY) * 3;
         for (;;) {
             const open = (await store.countOperations()).filter((c) => c.state === "queued" || c.state === "running").reduce((n, c) => n + c.count, 0);
             if (open === 0) break;
-            if (Date.now() - started > 120_000) throw new Error(`${open} operations still open after 120 s`);
-            await new Promise((r) => setTimeout(r, 20));
+            if (Date.now() - started > limitMs) throw new Error(`${open} operations still open after ${limitMs} ms`);
+            await new Promise((r) => setTimeout(r, 50));
         }
-        const ops = (await Promise.all(["succeeded", "failed", "canceled", "interrupted"].map((s) => store.listOperationsByState(s as Operation["state"], 1000)))).flat();
+        const ops = (await Promise.all(["succeeded", "failed", "canceled", "interrupted"].map((s) => store.listOperationsByState(s as Operation["state"], shape.operations + 1)))).flat();
         const lastFinish = Math.max(...ops.map((o) => Date.parse(o.finishedAt ?? o.createdAt)));
         const makespanMs = lastFinish - started;
-        return { workers, makespanMs, opsPerS: OPERATIONS / (makespanMs / 1000), ...checkRecord(ops, OPERATIONS) };
+        const record = checkRecord(ops, shape.operations);
+        for (const op of ops) {
+            const n = engineStarts.get(op.id) ?? 0;
+            if (n !== 1) record.problems.push(`${op.id} reached the engine ${n} times`);
+        }
+        return { workers, makespanMs, opsPerS: shape.operations / (makespanMs / 1000), engineStarts, ...record };
     } finally {
-        await Promise.all(children.map((c) => new Promise((resolve) => {
-            if (c.exitCode !== null) return resolve(undefined);
-            c.once("exit", resolve);
-            c.kill("SIGTERM");
+        await Promise.all(children.map(({ child }) => new Promise((resolve) => {
+            if (child.exitCode !== null) return resolve(undefined);
+            child.once("exit", resolve);
+            child.kill("SIGTERM");
         })));
         await store.close();
         const admin = new Client({ connectionString: DATABASE_URL });
@@ -126,26 +187,41 @@ async function runWith(workers: number): Promise<Run> {
     }
 }
 
+function recordText(r: Run): string {
+    return r.problems.length === 0 ? "clean" : `${r.problems.length} PROBLEMS: ${r.problems.slice(0, 5).join("; ")}`;
+}
+
 async function main(): Promise<void> {
-    console.log("bench:ops compares: operation throughput with 1, 2 and 4 worker processes sharing one PostgreSQL store (ops/s against 1 worker)");
-    console.log(`bench:ops — ${OPERATIONS} operations over ${ENVIRONMENTS} environments, ${LATENCY_MS} ms each (test double), PostgreSQL, `
-        + `${WORKER_CONCURRENCY} runs per worker process, global cap ${GLOBAL_CAP}, node ${process.version}`);
-    console.log(`ideal makespan with one process: ${(OPERATIONS * LATENCY_MS) / WORKER_CONCURRENCY / 1000} s; shortest possible (5 operations in series per environment): ${(OPERATIONS / ENVIRONMENTS) * LATENCY_MS / 1000} s`);
+    console.log(`bench:ops compares: throughput of 1, 2 and 4 worker processes against one, and a 10,000-operation drain; PostgreSQL, ${WORKER_CONCURRENCY} runs per worker process, global cap ${GLOBAL_CAP}, node ${process.version}`);
+    console.log(`scaling: ${SCALING.operations} operations over ${SCALING.environments} environments, ${SCALING.latencyMs} ms each; drain: ${DRAIN.operations} operations over ${DRAIN.environments} environments, ${DRAIN.latencyMs} ms each, ${DRAIN.workers} workers`);
     const runs: Run[] = [];
-    for (const workers of WORKER_COUNTS) runs.push(await runWith(workers));
+    for (const workers of [1, 2, 4]) {
+        const r = await runWith(workers, SCALING);
+        console.log(`${workers} worker(s): makespan ${(r.makespanMs / 1000).toFixed(2)} s, ${r.opsPerS.toFixed(2)} ops/s`);
+        runs.push(r);
+    }
+    const drain = await runWith(DRAIN.workers, DRAIN);
     const base = runs[0].opsPerS;
     console.log("");
-    console.log("workers  makespan   ops/s    vs 1 worker  peak running  record");
+    console.log("workers  makespan   ops/s    vs 1 worker  peak running  overhead/op  record");
+    const overhead = (r: Run, shape: Shape) => (r.makespanMs * r.workers * WORKER_CONCURRENCY - shape.operations * shape.latencyMs) / shape.operations;
     for (const r of runs) {
-        console.log(`${String(r.workers).padEnd(9)}${`${(r.makespanMs / 1000).toFixed(2)} s`.padEnd(11)}${r.opsPerS.toFixed(1).padEnd(9)}${`${(r.opsPerS / base).toFixed(2)}x`.padEnd(13)}${String(r.peakRunning).padEnd(14)}`
-            + (r.problems.length === 0 ? "all succeeded first time, no overlap on any environment" : `${r.problems.length} PROBLEMS: ${r.problems.slice(0, 5).join("; ")}`));
+        console.log(`${String(r.workers).padEnd(9)}${`${(r.makespanMs / 1000).toFixed(2)} s`.padEnd(11)}${r.opsPerS.toFixed(2).padEnd(9)}${`${(r.opsPerS / base).toFixed(2)}x`.padEnd(13)}`
+            + `${String(r.peakRunning).padEnd(14)}${`${overhead(r, SCALING).toFixed(1)} ms`.padEnd(13)}${recordText(r)}`);
     }
-    const scaling2 = runs[1].opsPerS / base;
-    const clean = runs.every((r) => r.problems.length === 0);
+    console.log(`drain: ${DRAIN.operations} operations, ${DRAIN.workers} workers, ${(drain.makespanMs / 1000).toFixed(1)} s, ${drain.opsPerS.toFixed(0)} ops/s, peak running ${drain.peakRunning}, `
+        + `${drain.engineStarts.size} distinct operations reached the engine; record ${recordText(drain)}`);
+    const goals: Array<[string, string, string, boolean]> = [
+        ["throughput, 2 workers vs 1", `${(runs[1].opsPerS / base).toFixed(2)}x`, ">= 1.8x", runs[1].opsPerS / base >= 1.8],
+        ["throughput, 4 workers vs 1", `${(runs[2].opsPerS / base).toFixed(2)}x`, ">= 3.2x", runs[2].opsPerS / base >= 3.2],
+        ...runs.map((r): [string, string, string, boolean] => [`service overhead per operation, ${r.workers} worker${r.workers > 1 ? "s" : ""}`, `${overhead(r, SCALING).toFixed(1)} ms`, "<= 20 ms", overhead(r, SCALING) <= 20]),
+        [`drain of ${DRAIN.operations}: none lost, none run twice, no overlap`, drain.problems.length === 0 ? "clean" : `${drain.problems.length} problems`, "clean", drain.problems.length === 0],
+        ["scaling runs: none lost, none run twice, no overlap", runs.every((r) => r.problems.length === 0) ? "clean" : "problems", "clean", runs.every((r) => r.problems.length === 0)],
+    ];
     console.log("");
-    console.log(`scaling 2 vs 1: ${scaling2.toFixed(2)}x (goal >= ${GOAL_SCALING}x) ${scaling2 >= GOAL_SCALING ? "PASS" : "MISSED"}; 4 vs 1: ${(runs[2].opsPerS / base).toFixed(2)}x`);
-    console.log(`record: ${clean ? "PASS" : "FAILED"} (every operation succeeded once, never two at once on one environment)`);
-    process.exitCode = scaling2 >= GOAL_SCALING && clean ? 0 : 1;
+    console.log(`${"figure".padEnd(56)}${"value".padEnd(12)}${"goal".padEnd(10)}result`);
+    for (const [figure, value, goal, met] of goals) console.log(`${figure.padEnd(56)}${value.padEnd(12)}${goal.padEnd(10)}${met ? "met" : "MISSED"}`);
+    process.exitCode = goals.every(([, , , met]) => met) ? 0 : 1;
 }
 
 if (require.main === module) {

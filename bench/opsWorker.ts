@@ -8,13 +8,37 @@
  *   BENCH_WORKER_CONCURRENCY (4)            runs this process takes on at once
  *   BENCH_GLOBAL_CAP (64)                   cap across every process (KVP_MAX_CONCURRENCY)
  *   BENCH_LATENCY_MS (200)                  how long each test-double operation takes
+ *   BENCH_REPORT_STARTS (unset)             "1": print `{"start": <operation id>, "at": <epoch ms>}` as the engine starts each run
+ *   BENCH_PROGRESS_EVENTS (3)               resource events the test double emits per run (two each)
+ *   BENCH_POLL_MS (50)                      how long an idle worker naps when nothing woke it
+ *   BENCH_WAIT_FOR_GO (1)                   "0": start claiming at once instead of at the first stdin line
  */
 import { EventHub } from "../automation/domain/eventHub";
+import type { EngineResult, EngineRunRequest } from "../automation/domain/ports";
 import { TestDoubleEngine } from "../automation/engine/testDouble";
 import { createPostgresStore } from "../automation/store/postgres";
 import { bridgeStoreNotifications } from "../automation/store/postgresNotify";
 import { Worker } from "../automation/worker/worker";
 import { withGlobalCap } from "../automation/worker/capacity";
+
+/**
+ * The test double, stamping the moment each run reaches the engine, and each event's data with
+ * `emittedAt`, the moment the engine emitted it (epoch ms with sub-ms precision, comparable
+ * across processes on one machine), so a follower can tell how late it was delivered.
+ */
+export class StampingEngine extends TestDoubleEngine {
+    constructor(latencyMs: number, private readonly onStart: (operationId: string, at: number) => void, progressEvents?: number) {
+        super({ latencyMs, progressEvents });
+    }
+
+    override run(req: EngineRunRequest): Promise<EngineResult> {
+        this.onStart(req.operationId, performance.timeOrigin + performance.now());
+        return super.run({
+            ...req,
+            onEvent: (e) => req.onEvent({ ...e, data: { ...(e.data as Record<string, unknown>), emittedAt: performance.timeOrigin + performance.now() } }),
+        });
+    }
+}
 
 function required(name: string): string {
     const value = process.env[name];
@@ -32,13 +56,15 @@ async function main(): Promise<void> {
     const stopBridge = await bridgeStoreNotifications(store, hub);
     const worker = new Worker({
         store: withGlobalCap(store, Number(process.env.BENCH_GLOBAL_CAP ?? 64)),
-        engine: new TestDoubleEngine({ latencyMs: Number(process.env.BENCH_LATENCY_MS ?? 200) }),
+        engine: new StampingEngine(Number(process.env.BENCH_LATENCY_MS ?? 200), (id, at) => {
+            if (process.env.BENCH_REPORT_STARTS === "1") process.stdout.write(`${JSON.stringify({ start: id, at })}\n`);
+        }, process.env.BENCH_PROGRESS_EVENTS === undefined ? undefined : Number(process.env.BENCH_PROGRESS_EVENTS)),
         hub,
         // A short poll only bounds how long an idle worker waits when no notification woke it.
-        settings: { maxConcurrent: concurrency, pollMs: 50 },
+        settings: { maxConcurrent: concurrency, pollMs: Number(process.env.BENCH_POLL_MS ?? 50) },
     });
     process.stdout.write("ready\n");
-    await new Promise((resolve) => process.stdin.once("data", resolve));
+    if (process.env.BENCH_WAIT_FOR_GO !== "0") await new Promise((resolve) => process.stdin.once("data", resolve));
     await worker.start();
     process.once("SIGTERM", () => {
         void (async () => {
@@ -50,7 +76,9 @@ async function main(): Promise<void> {
     });
 }
 
-main().catch((e: unknown) => {
-    process.stderr.write(`bench worker failed: ${e instanceof Error ? e.stack : String(e)}\n`);
-    process.exit(1);
-});
+if (require.main === module) {
+    main().catch((e: unknown) => {
+        process.stderr.write(`bench worker failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+        process.exit(1);
+    });
+}

@@ -454,6 +454,18 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
         let stopped = false;
         let client: PoolClient | undefined;
         let retry: NodeJS.Timeout | undefined;
+        /**
+         * Once per lost connection: a connection that dies while LISTEN is in flight fails that
+         * query and also emits `error`, and two reconnects would leave two listening connections
+         * (each notification handled twice, and one connection more than the pool).
+         */
+        const reconnect = (delayMs: number) => {
+            if (stopped || retry !== undefined) return;
+            retry = setTimeout(() => {
+                retry = undefined;
+                void connect(Math.min(delayMs * 2, 10_000));
+            }, delayMs);
+        };
         const connect = async (delayMs: number): Promise<void> => {
             try {
                 const c = await this.pool.connect();
@@ -468,20 +480,23 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
                     }
                 });
                 c.on("error", (e) => {
+                    // Only the connection currently listening is released here, and only once.
+                    if (client !== c) return;
                     onError?.(e);
-                    c.release(e);
                     client = undefined;
-                    if (!stopped) retry = setTimeout(() => void connect(Math.min(delayMs * 2, 10_000)), delayMs);
+                    c.release(e);
+                    reconnect(delayMs);
                 });
                 await c.query(`LISTEN ${escapeIdentifier(channel)}`);
             } catch (e) {
                 onError?.(e);
                 if (client) {
-                    client.release(e instanceof Error ? e : true);
+                    const c = client;
                     client = undefined;
+                    c.release(e instanceof Error ? e : true);
                 }
-                if (!stopped) retry = setTimeout(() => void connect(Math.min(delayMs * 2, 10_000)), delayMs);
-                else throw e;
+                if (stopped) throw e;
+                reconnect(delayMs);
             }
         };
         await connect(250);

@@ -143,6 +143,17 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
             DROP SEQUENCE environment_versions;
         `,
     },
+    {
+        version: 5,
+        name: "environments by status, and by team and status, in name order",
+        // A filtered list page is a keyset walk (name > cursor) over the rows that match: with the
+        // filter's columns ahead of name in one index, a page reads its 51 rows and no others, so
+        // its cost does not grow with the fleet (npm run bench:api, 1,000 vs 100,000 environments).
+        sql: `
+            CREATE INDEX environments_by_team_status ON environments (team, status, name);
+            CREATE INDEX environments_by_status ON environments (status, name);
+        `,
+    },
 ];
 
 /** Advisory-lock namespaces (the first key of the two-key form); the second key hashes the schema and the object. */

@@ -10,8 +10,31 @@ import type { PostgresStore } from "./postgres";
  * Returns a function that stops the bridge.
  */
 export async function bridgeStoreNotifications(store: PostgresStore, hub: EventHub, logger?: Logger): Promise<() => Promise<void>> {
-    // One chain: events are read back and published in the order they were committed.
-    let chain: Promise<void> = Promise.resolve();
+    /**
+     * Per operation: the highest seq notified, the highest relayed, and whether a read is under
+     * way. A burst of notifications for one operation becomes one read of everything after what
+     * was relayed, so a thousand watchers of a hundred busy runs cost a few reads, not one per
+     * event; operations are read independently, each in commit order.
+     */
+    const relays = new Map<string, { notified: number; relayed: number; reading: boolean }>();
+    const relay = async (operationId: string) => {
+        const r = relays.get(operationId)!;
+        r.reading = true;
+        try {
+            while (r.relayed < r.notified && hub.subscriberCount(operationId) > 0) {
+                const events = await store.listEvents(operationId, r.relayed, RELAY_BATCH);
+                if (events.length === 0) break;
+                for (const event of events) hub.publish(event);
+                r.relayed = events[events.length - 1].seq;
+            }
+        } catch (e) {
+            logger?.warn({ err: e, operationId }, "could not relay an event from another replica");
+        } finally {
+            r.reading = false;
+            // What was relayed is known; a watcher that comes later replays from the store itself.
+            if (r.relayed >= r.notified || hub.subscriberCount(operationId) === 0) relays.delete(operationId);
+        }
+    };
     return store.listen((n) => {
         switch (n.kind) {
             case "enqueued":
@@ -20,13 +43,19 @@ export async function bridgeStoreNotifications(store: PostgresStore, hub: EventH
             case "cancel":
                 hub.cancelRequested(n.operationId);
                 return;
-            case "event":
+            case "event": {
                 if (hub.subscriberCount(n.operationId) === 0) return;
-                chain = chain
-                    .then(async () => {
-                        for (const event of await store.listEvents(n.operationId, n.seq - 1, 1)) hub.publish(event);
-                    })
-                    .catch((e: unknown) => logger?.warn({ err: e, operationId: n.operationId }, "could not relay an event from another replica"));
+                let r = relays.get(n.operationId);
+                if (!r) {
+                    r = { notified: n.seq, relayed: n.seq - 1, reading: false };
+                    relays.set(n.operationId, r);
+                }
+                r.notified = Math.max(r.notified, n.seq);
+                if (!r.reading) void relay(n.operationId);
+            }
         }
     }, (e) => logger?.warn({ err: e }, "store notifications interrupted; reconnecting"));
 }
+
+/** Events read per round trip when relaying a burst. */
+const RELAY_BATCH = 500;

@@ -244,11 +244,15 @@ export class SqliteStore implements Store {
     listEnvironments(query: EnvironmentQuery): Promise<Page<Environment>> {
         return this.locked(() => {
             const after = query.cursor === undefined ? "" : String(decodeCursor(query.cursor, "name", "string").name);
+            // One statement per combination of filters: "(? IS NULL OR team = ?)" hides the filter from
+            // the planner, which then walks every name after the cursor; spelled out, a filtered page
+            // walks environments_by_team_status or environments_by_status and reads only its own rows.
+            const filters: Array<[string, string]> = [];
+            if (query.team !== undefined) filters.push(["team", query.team]);
+            if (query.status !== undefined) filters.push(["status", query.status]);
             const rows = this.all(
-                `SELECT * FROM environments
-                 WHERE name > ? AND (? IS NULL OR team = ?) AND (? IS NULL OR status = ?)
-                 ORDER BY name LIMIT ?`,
-                after, query.team ?? null, query.team ?? null, query.status ?? null, query.status ?? null, query.limit + 1,
+                `SELECT * FROM environments WHERE ${[...filters.map(([column]) => `${column} = ?`), "name > ?"].join(" AND ")} ORDER BY name LIMIT ?`,
+                ...filters.map(([, value]) => value), after, query.limit + 1,
             );
             const items = rows.slice(0, query.limit).map(rowToEnvironment);
             return rows.length > query.limit ? { items, nextCursor: encodeCursor({ name: items[items.length - 1].name }) } : { items };

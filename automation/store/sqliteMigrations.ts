@@ -90,4 +90,13 @@ export const MIGRATIONS: readonly Migration[] = [
         name: "operations.proposed_spec: the spec a preview plans when it is not the stored one",
         sql: "ALTER TABLE operations ADD COLUMN proposed_spec TEXT;",
     },
+    {
+        version: 3,
+        name: "environments by status, and by team and status, in name order",
+        // See the PostgreSQL store's migration 5: a filtered list page reads only the rows it returns.
+        sql: `
+            CREATE INDEX environments_by_team_status ON environments (team, status, name);
+            CREATE INDEX environments_by_status ON environments (status, name);
+        `,
+    },
 ];

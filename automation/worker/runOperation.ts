@@ -89,7 +89,8 @@ async function execute(ctx: RunContext, op: Operation, signal: AbortSignal, abor
     let outcome: Outcome;
     try {
         logger.info(log, "operation started");
-        await announceStart(ctx, op);
+        await announceStart(ctx, op, abort);
+        signal.throwIfAborted();
         const result = await untilSettledOrAbandoned(perform(ctx, op, signal, onEvent), signal, settings.abortGraceMs);
         // Work the engine finished stands, whatever was asked meanwhile, unless the operation changed hands.
         outcome = causeOf() === "lease_lost" ? { kind: "abandoned" } : { kind: "succeeded", result };
@@ -113,14 +114,20 @@ async function execute(ctx: RunContext, op: Operation, signal: AbortSignal, abor
     logger.info({ ...log, outcome: outcome.kind, durationMs: Date.now() - startedAt }, "operation finished");
 }
 
-async function announceStart(ctx: RunContext, op: Operation): Promise<void> {
+async function announceStart(ctx: RunContext, op: Operation, abort: (c: AbortCause) => void): Promise<void> {
     const now = ctx.clock.now().toISOString();
     const event = await ctx.store.transaction(async (tx) => {
+        // The store can stall for longer than a lease (a PostgreSQL restart): by the time this
+        // commits, another worker may have reclaimed the operation and started it again. Recording
+        // "running" or touching the engine then would run one environment twice at once.
+        const current = await tx.getOperation(op.id);
+        if (current?.state !== "running" || current.leaseOwner !== ctx.workerId || current.attempt !== op.attempt) return undefined;
         const status = statusWhileRunning(op.kind);
         if (status && (await tx.getEnvironment(op.environment))) await tx.updateEnvironment(op.environment, { status, now });
         return recordState(tx, op, now);
     });
-    ctx.hub.publish(event);
+    if (event) ctx.hub.publish(event);
+    else abort("lease_lost");
 }
 
 async function perform(ctx: RunContext, op: Operation, signal: AbortSignal, onEvent: (type: string, data: unknown) => void): Promise<EngineResult> {

@@ -39,12 +39,16 @@ describe("embedded SQLite store", () => {
         const db = new DatabaseSync(file);
         try {
             assert.equal((db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode, "wal");
-            assert.deepEqual((db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>).map((r) => r.version), [1, 2]);
+            assert.deepEqual((db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>).map((r) => r.version), [1, 2, 3]);
+            // A team- and status-filtered list page walks the composite index, not every name after the cursor.
+            const plan = db.prepare("EXPLAIN QUERY PLAN SELECT * FROM environments WHERE team = ? AND status = ? AND name > ? ORDER BY name LIMIT ?")
+                .all("payments", "ready", "", 51) as Array<{ detail: string }>;
+            assert.match(plan.map((p) => p.detail).join("; "), /USING INDEX environments_by_team_status \(team=\? AND status=\? AND name>\?\)/);
         } finally {
             db.close();
         }
         const reopened = await openSqliteStore({ dataDir: join(dir.path, "nested", "data") });
-        assert.match((await reopened.readiness()).detail, /schema version 2/);
+        assert.match((await reopened.readiness()).detail, /schema version 3/);
         await reopened.close();
     });
 

@@ -94,6 +94,34 @@ describe("Worker", () => {
         assert.ok(audit.includes("system:worker operation.update succeeded"));
     });
 
+    it("does not reach the engine, nor record running, when another worker took the lease before the run was announced", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 10 });
+        const r = await rig(engine, {}, undefined, false);
+        const op = await put(r);
+        // The store stalled past the lease and another worker reclaimed the operation: the announce reads it back as theirs.
+        let taken = false;
+        const transaction = r.store.transaction.bind(r.store);
+        r.store.transaction = (fn) => transaction((tx) => fn(taken ? tx : new Proxy(tx, {
+            get(target, property) {
+                if (property === "getOperation") {
+                    return async (id: string) => {
+                        const current = await target.getOperation(id);
+                        taken = true;
+                        return current && { ...current, leaseOwner: "another-worker" };
+                    };
+                }
+                const value: unknown = Reflect.get(target, property, target);
+                return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+            },
+        })));
+        await r.worker.start();
+        await eventually(async () => (taken ? true : undefined), "the run to be announced", 2_000);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(engine.calls.length, 0, "the engine was never called");
+        const states = (await r.store.listEvents(op.id, 0, 100)).filter((e) => e.type === STATE_EVENT).map((e) => (e.data as StateEventData).state);
+        assert.deepEqual(states, ["queued"], "no running state was recorded by the worker that lost the lease");
+    });
+
     it("retries a retryable engine failure with backoff, then succeeds", async () => {
         const engine = new TestDoubleEngine({ latencyMs: 5 });
         engine.script("payments-dev", { kind: "flaky", failures: 2, code: "throttled" });
