@@ -14,6 +14,7 @@ import type { Metrics } from "./metrics";
 import { HttpProblem, problemHandler, requestInstance, sendProblem, toProblem } from "./problem";
 import { expressPath } from "./route";
 import { buildRoutes, type RouteDeps } from "./routes";
+import { mountPortal, type PortalOptions } from "./portal";
 import { EMPTY_PROFILE, type PlatformProfile } from "../domain/platformProfile";
 
 /**
@@ -33,6 +34,8 @@ export interface AppDeps {
     profile?: PlatformProfile;
     /** Test hook: shorter SSE heartbeats and state checks. */
     sse?: RouteDeps["sse"];
+    /** The browser portal at `/`; its sign-in follows the OIDC settings. */
+    portal?: PortalOptions;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -158,6 +161,8 @@ export function createApp(deps: AppDeps): Express {
         const router = isV1 ? v1 : app;
         router[r.method](expressPath(isV1 ? r.path.slice("/v1".length) : r.path), ...r.handlers);
     }
+
+    mountPortal(app, deps.portal ?? {});
 
     app.use((req, _res, next) => {
         next(new HttpProblem(404, "not-found", "Not found", `No route for ${req.method} ${req.path}; see /openapi.json`));
