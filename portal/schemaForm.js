@@ -137,7 +137,7 @@ function Field({ schema, path, label, value, required, errors, onChange, disable
         input = html`<textarea rows="3" ...${common} value=${(value || []).join("\n")}
             onInput=${(e) => onChange(path, e.currentTarget.value.split("\n").map((s) => s.trim()).filter(Boolean))}></textarea>`;
     } else {
-        input = html`<input type="text" autocomplete="off" spellcheck="false" ...${common} value=${value ?? ""} onInput=${(e) => onChange(path, e.currentTarget.value)} />`;
+        input = html`<input type="text" autocomplete="off" spellcheck=${false} ...${common} value=${value ?? ""} onInput=${(e) => onChange(path, e.currentTarget.value)} />`;
     }
     return html`<div class="field">
         <label for=${id}>${label}${required ? html` <span aria-hidden="true">*</span>` : null}</label>
