@@ -112,9 +112,10 @@ function EnvironmentList({ me }) {
     const title = me.role === "admin" ? "Environments of every team" : `Environments of team ${me.team}`;
     return html`<${Page} title=${title}>
         ${canMutate(me) ? html`<div class="actions"><a class="button" href="#/new">New environment</a></div>` : null}
-        <form class="filters" onSubmit=${(e) => e.preventDefault()} aria-label="Filter environments">
+        <form class="filters" aria-label="Filter environments"
+            onSubmit=${(e) => { e.preventDefault(); const team = e.currentTarget.elements.team; if (team) setFilter("team")({ currentTarget: team }); }}>
             ${me.role === "admin" ? html`<div class="field"><label for="filter-team">Team</label>
-                <input id="filter-team" type="text" value=${filters.team} onChange=${setFilter("team")} placeholder="all teams" /></div>` : null}
+                <input id="filter-team" name="team" type="text" value=${filters.team} onChange=${setFilter("team")} placeholder="all teams" /></div>` : null}
             <div class="field"><label for="filter-status">Status</label>
                 <select id="filter-status" value=${filters.status} onChange=${setFilter("status")}>
                     <option value="">any</option>${STATUSES.map((s) => html`<option value=${s}>${s}</option>`)}
