@@ -13,6 +13,8 @@ import { errorsByField, fieldId, fieldPaths, prune, setAt, SpecFields, specSchem
 const STATUSES = ["pending", "provisioning", "ready", "failed", "destroying", "destroyed"];
 const TERMINAL = new Set(["succeeded", "failed", "canceled"]);
 const SECRET = "[secret]";
+/** The event the server records on every state change (automation/domain/eventHub.ts). */
+const STATE_EVENT = "operation.state";
 
 const enc = encodeURIComponent;
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
@@ -304,7 +306,7 @@ function SpecForm({ me, name: editing }) {
 function describe(event) {
     const d = event.data || {};
     switch (event.type) {
-        case "state": return `state → ${d.state}${d.error ? `: ${d.error.message}` : ""}`;
+        case STATE_EVENT: return `state → ${d.state}${d.error ? `: ${d.error.message}` : ""}`;
         case "resource-pre": return `${d.op} ${d.type} ${d.name ?? ""}`.trim();
         case "resource-outputs": return `done ${d.op ?? ""} ${d.type ?? ""} ${d.name ?? ""}`.replace(/\s+/g, " ").trim();
         case "resource-failed": return `FAILED ${d.type ?? ""} ${d.name ?? ""}`.trim();
@@ -351,7 +353,7 @@ function OperationView({ me, id }) {
     const planned = events.filter((e) => e.type === "resource-pre").length;
     const done = events.filter((e) => e.type === "resource-outputs" || e.type === "resource-failed").length;
     const o = op.data;
-    const state = final || [...events].reverse().find((e) => e.type === "state")?.data?.state || o?.state;
+    const state = final || [...events].reverse().find((e) => e.type === STATE_EVENT)?.data?.state || o?.state;
     const cancel = async () => {
         try { await api("POST", `/v1/operations/${enc(id)}/cancel`); } catch (err) { setError(err); }
     };

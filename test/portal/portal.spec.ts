@@ -1,8 +1,10 @@
 import { strict as assert } from "node:assert";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
+import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { startHarness, TOKENS, TEAM_A, TEAM_B, spec, type Harness } from "../automation/httpHarness";
 
@@ -24,6 +26,15 @@ interface AxeResult { violations: Array<{ id: string; impact: string | null; nod
 const axeCounts: Record<string, Record<string, number>> = {};
 const screenshots: string[] = [];
 
+/** Skips (saying why and how to run) outside CI; in CI (.ci/run sets KVP_REQUIRE_BROWSER) a missing browser is a broken build, never a pass. */
+function requireChromium(ctx: Mocha.Context): void {
+    if (existsSync(CHROMIUM)) return;
+    const why = `Chromium is missing at ${CHROMIUM}: install it (apt-get install -y chromium) or point KVP_CHROMIUM at one`;
+    if (process.env.CI || process.env.KVP_REQUIRE_BROWSER) throw new Error(why);
+    console.log(`    SKIPPED the portal browser tests: ${why}; then run npm run test:portal`);
+    ctx.skip();
+}
+
 describe("portal in Chromium", function () {
     this.timeout(240_000);
     let h: Harness;
@@ -36,13 +47,7 @@ describe("portal in Chromium", function () {
     let dropNextStream = false;
 
     before(async function () {
-        if (!existsSync(CHROMIUM)) {
-            const why = `Chromium is missing at ${CHROMIUM}: install it (apt-get install -y chromium) or point KVP_CHROMIUM at one`;
-            // In CI (.ci/run sets KVP_REQUIRE_BROWSER) a missing browser is a broken build, never a pass.
-            if (process.env.CI || process.env.KVP_REQUIRE_BROWSER) throw new Error(why);
-            console.log(`    SKIPPED the portal browser tests: ${why}; then run npm run test:portal`);
-            this.skip();
-        }
+        requireChromium(this);
         mkdirSync(OUT, { recursive: true });
         h = await startHarness({ worker: true, offline: true });
         server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -319,6 +324,92 @@ describe("portal in Chromium", function () {
         await page.keyboard.press("Enter");
         await page.getByRole("heading", { name: /^Environment pay-/ }).waitFor();
         await page.waitForFunction("document.activeElement?.tagName === 'H1' && document.activeElement.textContent.startsWith('Environment pay-')", undefined, { timeout: 5_000 });
+        assert.deepEqual(problems, []);
+        await context.close();
+    });
+});
+
+describe("portal sign-in with OIDC (authorization code and PKCE) in Chromium", function () {
+    this.timeout(60_000);
+    let h: Harness;
+    let app: Server;
+    let issuerServer: Server;
+    let browser: Browser;
+    let base: string;
+    let privateKey: CryptoKey;
+    /** What the identity provider saw, for the assertions. */
+    const seen: { challenge?: string; method?: string; verifierMatched?: boolean; redirectUri?: string; scope?: string } = {};
+
+    before(async function () {
+        requireChromium(this);
+        const keys = await generateKeyPair("RS256");
+        privateKey = keys.privateKey;
+        const jwk = { ...(await exportJWK(keys.publicKey)), kid: "k1", alg: "RS256" };
+        issuerServer = createServer((req, res) => void fakeIssuer(req, res));
+        await new Promise<void>((resolve) => issuerServer.listen(0, "127.0.0.1", resolve));
+        const issuer = `http://127.0.0.1:${(issuerServer.address() as AddressInfo).port}`;
+        h = await startHarness({
+            oidc: { issuer, audience: "api://kvp", algorithms: ["RS256"], roleClaim: "roles", teamClaim: "team", clientId: "portal-client", scopes: "openid api://kvp/.default" },
+            jwks: createLocalJWKSet({ keys: [jwk] }),
+        });
+        app = createServer(h.app);
+        await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+        base = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+        browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+
+        async function fakeIssuer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+            const url = new URL(req.url ?? "/", issuer);
+            res.setHeader("Access-Control-Allow-Origin", base);
+            if (url.pathname === "/.well-known/openid-configuration") {
+                res.setHeader("Content-Type", "application/json");
+                res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token` }));
+            } else if (url.pathname === "/authorize") {
+                const q = url.searchParams;
+                Object.assign(seen, { challenge: q.get("code_challenge"), method: q.get("code_challenge_method"), redirectUri: q.get("redirect_uri"), scope: q.get("scope") });
+                const ok = q.get("response_type") === "code" && q.get("client_id") === "portal-client";
+                res.writeHead(302, { Location: `${q.get("redirect_uri")}?${ok ? `code=the-code&state=${q.get("state")}` : "error=invalid_request"}` }).end();
+            } else if (url.pathname === "/token" && req.method === "POST") {
+                let body = "";
+                for await (const chunk of req) body += chunk;
+                const form = new URLSearchParams(body);
+                const verifier = form.get("code_verifier") ?? "";
+                seen.verifierMatched = createHash("sha256").update(verifier).digest("base64url") === seen.challenge;
+                if (!seen.verifierMatched || form.get("code") !== "the-code" || form.get("grant_type") !== "authorization_code") {
+                    res.writeHead(400, { "Content-Type": "application/json" }).end(JSON.stringify({ error: "invalid_grant" }));
+                    return;
+                }
+                const token = await new SignJWT({ roles: ["KeyVaultPlatform.Operator"], team: TEAM_A })
+                    .setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(issuer).setAudience("api://kvp").setSubject("user-1")
+                    .setIssuedAt().setExpirationTime("10m").sign(privateKey);
+                res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: 600 }));
+            } else {
+                res.writeHead(404).end();
+            }
+        }
+    });
+
+    after(async () => {
+        await browser?.close();
+        for (const s of [app, issuerServer]) await new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
+        await h?.close();
+    });
+
+    it("signs in through the issuer with S256 PKCE, keeps the code out of the address bar, and acts as the token's role and team", async () => {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const problems: string[] = [];
+        page.on("pageerror", (e) => problems.push(e.message));
+        page.on("console", (m) => { if (/Content Security Policy|Refused to/.test(m.text())) problems.push(m.text()); });
+        await page.goto(base);
+        await page.getByRole("button", { name: "Sign in with your organisation" }).click();
+        await page.locator("header.top .who").getByText("oidc:user-1 · operator · team payments").waitFor();
+        assert.equal(seen.method, "S256");
+        assert.equal(seen.verifierMatched, true, "the token exchange proved the PKCE verifier");
+        assert.equal(seen.redirectUri, `${base}/`);
+        assert.equal(seen.scope, "openid api://kvp/.default");
+        assert.ok(!page.url().includes("code="), `the code stayed in the address bar: ${page.url()}`);
+        assert.equal(await page.evaluate(() => sessionStorage.getItem("kvp.oidc.flow")), null, "the PKCE verifier is dropped after use");
+        await page.getByRole("link", { name: "New environment" }).first().waitFor();
         assert.deepEqual(problems, []);
         await context.close();
     });
