@@ -5,6 +5,12 @@ export type EventListener = (event: OperationEvent) => void;
 /** Event type the worker and service record for every state change; data is `StateEventData`. */
 export const STATE_EVENT = "operation.state";
 
+/**
+ * The first event of a dry run: the spec to preview instead of the stored one. Kept with the
+ * operation (not the environment), so previewing a change leaves the stored spec alone.
+ */
+export const DRY_RUN_SPEC_EVENT = "preview.spec";
+
 export interface StateEventData {
     state: Operation["state"];
     attempt: number;

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { assertAdmin, assertCanMutate, assertMayUseTeam, assertVisible, canSee, visibleTeam } from "./access";
 import { audit, enqueueDestroy, recordState, TxContext } from "./commands";
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from "./errors";
-import { EventHub, EventListener } from "./eventHub";
+import { DRY_RUN_SPEC_EVENT, EventHub, EventListener } from "./eventHub";
 import { deepFreeze, isDeepFrozen } from "./frozen";
 import { OperationSettings, resolveOperationSettings } from "./operationSettings";
 import {
@@ -213,6 +213,42 @@ export class EnvironmentService {
                 const event = await recordState(tx, operation, ctx.now);
                 await audit(tx, ctx, actor, `environment.${kind}`, envName, "accepted", { operationId: operation.id });
                 return { operation, events: [event] };
+            });
+            this.afterCommit(events, true);
+            return operation;
+        });
+    }
+
+    /**
+     * A dry run: queues a preview of `desired` without applying it or replacing the stored spec,
+     * so a team sees the plan of a change before it PUTs it. A name that is free (or destroyed)
+     * is recorded as a pending environment with this spec, which reserves it for the team; a
+     * PUT of the same spec then applies it.
+     */
+    async dryRun(actor: Actor, desired: DesiredEnvironment, meta: RequestMeta = {}): Promise<Operation> {
+        const { name: envName, spec, hash } = desired;
+        return this.audited(actor, "environment.dry-run", envName, meta, async () => {
+            assertCanMutate(actor);
+            assertMayUseTeam(actor, spec.team);
+            const ctx = this.txContext(meta);
+            const { operation, events } = await this.store.transaction(async (tx) => {
+                const existing = await tx.getEnvironment(envName);
+                if (existing && !canSee(actor, existing.team)) throw new ForbiddenError(`Environment ${envName} belongs to another team; choose another name.`);
+                const active = existing ? await tx.listActiveOperations(envName) : [];
+                if (active.some((o) => o.kind === "destroy")) throw new ConflictError(`Environment ${envName} is being destroyed.`);
+                if (!existing || existing.status === "destroyed") {
+                    await tx.upsertEnvironment({ name: envName, team: spec.team, spec, specHash: hash, status: "pending", expiresAt: null, now: ctx.now });
+                }
+                const { operation } = await tx.enqueueOperation({
+                    id: this.ids.newId(), environment: envName, team: spec.team, kind: "preview", specHash: hash,
+                    requestedBy: actor.subject, maxAttempts: this.settings.maxAttempts, now: ctx.now,
+                });
+                const written = [
+                    await recordState(tx, operation, ctx.now),
+                    await tx.appendEvent(operation.id, { type: DRY_RUN_SPEC_EVENT, data: { spec, specHash: hash }, at: ctx.now }),
+                ];
+                await audit(tx, ctx, actor, "environment.dry-run", envName, "accepted", { operationId: operation.id, specHash: hash });
+                return { operation, events: written };
             });
             this.afterCommit(events, true);
             return operation;

@@ -1,12 +1,15 @@
 import { z } from "zod";
+import type { PlatformProfile } from "../domain/platformProfile";
 import type { EnvironmentService } from "../domain/service";
+import { EnvironmentSpecSchema, parseDesiredEnvironment } from "../domain/spec";
 import { route, type Route } from "./route";
 import { EnvironmentParamsSchema, OperationSchema, PageQuerySchema } from "./schemas";
 
 /**
- * Two reads the portal needs and any other client may use: who the caller is (so a page
- * shows only the actions the caller's role and team allow) and an environment's
- * operation history. Declared like every other route, so /openapi.json describes them.
+ * Routes the portal needs and any other client may use: who the caller is (so a page shows
+ * only the actions the caller's role and team allow), an environment's operation history,
+ * and a dry run that shows a spec's plan before it is applied. Declared like every other
+ * route, so /openapi.json describes them.
  */
 
 export const WhoAmISchema = z.object({
@@ -18,8 +21,24 @@ export const WhoAmISchema = z.object({
 const OperationListSchema = z.object({ items: z.array(OperationSchema) });
 const HistoryQuerySchema = PageQuerySchema.pick({ limit: true });
 
-export function portalApiRoutes(service: EnvironmentService): Route[] {
+export function portalApiRoutes(service: EnvironmentService, profile: PlatformProfile): Route[] {
     return [
+        route({
+            method: "post", path: "/v1/environments/{name}/dry-run", operationId: "dryRunEnvironment", tag: "environments",
+            summary: "Queue a preview of a spec without applying it: the plan lands at GET /v1/operations/{id}/plan",
+            description: "The body is validated exactly as a PUT's. The stored spec is left alone; a name that is free is recorded as a pending environment with this spec, which a PUT of the same spec then applies.",
+            role: "operator", gate: "service",
+            params: EnvironmentParamsSchema,
+            body: { schema: EnvironmentSpecSchema, parse: (raw, params) => parseDesiredEnvironment(params.name, raw, profile) },
+            responses: {
+                202: { description: "Preview queued; follow the operation at the Location header", schema: z.object({ operation: OperationSchema }), headers: { Location: "The operation's URL" } },
+                409: { description: "The environment is being destroyed" },
+            },
+            async handle({ res, actor, body, requestId }) {
+                const op = await service.dryRun(actor, body, { requestId });
+                res.location(`/v1/operations/${encodeURIComponent(op.id)}`).status(202).json({ operation: op });
+            },
+        }),
         route({
             method: "get", path: "/v1/whoami", operationId: "whoAmI", tag: "access",
             summary: "The caller's subject, role and team, as every other route sees them", role: "reader",

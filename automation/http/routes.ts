@@ -172,7 +172,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
                 res.json(await service.listAudit(actor, { limit: query.limit ?? DEFAULT_PAGE_SIZE, cursor: query.cursor }));
             },
         }),
-        ...portalApiRoutes(service),
+        ...portalApiRoutes(service, deps.profile),
         route({
             method: "get", path: "/healthz", operationId: "healthz", tag: "operations-infra",
             summary: "Liveness: the process answers",

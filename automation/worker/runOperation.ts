@@ -1,6 +1,6 @@
 import { audit, recordState } from "../domain/commands";
 import { ConflictError, UnavailableError } from "../domain/errors";
-import type { EventHub } from "../domain/eventHub";
+import { DRY_RUN_SPEC_EVENT, type EventHub } from "../domain/eventHub";
 import { mayRetry, statusAfter, statusWhileRunning } from "../domain/lifecycle";
 import { backoffMs, OperationSettings } from "../domain/operationSettings";
 import { Engine, EngineError, EngineResult, Operation, OperationError } from "../domain/ports";
@@ -136,10 +136,17 @@ async function perform(ctx: RunContext, op: Operation, signal: AbortSignal, onEv
         operationId: op.id,
         kind: op.kind,
         stackName: env.name,
-        config: runConfig(ctx, op, env.name, env.spec as EnvironmentSpec),
+        config: runConfig(ctx, op, env.name, (await dryRunSpec(ctx, op)) ?? env.spec as EnvironmentSpec),
         signal,
         onEvent: (e) => onEvent(e.type, e.data),
     });
+}
+
+/** A dry run's spec: recorded as the preview's first events, in place of the stored spec. */
+async function dryRunSpec(ctx: RunContext, op: Operation): Promise<EnvironmentSpec | undefined> {
+    if (op.kind !== "preview") return undefined;
+    const first = await ctx.store.listEvents(op.id, 0, 5);
+    return (first.find((e) => e.type === DRY_RUN_SPEC_EVENT)?.data as { spec: EnvironmentSpec } | undefined)?.spec;
 }
 
 /**

@@ -36,6 +36,7 @@ const CASES: Case[] = [
     { route: "GET /v1/environments", send: (h, _id, hd) => request(h.app).get("/v1/environments").set(hd), expected: { ...READ, operatorOther: 200 } },
     { route: "GET /v1/environments/{name}", send: (h, _id, hd) => request(h.app).get("/v1/environments/payments-dev").set(hd), expected: READ },
     { route: "GET /v1/environments/{name}/operations", send: (h, _id, hd) => request(h.app).get("/v1/environments/payments-dev/operations").set(hd), expected: READ },
+    { route: "POST /v1/environments/{name}/dry-run", send: (h, _id, hd) => request(h.app).post("/v1/environments/payments-dev/dry-run").set(hd).send(spec()), expected: { ...MUTATE, operatorOther: 403 } },
     { route: "GET /v1/whoami", send: (h, _id, hd) => request(h.app).get("/v1/whoami").set(hd), expected: { ...READ, operatorOther: 200 } },
     { route: "POST /v1/environments/{name}/preview", send: (h, _id, hd) => request(h.app).post("/v1/environments/payments-dev/preview").set(hd), expected: MUTATE },
     { route: "POST /v1/environments/{name}/refresh", send: (h, _id, hd) => request(h.app).post("/v1/environments/payments-dev/refresh").set(hd), expected: MUTATE },
