@@ -1,6 +1,9 @@
 import { strict as assert } from "node:assert";
 import request from "supertest";
+import { TERMINAL_STATES, type Actor } from "../../automation/domain/ports";
 import { bearer, spec, startHarness, TOKENS, type Harness } from "./httpHarness";
+
+const ADMIN: Actor = { subject: "test", role: "admin" };
 
 /**
  * A dry run shows a spec's plan before anything is applied: on the offline engine the preview
@@ -9,13 +12,17 @@ import { bearer, spec, startHarness, TOKENS, type Harness } from "./httpHarness"
 
 interface Op { id: string; kind: string; state: string; error?: { message: string } }
 
-async function finished(h: Harness, id: string): Promise<Op> {
-    for (let i = 0; i < 3000; i++) {
-        const op = (await request(h.app).get(`/v1/operations/${id}`).set(bearer(TOKENS.admin)).expect(200)).body as Op;
-        if (["succeeded", "failed", "canceled"].includes(op.state)) return op;
-        await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`operation ${id} did not finish`);
+/** Resolves on the operation's final state, woken by its own events rather than by polling. */
+function finished(h: Harness, id: string): Promise<Op> {
+    return new Promise((resolve, reject) => {
+        const check = () => h.service.getOperation(ADMIN, id).then((op) => {
+            if (!TERMINAL_STATES.has(op.state)) return;
+            stop();
+            resolve(op);
+        }, reject);
+        const stop = h.service.subscribe(id, () => void check());
+        void check();
+    });
 }
 
 async function planOf(h: Harness, id: string): Promise<Array<{ op: string; type: string }>> {
