@@ -265,23 +265,34 @@ function SpecForm({ me, name: editing }) {
         const first = Object.keys(problems.at)[0];
         if (first) document.getElementById(fieldId(first))?.focus();
     }, [error]);
-    const submit = async (e) => {
-        e.preventDefault();
+    const [preview, setPreview] = useState();
+    const body = () => prune(spec) || {};
+    const send = async (action) => {
         setBusy(true);
         setError(undefined);
         try {
-            const res = await api("PUT", `/v1/environments/${enc(name)}`, prune(spec) || {});
-            location.hash = res.data.operation ? `#/operations/${enc(res.data.operation.id)}` : `#/environments/${enc(name)}`;
+            await action();
         } catch (err) {
             setError(err);
         } finally {
             setBusy(false);
         }
     };
+    const submit = (e) => {
+        e.preventDefault();
+        send(async () => {
+            const res = await api("PUT", `/v1/environments/${enc(name)}`, body());
+            location.hash = res.data.operation ? `#/operations/${enc(res.data.operation.id)}` : `#/environments/${enc(name)}`;
+        });
+    };
+    const dryRun = () => send(async () => {
+        const res = await api("POST", `/v1/environments/${enc(name)}/dry-run`, body());
+        setPreview({ id: res.data.operation.id, of: JSON.stringify(body()) });
+    });
     const nameErrors = problems.at.name;
     return html`<${Page} title=${editing ? `Edit ${editing}` : "New environment"}>
-        <p class="notice">Applying queues an update; its page then shows the planned resources and their progress live.
-            To see the plan of a stored spec without changing anything, use <em>Preview</em> on the environment's page.</p>
+        <p class="notice"><em>Preview plan</em> lists the resources this spec would create, change or delete, without applying anything.
+            Applying queues an update, whose page shows its progress live.</p>
         ${error ? html`<div class="error-box" role="alert"><p><strong>${error.problem?.title || "Not applied"}</strong>: ${error.message}</p>
             ${Object.keys(problems.at).length ? html`<p>The fields marked below need a change.</p>` : null}
             ${problems.general.length ? html`<ul>${problems.general.map((p) => html`<li><code>${p.path}</code>: ${p.message}</li>`)}</ul>` : null}</div>` : null}
@@ -295,7 +306,14 @@ function SpecForm({ me, name: editing }) {
                 ${nameErrors ? html`<p class="error" id="f-name-error">${nameErrors.join("; ")}</p>` : null}
             </div>
             <${SpecFields} schema=${schema} value=${spec} errors=${problems} disabled=${busy} onChange=${(p, v) => setSpec((s) => setAt(s, p, v))} />
-            <div class="actions"><button type="submit" disabled=${busy || !name}>${editing ? "Apply changes" : "Create and apply"}</button>
+            ${preview ? html`<section aria-labelledby="preview-title">
+                <h2 id="preview-title">Preview</h2>
+                ${preview.of !== JSON.stringify(body()) ? html`<p class="notice">The form has changed since this preview; preview again to see the new plan.</p>` : null}
+                <${DryRun} key=${preview.id} id=${preview.id} />
+            </section>` : null}
+            <div class="actions">
+                <button type="button" class="secondary" disabled=${busy || !name} onClick=${dryRun}>Preview plan</button>
+                <button type="submit" disabled=${busy || !name}>${editing ? "Apply changes" : "Create and apply"}</button>
                 <a class="button secondary" href=${editing ? `#/environments/${enc(editing)}` : "#/"}>Cancel</a></div>
         </form>` : html`<p role="status">Loading the form…</p>`}
     <//>`;
@@ -330,10 +348,28 @@ function Plan({ id }) {
     });
     if (plan.error) return html`<${Problem} error=${plan.error} />`;
     if (!plan.data) return html`<p role="status">Loading the plan…</p>`;
-    return html`<${TableWrap} label="Planned resources"><table>
+    const counts = {};
+    for (const step of plan.data) counts[step.op] = (counts[step.op] ?? 0) + 1;
+    return html`<p id=${`plan-summary-${id}`}>${Object.entries(counts).map(([op, n]) => `${op} ${n}`).join(", ") || "No resources."}</p>
+    <${TableWrap} label="Planned resources"><table>
         <thead><tr><th scope="col">Change</th><th scope="col">Type</th><th scope="col">Name</th></tr></thead>
         <tbody>${plan.data.map((s) => html`<tr><td>${s.op}</td><td><code>${s.type}</code></td><td>${s.name}</td></tr>`)}</tbody>
     </table><//>`;
+}
+
+/** A dry run's plan inside the form: waits for the preview to end, then lists its steps. */
+function DryRun({ id }) {
+    const [state, setState] = useState();
+    const [error, setError] = useState();
+    useEffect(() => {
+        const abort = new AbortController();
+        followOperation(id, { signal: abort.signal, onEvent: () => {}, onConnection: () => {} }).then(setState, setError);
+        return () => abort.abort();
+    }, [id]);
+    if (error) return html`<${Problem} error=${error} />`;
+    if (!state) return html`<p role="status">Planning… (<a href=${`#/operations/${enc(id)}`}>follow the preview</a>)</p>`;
+    if (state !== "succeeded") return html`<p role="status" class="error">The preview ${state}; <a href=${`#/operations/${enc(id)}`}>see why</a>.</p>`;
+    return html`<p role="status">Planned with the spec above; nothing has been applied.</p><${Plan} id=${id} />`;
 }
 
 function OperationView({ me, id }) {

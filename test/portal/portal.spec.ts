@@ -151,7 +151,7 @@ describe("portal in Chromium", function () {
         assert.ok(!h.logs.some((l) => l.includes(TOKENS.operatorA)), "the token reached a log line");
     });
 
-    it("runs an environment's life: a field error corrected, apply watched live through a dropped connection, outputs, preview, destroy by typed name", async () => {
+    it("runs an environment's life: a field error corrected, the plan previewed, apply watched live through a dropped connection, outputs, preview, destroy by typed name", async () => {
         const { context, page, problems } = await open();
         await signIn(page, TOKENS.operatorA, /team payments/);
         await check(page, "environments-empty");
@@ -170,6 +170,17 @@ describe("portal in Chromium", function () {
         await check(page, "create-field-error");
 
         await emails.fill("ops@example.com");
+        await page.getByRole("button", { name: "Preview plan" }).click();
+        const preview = page.getByRole("region", { name: "Preview" });
+        await preview.getByText("nothing has been applied").waitFor({ timeout: 120_000 });
+        const planned = await preview.getByRole("region", { name: "Planned resources" }).locator("tbody tr").allTextContents();
+        assert.ok(planned.some((r) => r.includes("azure-native:keyvault:Vault")), "the preview plans the vault");
+        assert.ok(planned.length >= 5 && planned.every((r) => r.startsWith("create")), "a new environment's plan only creates");
+        const draft = await h.service.getEnvironment({ subject: "test", role: "admin" }, "pay-dev");
+        assert.equal(draft.status, "pending", "previewing applied nothing");
+        assert.equal(draft.outputs, undefined);
+        await check(page, "create-preview");
+
         dropNextStream = true;
         const streamsBefore = lastEventIds.length;
         await page.getByRole("button", { name: "Create and apply" }).click();
@@ -199,7 +210,10 @@ describe("portal in Chromium", function () {
         assert.ok(!(await page.locator("main").textContent())?.includes("[secret]"), "a secret marker is shown raw");
         await page.locator("dl.meta").getByText(TEAM_A).first().waitFor();
         await page.getByText("Operation history").waitFor();
-        await page.getByRole("region", { name: "Operation history" }).getByText("succeeded").waitFor();
+        const history = page.getByRole("region", { name: "Operation history" }).locator("tbody tr");
+        await history.first().waitFor();
+        assert.deepEqual(await history.locator("td:first-child").allTextContents(), ["update", "preview"], "newest first: the update, then the dry run");
+        assert.deepEqual(await history.locator("td:nth-child(2)").allTextContents(), ["succeeded", "succeeded"]);
         const tags = await page.locator("h2:has-text('Tags') + dl").textContent();
         assert.match(tags ?? "", /Teampayments/);
         assert.match(tags ?? "", /Environmentpay-dev/);
