@@ -103,6 +103,8 @@ function SignIn({ config, onToken, error }) {
 
 function EnvironmentList({ me }) {
     const [filters, setFilters] = useState({ team: "", status: "" });
+    // What is typed is kept apart from the applied filter, so a list arriving mid-typing cannot reset it.
+    const [teamDraft, setTeamDraft] = useState("");
     const [cursors, setCursors] = useState([undefined]);
     const cursor = cursors.at(-1);
     const query = new URLSearchParams({ limit: "10" });
@@ -117,7 +119,8 @@ function EnvironmentList({ me }) {
         <form class="filters" aria-label="Filter environments"
             onSubmit=${(e) => { e.preventDefault(); const team = e.currentTarget.elements.team; if (team) setFilter("team")({ currentTarget: team }); }}>
             ${me.role === "admin" ? html`<div class="field"><label for="filter-team">Team</label>
-                <input id="filter-team" name="team" type="text" value=${filters.team} onChange=${setFilter("team")} placeholder="all teams" /></div>` : null}
+                <input id="filter-team" name="team" type="text" value=${teamDraft} onInput=${(e) => setTeamDraft(e.currentTarget.value)}
+                    onChange=${setFilter("team")} placeholder="all teams" /></div>` : null}
             <div class="field"><label for="filter-status">Status</label>
                 <select id="filter-status" value=${filters.status} onChange=${setFilter("status")}>
                     <option value="">any</option>${STATUSES.map((s) => html`<option value=${s}>${s}</option>`)}
@@ -130,7 +133,7 @@ function EnvironmentList({ me }) {
                 <tbody>${list.data.items.map((e) => html`<tr>
                     <td><a href=${`#/environments/${enc(e.name)}`}>${e.name}</a></td>
                     <td><${Badge} value=${e.status} /></td><td>${e.spec.tier}</td><td>${e.team}</td>
-                    <td>${e.lastOperationId ? html`<a href=${`#/operations/${enc(e.lastOperationId)}`}>${e.lastOperation ? `${e.lastOperation.kind} · ${e.lastOperation.state}` : "open"}</a>` : "—"}</td>
+                    <td>${e.lastOperationId ? html`<${LastOperation} id=${e.lastOperationId} />` : "—"}</td>
                     <td>${when(e.updatedAt)}</td></tr>`)}
                 ${list.data.items.length === 0 ? html`<tr><td colspan="6">No environments match.</td></tr>` : null}
                 </tbody></table>
@@ -141,6 +144,12 @@ function EnvironmentList({ me }) {
                 <button type="button" class="secondary" disabled=${!list.data.nextCursor} onClick=${() => setCursors([...cursors, list.data.nextCursor])}>Next page</button>
             </nav>` : list.loading ? html`<p role="status">Loading…</p>` : null}
     <//>`;
+}
+
+/** The list's items carry only the last operation's id; each row reads its kind and state. */
+function LastOperation({ id }) {
+    const op = useLoad(id, () => get(`/v1/operations/${enc(id)}`));
+    return html`<a href=${`#/operations/${enc(id)}`}>${op.data ? html`${op.data.kind} <${Badge} value=${op.data.state} />` : "open"}</a>`;
 }
 
 function Outputs({ outputs }) {

@@ -292,7 +292,8 @@ describe("portal in Chromium", function () {
         await signIn(page, TOKENS.admin, /admin · all teams/);
         await page.getByRole("heading", { name: "Environments of every team" }).waitFor();
         await page.getByLabel("Status", { exact: true }).selectOption("destroyed");
-        await page.getByRole("region", { name: "Environments" }).getByText("pay-dev").waitFor();
+        const destroyed = page.getByRole("region", { name: "Environments" }).locator("tbody tr").filter({ hasText: "pay-dev" });
+        await destroyed.getByText("destroy succeeded").waitFor();
         await page.getByLabel("Status", { exact: true }).selectOption("");
         await page.getByLabel("Team", { exact: true }).fill(TEAM_B);
         await page.getByLabel("Team", { exact: true }).press("Tab");
