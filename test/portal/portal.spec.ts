@@ -27,6 +27,16 @@ interface AxeResult { violations: Array<{ id: string; impact: string | null; nod
 const axeCounts: Record<string, Record<string, number>> = {};
 const screenshots: string[] = [];
 
+/** Listens on a free loopback port; resolves with the base URL. */
+async function listen(server: Server): Promise<string> {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const launch = () => chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+
+const closeServer = (server: Server | undefined) => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+
 /** Skips (saying why and how to run) outside CI; in CI (.ci/run sets KVP_REQUIRE_BROWSER) a missing browser is a broken build, never a pass. */
 function requireChromium(ctx: Mocha.Context): void {
     if (existsSync(CHROMIUM)) return;
@@ -67,14 +77,13 @@ describe("portal in Chromium", function () {
             }
             h.app(req, res);
         });
-        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-        base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-        browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+        base = await listen(server);
+        browser = await launch();
     });
 
     after(async () => {
         await browser?.close();
-        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+        await closeServer(server);
         await h?.close();
         if (Object.keys(axeCounts).length) {
             writeFileSync(path.join(OUT, "axe.json"), JSON.stringify(axeCounts, null, 2));
@@ -363,16 +372,14 @@ describe("portal sign-in with OIDC (authorization code and PKCE) in Chromium", f
         privateKey = keys.privateKey;
         const jwk = { ...(await exportJWK(keys.publicKey)), kid: "k1", alg: "RS256" };
         issuerServer = createServer((req, res) => void fakeIssuer(req, res));
-        await new Promise<void>((resolve) => issuerServer.listen(0, "127.0.0.1", resolve));
-        const issuer = `http://127.0.0.1:${(issuerServer.address() as AddressInfo).port}`;
+        const issuer = await listen(issuerServer);
         h = await startHarness({
             oidc: { issuer, audience: "api://kvp", algorithms: ["RS256"], roleClaim: "roles", teamClaim: "team", clientId: "portal-client", scopes: "openid api://kvp/.default" },
             jwks: createLocalJWKSet({ keys: [jwk] }),
         });
         app = createServer(h.app);
-        await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
-        base = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-        browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+        base = await listen(app);
+        browser = await launch();
 
         async function fakeIssuer(req: IncomingMessage, res: ServerResponse): Promise<void> {
             const url = new URL(req.url ?? "/", issuer);
@@ -407,7 +414,8 @@ describe("portal sign-in with OIDC (authorization code and PKCE) in Chromium", f
 
     after(async () => {
         await browser?.close();
-        for (const s of [app, issuerServer]) await new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
+        await closeServer(app);
+        await closeServer(issuerServer);
         await h?.close();
     });
 
@@ -444,14 +452,13 @@ describe("portal: cancel a queued operation in Chromium", function () {
         // No worker: the update stays queued until the page cancels it.
         h = await startHarness({ worker: false });
         app = createServer(h.app);
-        await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
-        base = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-        browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+        base = await listen(app);
+        browser = await launch();
     });
 
     after(async () => {
         await browser?.close();
-        await new Promise<void>((resolve) => (app ? app.close(() => resolve()) : resolve()));
+        await closeServer(app);
         await h?.close();
     });
 
