@@ -45,6 +45,14 @@ export default tseslint.config(
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
+    // The portal's browser code (served bundled by automation/http/portal.ts).
+    files: ["portal/**/*.js"],
+    languageOptions: {
+      globals: Object.fromEntries(["document", "location", "history", "sessionStorage", "fetch", "URL", "URLSearchParams", "TextEncoder",
+        "TextDecoderStream", "crypto", "btoa", "AbortController", "structuredClone", "setTimeout", "clearTimeout", "addEventListener", "removeEventListener"].map((g) => [g, "readonly"])),
+    },
+  },
+  {
     files: ["test/**/*.ts"],
     // Tests inspect raw engine payloads, which are untyped by nature.
     rules: { "@typescript-eslint/no-unused-expressions": "off", "@typescript-eslint/no-explicit-any": "off" },

@@ -15,6 +15,7 @@ import type { Metrics } from "./metrics";
 import { HttpProblem, problemHandler, requestInstance, sendProblem, toProblem } from "./problem";
 import { expressPath } from "./route";
 import { buildRoutes, type RouteDeps } from "./routes";
+import { mountPortal, type PortalOptions } from "./portal";
 import { EMPTY_PROFILE, type PlatformProfile } from "../domain/platformProfile";
 
 /**
@@ -34,6 +35,8 @@ export interface AppDeps {
     profile?: PlatformProfile;
     /** Test hook: shorter SSE heartbeats and state checks. */
     sse?: RouteDeps["sse"];
+    /** The browser portal at `/`; its sign-in follows the OIDC settings. */
+    portal?: PortalOptions;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -147,6 +150,8 @@ export function createApp(deps: AppDeps): Express {
         const isV1 = path.startsWith("/v1/");
         (isV1 ? v1 : app).all(expressPath(isV1 ? path.slice("/v1".length) : path), methodNotAllowed(path, methods));
     }
+
+    mountPortal(app, deps.portal ?? {});
 
     app.use((req, _res, next) => {
         next(new HttpProblem(404, "not-found", "Not found", `No route for ${req.method} ${req.path.slice(0, 200)}; see /openapi.json`));

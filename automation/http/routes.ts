@@ -6,6 +6,7 @@ import type { Operation } from "../domain/ports";
 import type { Metrics } from "./metrics";
 import { renderDocsPage } from "./docsPage";
 import { buildOpenApiDocument } from "./openapi";
+import { portalApiRoutes } from "./portalRoutes";
 import { route, type Route } from "./route";
 import {
     AcceptedSchema, AuditPageSchema, DEFAULT_PAGE_SIZE, EnvironmentDetailSchema, EnvironmentPageSchema, EnvironmentParamsSchema,
@@ -193,6 +194,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
                 res.json(await service.listAudit(actor, { limit: query.limit ?? DEFAULT_PAGE_SIZE, cursor: query.cursor }));
             },
         }),
+        ...portalApiRoutes(service),
         route({
             method: "get", path: "/healthz", operationId: "healthz", tag: "operations-infra",
             summary: "Liveness: the process answers",

@@ -166,7 +166,7 @@ async function main(): Promise<void> {
         });
         observeFinishedOperations(service.hub, (id) => store.getOperation(id), metrics);
         const auth = createAuthenticator({ adminTokenSha256: settings.adminTokenSha256, staticTokens, oidc: settings.oidc });
-        const app = createApp({ service, settings, logger, metrics, auth, profile: settings.platformProfile });
+        const app = createApp({ service, settings, logger, metrics, auth, profile: settings.platformProfile, portal: { oidc: settings.oidc } });
         try {
             server = await startWebServer(app, { host: settings.host, port: settings.port });
         } catch (e) {

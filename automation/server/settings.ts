@@ -48,6 +48,10 @@ export interface OidcSettings {
     roleClaim: string;
     /** Claim holding the caller's team. */
     teamClaim: string;
+    /** The portal's public client (authorization code with PKCE); without it the portal offers the token form only. */
+    clientId?: string;
+    /** Scopes the portal asks for; the access token must carry the audience above. */
+    scopes?: string;
 }
 
 /** The PostgreSQL store, selected by DATABASE_URL. */
@@ -220,6 +224,8 @@ export const SettingsEnvSchema = z.object({
     }),
     KVP_OIDC_ROLE_CLAIM: z.string().min(1).default("roles"),
     KVP_OIDC_TEAM_CLAIM: z.string().min(1).default("team"),
+    KVP_OIDC_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be the portal's application (client) id").optional(),
+    KVP_OIDC_SCOPES: z.string().min(1).optional(),
     KVP_MAX_CONCURRENCY: integer(1, 64, 2),
     KVP_WORKER_CONCURRENCY: optionalInteger(1, 64),
     KVP_OP_IDLE_TIMEOUT_S: integer(10, 86_400, 900),
@@ -238,7 +244,7 @@ export const SettingsEnvSchema = z.object({
         ctx.addIssue({ code: "custom", path: ["KVP_OIDC_AUDIENCE"], message: "is required when KVP_OIDC_ISSUER is set (tokens for other APIs must not be accepted)" });
     }
     if (!env.KVP_OIDC_ISSUER) {
-        for (const k of ["KVP_OIDC_AUDIENCE", "KVP_OIDC_JWKS_URL"] as const) {
+        for (const k of ["KVP_OIDC_AUDIENCE", "KVP_OIDC_JWKS_URL", "KVP_OIDC_CLIENT_ID", "KVP_OIDC_SCOPES"] as const) {
             if (env[k]) ctx.addIssue({ code: "custom", path: [k], message: "only applies when KVP_OIDC_ISSUER is set" });
         }
     }
@@ -340,6 +346,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
             algorithms: e.KVP_OIDC_ALGORITHMS,
             roleClaim: e.KVP_OIDC_ROLE_CLAIM,
             teamClaim: e.KVP_OIDC_TEAM_CLAIM,
+            clientId: e.KVP_OIDC_CLIENT_ID,
+            // Entra issues an access token for the API when asked for its `.default` scope.
+            scopes: e.KVP_OIDC_SCOPES ?? `openid ${e.KVP_OIDC_AUDIENCE}/.default`,
         } : undefined,
         maxConcurrency: e.KVP_MAX_CONCURRENCY,
         workerConcurrency: e.KVP_WORKER_CONCURRENCY ?? e.KVP_MAX_CONCURRENCY,

@@ -122,6 +122,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         service, logger, metrics, auth, profile,
         settings: { bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024, rateLimitPerMin: options.rateLimitPerMin ?? 1_000_000, authFailuresPerMin: options.authFailuresPerMin ?? 1_000_000, engine: options.engineOverride ? "pulumi" : options.offline ? "offline" : "test-double" },
         sse: { heartbeatMs: 200, stateCheckMs: 100 },
+        portal: { oidc: options.oidc },
     });
     return {
         app, store, service, engine: testDouble, worker, dataDir, logs,

@@ -11,6 +11,7 @@ const REQUIRED = [
     "put /v1/environments/{name}", "get /v1/environments", "get /v1/environments/{name}",
     "post /v1/environments/{name}/preview", "post /v1/environments/{name}/refresh", "delete /v1/environments/{name}",
     "get /v1/operations/{id}", "get /v1/operations/{id}/events", "get /v1/operations/{id}/plan", "post /v1/operations/{id}/cancel", "get /v1/audit",
+    "get /v1/whoami", "get /v1/environments/{name}/operations",
     "get /healthz", "get /readyz", "get /metrics", "get /openapi.json", "get /docs",
 ];
 

@@ -53,6 +53,15 @@ describe("server settings", () => {
         assert.equal(s.oidc?.roleClaim, "roles");
     });
 
+    it("gives the portal a public client and the API's .default scope unless told otherwise", () => {
+        const s = loadSettings({ KVP_OIDC_ISSUER: "https://idp.example.com", KVP_OIDC_AUDIENCE: "api://kvp", KVP_OIDC_CLIENT_ID: "0000-portal" });
+        assert.equal(s.oidc?.clientId, "0000-portal");
+        assert.equal(s.oidc?.scopes, "openid api://kvp/.default");
+        const t = loadSettings({ KVP_OIDC_ISSUER: "https://idp.example.com", KVP_OIDC_AUDIENCE: "api://kvp", KVP_OIDC_SCOPES: "openid api://kvp/Environments.ReadWrite" });
+        assert.equal(t.oidc?.clientId, undefined, "without a client id the portal offers the token form only");
+        assert.equal(t.oidc?.scopes, "openid api://kvp/Environments.ReadWrite");
+    });
+
     const rejected: Array<[string, Record<string, string>, string, RegExp]> = [
         ["a non-numeric port", { PORT: "http" }, "PORT", /whole number from 0 to 65535.*"http"/],
         ["a port above 65535", { PORT: "70000" }, "PORT", /0 to 65535/],
@@ -71,6 +80,8 @@ describe("server settings", () => {
         ["an http issuer that is not loopback", { KVP_OIDC_ISSUER: "http://idp.example.com", KVP_OIDC_AUDIENCE: "a" }, "KVP_OIDC_ISSUER", /https URL/],
         ["an issuer without an audience", { KVP_OIDC_ISSUER: "https://idp.example.com" }, "KVP_OIDC_AUDIENCE", /required when KVP_OIDC_ISSUER/],
         ["an audience without an issuer", { KVP_OIDC_AUDIENCE: "api://kvp" }, "KVP_OIDC_AUDIENCE", /only applies when KVP_OIDC_ISSUER/],
+        ["a portal client id without an issuer", { KVP_OIDC_CLIENT_ID: "0000-portal" }, "KVP_OIDC_CLIENT_ID", /only applies when KVP_OIDC_ISSUER/],
+        ["a portal client id with a space", { KVP_OIDC_ISSUER: "https://idp.example.com", KVP_OIDC_AUDIENCE: "a", KVP_OIDC_CLIENT_ID: "a b" }, "KVP_OIDC_CLIENT_ID", /application \(client\) id/],
         ["a tokens file that does not exist", { KVP_TOKENS_FILE: "/nonexistent/tokens.json" }, "KVP_TOKENS_FILE", /does not exist/],
         ["a policy pack that does not exist", { KVP_POLICY_PACK: "/nonexistent/policy" }, "KVP_POLICY_PACK", /does not exist/],
         ["a test-double latency without the test double", { KVP_TEST_DOUBLE_LATENCY_MS: "100" }, "KVP_TEST_DOUBLE_LATENCY_MS", /only applies when KVP_ENGINE=test-double/],
