@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TeamSchema } from "../../config/schema";
 import type { EnvironmentService } from "../domain/service";
 import { route, type Route } from "./route";
 import { EnvironmentParamsSchema, OperationSchema, PageQuerySchema } from "./schemas";
@@ -11,12 +12,12 @@ import { EnvironmentParamsSchema, OperationSchema, PageQuerySchema } from "./sch
  */
 
 export const WhoAmISchema = z.object({
-    subject: z.string().meta({ description: "The credential's stable id (token id or `oidc:<sub>`); never the token." }),
+    subject: z.string().max(300).meta({ description: "The credential's stable id (token id or `oidc:<sub>`); never the token." }),
     role: z.enum(["admin", "operator", "reader"]),
-    team: z.string().optional().meta({ description: "The caller's team; absent for admins, who see every team." }),
+    team: TeamSchema.optional().meta({ description: "The caller's team; absent for admins, who see every team." }),
 }).meta({ id: "WhoAmI" });
 
-const OperationListSchema = z.object({ items: z.array(OperationSchema) });
+const OperationListSchema = z.object({ items: z.array(OperationSchema).max(100) });
 const HistoryQuerySchema = PageQuerySchema.pick({ limit: true });
 
 export function portalApiRoutes(service: EnvironmentService): Route[] {

@@ -168,7 +168,7 @@ describe("portal in Chromium", function () {
 
         await page.getByRole("link", { name: "New environment" }).first().click();
         await page.locator("#f-name").waitFor();
-        await page.locator("#f-name").fill("pay-dev");
+        await page.locator("#f-name").fill("payments-dev");
         await page.locator("#f-location").fill("westeurope");
         await page.locator("#f-alerts-emails").fill("not-an-email");
         await page.getByRole("button", { name: "Create and apply" }).click();
@@ -186,9 +186,7 @@ describe("portal in Chromium", function () {
         const planned = await preview.getByRole("region", { name: "Planned resources" }).locator("tbody tr").allTextContents();
         assert.ok(planned.some((r) => r.includes("azure-native:keyvault:Vault")), "the preview plans the vault");
         assert.ok(planned.length >= 5 && planned.every((r) => r.startsWith("create")), "a new environment's plan only creates");
-        const draft = await h.service.getEnvironment({ subject: "test", role: "admin" }, "pay-dev");
-        assert.equal(draft.status, "pending", "previewing applied nothing");
-        assert.equal(draft.outputs, undefined);
+        await assert.rejects(h.service.getEnvironment({ subject: "test", role: "admin" }, "payments-dev"), /does not exist/, "previewing stored nothing");
         await check(page, "create-preview");
 
         dropNextStream = true;
@@ -214,8 +212,8 @@ describe("portal in Chromium", function () {
         await page.getByRole("region", { name: "Planned resources" }).getByText("azure-native:keyvault:Vault").first().waitFor();
         await check(page, "operation-update");
 
-        await page.getByRole("main").getByRole("link", { name: "pay-dev" }).click();
-        await page.getByRole("heading", { name: "Environment pay-dev" }).waitFor();
+        await page.getByRole("main").getByRole("link", { name: "payments-dev" }).click();
+        await page.getByRole("heading", { name: "Environment payments-dev" }).waitFor();
         const outputs = page.getByRole("region", { name: "Outputs" });
         await outputs.getByText(/https:\/\/kv-.*\.vault\.azure\.net\//).waitFor();
         assert.ok(!(await page.locator("main").textContent())?.includes("[secret]"), "a secret marker is shown raw");
@@ -223,11 +221,11 @@ describe("portal in Chromium", function () {
         await page.getByText("Operation history").waitFor();
         const history = page.getByRole("region", { name: "Operation history" }).locator("tbody tr");
         await history.first().waitFor();
-        assert.deepEqual(await history.locator("td:first-child").allTextContents(), ["update", "preview"], "newest first: the update, then the dry run");
+        assert.deepEqual(await history.locator("td:first-child").allTextContents(), ["update", "preview"], "newest first: the update, then the preview of the proposed spec");
         assert.deepEqual(await history.locator("td:nth-child(2)").allTextContents(), ["succeeded", "succeeded"]);
         const tags = await page.locator("h2:has-text('Tags') + dl").textContent();
         assert.match(tags ?? "", /Teampayments/);
-        assert.match(tags ?? "", /Environmentpay-dev/);
+        assert.match(tags ?? "", /Environmentpayments-dev/);
         await check(page, "environment-detail");
 
         await page.getByRole("button", { name: "Preview" }).click();
@@ -237,19 +235,19 @@ describe("portal in Chromium", function () {
         assert.ok(ops.length >= 5 && ops.every((o) => o === "same"), `a preview after apply plans no change: ${ops.join(",")}`);
         await check(page, "operation-preview");
 
-        await page.getByRole("main").getByRole("link", { name: "pay-dev" }).click();
+        await page.getByRole("main").getByRole("link", { name: "payments-dev" }).click();
         await page.getByRole("button", { name: "Destroy…" }).click();
-        const dialog = page.getByRole("dialog", { name: "Destroy pay-dev?" });
+        const dialog = page.getByRole("dialog", { name: "Destroy payments-dev?" });
         const destroy = dialog.getByRole("button", { name: "Destroy", exact: true });
         assert.equal(await destroy.isDisabled(), true);
-        await dialog.getByLabel("Type pay-dev to confirm").fill("pay-de");
+        await dialog.getByLabel("Type payments-dev to confirm").fill("payments-de");
         assert.equal(await destroy.isDisabled(), true, "a wrong name does not arm the button");
         await check(page, "destroy-dialog");
-        await dialog.getByLabel("Type pay-dev to confirm").fill("pay-dev");
+        await dialog.getByLabel("Type payments-dev to confirm").fill("payments-dev");
         await destroy.click();
         await page.waitForURL(/#\/operations\//);
         await finished(page, "succeeded");
-        const env = await h.service.getEnvironment({ subject: "test", role: "admin" }, "pay-dev");
+        const env = await h.service.getEnvironment({ subject: "test", role: "admin" }, "payments-dev");
         assert.equal(env.status, "destroyed");
         assert.deepEqual(problems, []);
         await context.close();
@@ -259,7 +257,7 @@ describe("portal in Chromium", function () {
         const now = new Date().toISOString();
         for (let i = 1; i <= 12; i++) {
             const team = i <= 11 ? TEAM_A : TEAM_B;
-            await h.store.upsertEnvironment({ name: `${team.slice(0, 3)}-env-${String(i).padStart(2, "0")}`, team, spec: spec({ team }), specHash: `h${i}`, status: "ready", expiresAt: null, now });
+            await h.store.upsertEnvironment({ name: `${team}-env-${String(i).padStart(2, "0")}`, team, spec: spec({ team }), specHash: `h${i}`, status: "ready", expiresAt: null, now });
         }
         const reader = await open();
         await signIn(reader.page, TOKENS.readerA, /reader · team payments/);
@@ -269,14 +267,14 @@ describe("portal in Chromium", function () {
         const first = await rows.allTextContents();
         await reader.page.getByRole("button", { name: "Next page" }).click();
         await reader.page.getByText("Page 2").waitFor();
-        await rows.filter({ hasText: "pay-dev" }).waitFor({ state: "detached" });
+        await rows.filter({ hasText: "payments-dev" }).waitFor({ state: "detached" });
         const second = await rows.allTextContents();
         assert.ok(second.length >= 1 && second.every((r) => !first.includes(r)), "the next page follows the cursor");
         assert.ok([...first, ...second].every((r) => !r.includes(TEAM_B)), "a reader sees only its team");
         assert.equal(await reader.page.getByRole("link", { name: "New environment" }).count(), 0);
         assert.equal(await reader.page.getByRole("link", { name: "Audit log" }).count(), 0);
-        await reader.page.goto(`${base}/#/environments/pay-env-01`);
-        await reader.page.getByRole("heading", { name: "Environment pay-env-01" }).waitFor();
+        await reader.page.goto(`${base}/#/environments/payments-env-01`);
+        await reader.page.getByRole("heading", { name: "Environment payments-env-01" }).waitFor();
         await reader.page.getByText("Operation history").waitFor();
         for (const name of ["Edit spec", "Preview", "Destroy…"]) {
             assert.equal(await reader.page.getByRole("main").getByText(name, { exact: true }).count(), 0, `a reader sees ${name}`);
@@ -291,8 +289,8 @@ describe("portal in Chromium", function () {
         await signIn(billing.page, TOKENS.operatorB, /team billing/);
         const billingRows = billing.page.getByRole("region", { name: "Environments" }).locator("tbody tr");
         await billingRows.first().waitFor();
-        assert.deepEqual((await billingRows.locator("td:first-child").allTextContents()), ["bil-env-12"]);
-        await billing.page.goto(`${base}/#/environments/pay-env-01`);
+        assert.deepEqual((await billingRows.locator("td:first-child").allTextContents()), ["billing-env-12"]);
+        await billing.page.goto(`${base}/#/environments/payments-env-01`);
         await billing.page.getByRole("alert").getByText("HTTP 404").waitFor();
         assert.deepEqual(billing.problems, []);
         await billing.context.close();
@@ -303,15 +301,15 @@ describe("portal in Chromium", function () {
         await signIn(page, TOKENS.admin, /admin · all teams/);
         await page.getByRole("heading", { name: "Environments of every team" }).waitFor();
         await page.getByLabel("Status", { exact: true }).selectOption("destroyed");
-        const destroyed = page.getByRole("region", { name: "Environments" }).locator("tbody tr").filter({ hasText: "pay-dev" });
+        const destroyed = page.getByRole("region", { name: "Environments" }).locator("tbody tr").filter({ hasText: "payments-dev" });
         await destroyed.getByText("destroy succeeded").waitFor();
         await page.getByLabel("Status", { exact: true }).selectOption("");
         await page.getByLabel("Team", { exact: true }).fill(TEAM_B);
         await page.getByLabel("Team", { exact: true }).press("Tab");
         const rows = page.getByRole("region", { name: "Environments" }).locator("tbody tr");
         // Unfiltered, the first page also holds the payments environments; filtered, they go.
-        await rows.filter({ hasText: "pay-" }).first().waitFor({ state: "detached" });
-        assert.deepEqual(await rows.locator("td:first-child").allTextContents(), ["bil-env-12"]);
+        await rows.filter({ hasText: "payments-" }).first().waitFor({ state: "detached" });
+        assert.deepEqual(await rows.locator("td:first-child").allTextContents(), ["billing-env-12"]);
         await check(page, "environments-admin");
 
         await page.getByRole("link", { name: "Audit log" }).click();
@@ -321,7 +319,7 @@ describe("portal in Chromium", function () {
         assert.ok(all >= 4, `only ${all} audit entries`);
         await page.getByLabel("Action", { exact: true }).selectOption("environment.delete");
         assert.equal(await entries.count(), 1);
-        assert.match(await entries.first().textContent() ?? "", /payments-operator.*environment\.delete.*pay-dev/);
+        assert.match(await entries.first().textContent() ?? "", /payments-operator.*environment\.delete.*payments-dev/);
         await page.getByLabel("Action", { exact: true }).selectOption("");
         await page.getByLabel("Actor, team or target contains").fill("billing-operator");
         assert.equal(await entries.count(), 0, "the billing operator changed nothing");
@@ -346,10 +344,10 @@ describe("portal in Chromium", function () {
         assert.equal(await focused(page, "id"), "filter-status");
         await page.keyboard.press("Tab");
         await page.keyboard.press("Tab");
-        assert.match(await focused(page, "textContent"), /^pay-/);
+        assert.match(await focused(page, "textContent"), /^payments-/);
         await page.keyboard.press("Enter");
-        await page.getByRole("heading", { name: /^Environment pay-/ }).waitFor();
-        await page.waitForFunction("document.activeElement?.tagName === 'H1' && document.activeElement.textContent.startsWith('Environment pay-')", undefined, { timeout: 5_000 });
+        await page.getByRole("heading", { name: /^Environment payments-/ }).waitFor();
+        await page.waitForFunction("document.activeElement?.tagName === 'H1' && document.activeElement.textContent.startsWith('Environment payments-')", undefined, { timeout: 5_000 });
         assert.deepEqual(problems, []);
         await context.close();
     });
@@ -463,7 +461,7 @@ describe("portal: cancel a queued operation in Chromium", function () {
     });
 
     it("cancels from the operation's page, and the stream ends with the final state", async () => {
-        const put = await h.service.putEnvironment({ subject: "test", role: "admin" }, desired("pay-queued", spec()));
+        const put = await h.service.putEnvironment({ subject: "test", role: "admin" }, desired("payments-queued", spec()));
         const id = put.operation!.id;
         const page = await (await browser.newContext()).newPage();
         await page.goto(base);
