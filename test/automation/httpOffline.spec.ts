@@ -129,7 +129,8 @@ describe("self-service on the real program (offline engine, example platform pro
         assert.equal(res.status, 400, res.text);
         assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), ["tier"]);
         const other = await request(h.app).post("/v1/environments/payments-qa/preview").set(bearer(TOKENS.operatorA)).send({ tier: "dev", location: "westeurope", team: "billing" });
-        assert.equal(other.status, 403, "a proposed spec is held to the caller's team too");
+        assert.equal(other.status, 400, "a proposed spec is held to the caller's team and its name prefix too");
+        assert.match(other.text, /payments-qa|team/);
     });
 
     it("refuses a spec the policy pack rejects, with the violations, as pulumi up --policy-pack would", async () => {
