@@ -29,11 +29,23 @@ export const PLATFORM_ROLES = {
     "monitoring-metrics-publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 } as const;
 
+/**
+ * Roles that can write role assignments (Microsoft.Authorization/roleAssignments/write), and so
+ * grant themselves or anyone else data-plane access, at a vault or at any scope above it. Key Vault
+ * Administrator is not here: it holds every data action but cannot assign roles, and the platform
+ * offers it as a grantable role.
+ */
+const ACCESS_GRANTING_ROLE_IDS: Readonly<Record<string, string>> = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
+    "8b54135c-b56d-4d72-a534-26097cfdc8d8": "Key Vault Data Access Administrator",
+};
+
 /** Role definition ids that must never be granted at vault, key or Cosmos scope. */
 export const FORBIDDEN_ROLE_IDS: Readonly<Record<string, string>> = {
-    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    ...ACCESS_GRANTING_ROLE_IDS,
     "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
-    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
     "f25e0fa2-a7c8-4377-a976-54943a77a395": "Key Vault Contributor",
 };
 

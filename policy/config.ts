@@ -1,6 +1,5 @@
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
 import { FORBIDDEN_ROLE_IDS } from "../config/roles";
-import { ACCESS_GRANTING_ROLE_IDS } from "./roles";
 import { TAG_KEYS } from "../config/tags";
 
 /**
@@ -54,7 +53,7 @@ export const DEFAULT_CONFIG: Readonly<PackConfig> = Object.freeze({
     // The project's data stays in the EU: the write region and its paired failover region.
     allowedLocations: ["westeurope", "northeurope"],
     // The program's own forbidden roles, plus every role that can write role assignments on a vault.
-    forbiddenRoleIds: [...new Set([...Object.keys(FORBIDDEN_ROLE_IDS), ...Object.keys(ACCESS_GRANTING_ROLE_IDS)])],
+    forbiddenRoleIds: Object.keys(FORBIDDEN_ROLE_IDS),
     // A /16 is 65,536 addresses: the largest block one organisation's egress plausibly owns. Anything
     // wider (a /8, or 0.0.0.0/1 + 128.0.0.0/1) is shared with strangers: every tenant of a cloud or ISP range.
     minimumIpRulePrefixLength: 16,

@@ -1,6 +1,5 @@
 import { CheckContext, Props, resourcePolicy, StackResource, StackViolation, stackPolicy, TYPES, vaultNameOf } from "./helpers";
 import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES } from "../config/roles";
-import { ACCESS_GRANTING_ROLE_IDS } from "./roles";
 
 /** Vaults (and the keys, secrets and certificates under them) and Cosmos DB accounts. */
 const PROTECTED_SCOPE = /\/providers\/Microsoft\.(KeyVault\/vaults|DocumentDB\/databaseAccounts)\//i;
@@ -10,7 +9,6 @@ const GUID = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$
 /** Built-in role names the pack knows, for messages and for the classic provider's roleDefinitionName. */
 const ROLE_NAMES: Readonly<Record<string, string>> = {
     ...FORBIDDEN_ROLE_IDS,
-    ...ACCESS_GRANTING_ROLE_IDS,
     ...Object.fromEntries(Object.values(KEY_VAULT_ROLES).map((r) => [r.id, r.displayName])),
 };
 
