@@ -19,6 +19,9 @@ const STATE_EVENT = "operation.state";
 const enc = encodeURIComponent;
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 const canMutate = (me) => me.role === "admin" || me.role === "operator";
+// A keystroke's state update renders in a later task; Enter can submit before it. Form handlers
+// read what is in the fields (the DOM), or wait for that render and read the latest state.
+const rendered = () => new Promise((resolve) => setTimeout(resolve));
 
 function useHash() {
     const [hash, setHash] = useState(location.hash || "#/");
@@ -74,12 +77,12 @@ function TableWrap({ label, children }) {
 // ---- sign in -------------------------------------------------------------
 
 function SignIn({ config, onToken, error }) {
-    const [token, setToken] = useState("");
     const [busy, setBusy] = useState(false);
     const [failure, setFailure] = useState();
     const submit = (e) => {
         e.preventDefault();
-        if (token.trim()) onToken(token.trim());
+        const token = e.currentTarget.elements.token.value.trim();
+        if (token) onToken(token);
     };
     return html`<main id="main" class="signin">
         <${Page} title="Sign in">
@@ -91,7 +94,7 @@ function SignIn({ config, onToken, error }) {
                 <div class="field">
                     <label for="token">API token</label>
                     <p class="hint" id="token-hint">Kept in this tab's session storage only; closing the tab signs you out.</p>
-                    <input id="token" type="password" autocomplete="off" aria-describedby="token-hint" value=${token} onInput=${(e) => setToken(e.currentTarget.value)} />
+                    <input id="token" name="token" type="password" autocomplete="off" aria-describedby="token-hint" />
                 </div>
                 <button type="submit">Sign in</button>
             </form>
@@ -183,6 +186,8 @@ function DestroyDialog({ name, onClose, onDestroyed }) {
     }, []);
     const destroy = async (e) => {
         e.preventDefault();
+        // The button's state can trail the field by one keystroke; the field decides.
+        if (e.currentTarget.elements["confirm-name"].value !== name) return;
         try {
             const res = await api("DELETE", `/v1/environments/${enc(name)}`);
             onDestroyed(res.data.operation);
@@ -276,6 +281,8 @@ function SpecForm({ me, name: editing }) {
     }, [error]);
     const [preview, setPreview] = useState();
     const body = () => prune(spec) || {};
+    const latest = useRef();
+    latest.current = { name, body: body() };
     const send = async (action) => {
         setBusy(true);
         setError(undefined);
@@ -290,13 +297,17 @@ function SpecForm({ me, name: editing }) {
     const submit = (e) => {
         e.preventDefault();
         send(async () => {
-            const res = await api("PUT", `/v1/environments/${enc(name)}`, body());
+            await rendered();
+            const { name, body } = latest.current;
+            const res = await api("PUT", `/v1/environments/${enc(name)}`, body);
             location.hash = res.data.operation ? `#/operations/${enc(res.data.operation.id)}` : `#/environments/${enc(name)}`;
         });
     };
     const dryRun = () => send(async () => {
-        const res = await api("POST", `/v1/environments/${enc(name)}/preview`, body());
-        setPreview({ id: res.data.operation.id, of: JSON.stringify(body()) });
+        await rendered();
+        const { name, body } = latest.current;
+        const res = await api("POST", `/v1/environments/${enc(name)}/preview`, body);
+        setPreview({ id: res.data.operation.id, of: JSON.stringify(body) });
     });
     const nameErrors = problems.at.name;
     return html`<${Page} title=${editing ? `Edit ${editing}` : "New environment"}>

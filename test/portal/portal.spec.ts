@@ -161,6 +161,22 @@ describe("portal in Chromium", function () {
         assert.ok(!h.logs.some((l) => l.includes(TOKENS.operatorA)), "the token reached a log line");
     });
 
+    it("signs in with what is in the field when Enter comes before the page has re-rendered (a fast typist, a password manager)", async () => {
+        const { context, page, problems } = await open();
+        await page.getByLabel("API token").waitFor();
+        // The value lands and the form is submitted in one task, so no render runs in between.
+        await page.evaluate((token) => {
+            const input = document.getElementById("token") as HTMLInputElement;
+            input.value = token;
+            input.dispatchEvent(new Event("input", { bubbles: true }));
+            input.form!.requestSubmit();
+        }, TOKENS.readerA);
+        await page.locator("header.top .who").getByText(/reader/).waitFor({ timeout: 10_000 });
+        assert.equal(await page.evaluate(() => sessionStorage.getItem("kvp.token")), TOKENS.readerA);
+        assert.deepEqual(problems, []);
+        await context.close();
+    });
+
     it("runs an environment's life: a field error corrected, the plan previewed, apply watched live through a dropped connection, outputs, preview, destroy by typed name", async () => {
         const { context, page, problems } = await open();
         await signIn(page, TOKENS.operatorA, /team payments/);
