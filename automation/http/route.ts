@@ -40,7 +40,8 @@ export interface RouteContext<P, Q, H, B> {
     requestId: string;
 }
 
-export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType | undefined, H extends z.ZodType | undefined, B> {
+/** What a route declares for its documentation: the same in the declaration and in the router's table. */
+interface RouteDoc {
     method: HttpMethod;
     /** OpenAPI-style path, e.g. /v1/environments/{name}. */
     path: string;
@@ -50,6 +51,10 @@ export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType 
     tag: string;
     /** Minimum role; undefined means the route needs no token. */
     role?: CallerRole;
+    responses: Record<number, ResponseDoc>;
+}
+
+export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType | undefined, H extends z.ZodType | undefined, B> extends RouteDoc {
     /**
      * Who enforces `role`: "http" (default) refuses before anything else runs; "service"
      * leaves it to the domain, which audits a refused mutation durably.
@@ -66,24 +71,15 @@ export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType 
         /** The body may be left out; the handler then gets undefined. */
         optional?: boolean;
     };
-    responses: Record<number, ResponseDoc>;
     handle(ctx: RouteContext<Out<P>, Out<Q>, Out<H>, B>): Promise<void> | void;
 }
 
 /** A route with its types erased, for tables. */
-export interface Route {
-    method: HttpMethod;
-    path: string;
-    operationId: string;
-    summary: string;
-    description?: string;
-    tag: string;
-    role?: CallerRole;
+export interface Route extends RouteDoc {
     params?: z.ZodType;
     query?: z.ZodType;
     headers?: z.ZodType;
     body?: { schema: z.ZodType; optional?: boolean };
-    responses: Record<number, ResponseDoc>;
     /** The role gate (if any), then validation and the handler. */
     handlers: RequestHandler[];
 }

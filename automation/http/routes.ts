@@ -1,3 +1,4 @@
+import type { Response } from "express";
 import { z } from "zod";
 import type { EnvironmentService } from "../domain/service";
 import { EnvironmentSpecSchema, parseDesiredEnvironment } from "../domain/spec";
@@ -40,6 +41,8 @@ const ENGINE_WARNINGS: Record<string, string> = {
 
 const OperationBody = z.object({ operation: OperationSchema });
 const operationLocation = (op: Operation) => `/v1/operations/${encodeURIComponent(op.id)}`;
+/** 202 Accepted for a queued operation: where to follow it, and the operation. */
+const accepted202 = (res: Response, op: Operation) => res.location(operationLocation(op)).status(202).json({ operation: op });
 const accepted = { 202: { description: "Queued; follow the operation at the Location header", schema: OperationBody, headers: ["Location"] } } as const;
 
 export const API_INFO = {
@@ -99,8 +102,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
             body: { schema: EnvironmentSpecSchema, parse: (raw, params) => parseDesiredEnvironment(params.name, raw, deps.profile), optional: true },
             responses: { ...accepted, 404: { description: "Not found, and no spec proposed" }, 409: { description: "Destroyed or being destroyed" } },
             async handle({ res, actor, params, body, requestId }) {
-                const op = await service.requestOperation(actor, params.name, "preview", { requestId }, body);
-                res.location(operationLocation(op)).status(202).json({ operation: op });
+                accepted202(res, await service.requestOperation(actor, params.name, "preview", { requestId }, body));
             },
         }),
         route({
@@ -110,8 +112,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
             params: EnvironmentParamsSchema,
             responses: { ...accepted, 404: { description: "Not found" }, 409: { description: "Destroyed or being destroyed" } },
             async handle({ res, actor, params, requestId }) {
-                const op = await service.requestOperation(actor, params.name, "refresh", { requestId });
-                res.location(operationLocation(op)).status(202).json({ operation: op });
+                accepted202(res, await service.requestOperation(actor, params.name, "refresh", { requestId }));
             },
         }),
         route({
@@ -120,8 +121,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
             params: EnvironmentParamsSchema,
             responses: { ...accepted, 404: { description: "Not found" }, 409: { description: "Already destroyed" } },
             async handle({ res, actor, params, requestId }) {
-                const op = await service.deleteEnvironment(actor, params.name, { requestId });
-                res.location(operationLocation(op)).status(202).json({ operation: op });
+                accepted202(res, await service.deleteEnvironment(actor, params.name, { requestId }));
             },
         }),
         route({
