@@ -12,7 +12,7 @@ import { dropApiVersionAliases } from "./helpers/apiVersionAliases";
 import { CosmosCmk } from "./cosmosCmk";
 import { Monitoring } from "./monitoring";
 import { cosmosAccountName, functionAppName, nameWithSuffix, storageAccountName, vaultName } from "./helpers/naming";
-import { ownershipTags } from "../config/tags";
+import { ownershipTags } from "@keyvault-platform/conventions";
 
 export interface KeyVaultEnvironmentArgs {
     /** Required. The validated stack config (config/schema.ts); the single source of every setting. */

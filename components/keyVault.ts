@@ -4,7 +4,7 @@ import { Vault } from "@pulumi/azure-native/keyvault/vault";
 import {
     AccessPolicyConfig, CERTIFICATE_PERMISSIONS, TIERS, Tier, KEY_PERMISSIONS, RoleGrant, SECRET_PERMISSIONS,
 } from "../config/schema";
-import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLE_NAMES, KEY_VAULT_ROLES, PRINCIPAL_TYPES } from "../config/roles";
+import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLE_NAMES, KEY_VAULT_ROLES, PRINCIPAL_TYPES } from "@keyvault-platform/conventions";
 import { ipRuleProblem, isGuid, locationProblem, subnetIdProblem, tagProblem } from "../config/validators";
 import { nameProblem, platformTagProblems, platformTags, validateVaultName } from "./helpers/naming";
 import { PrivateEndpoint, privateEndpointProblems } from "./privateEndpoint";
@@ -91,7 +91,7 @@ export interface KeyVaultArgs {
     enabledForTemplateDeployment?: boolean;
     /** Optional. Let Azure Disk Encryption retrieve secrets and unwrap keys. Defaults to false. */
     enabledForDiskEncryption?: boolean;
-    /** Required. The platform's tags: the four ownership tags (config/tags.ts) plus any extra ones. */
+    /** Required. The platform's tags: the four ownership tags (packages/conventions/tags.ts) plus any extra ones. */
     tags: Record<string, string>;
 }
 

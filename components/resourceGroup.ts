@@ -15,7 +15,7 @@ export interface ResourceGroupArgs {
     tier: Tier;
     /** Required. Azure region, e.g. westeurope. */
     location: pulumi.Input<string>;
-    /** Required. The platform's tags: the four ownership tags (config/tags.ts) plus any extra ones. */
+    /** Required. The platform's tags: the four ownership tags (packages/conventions/tags.ts) plus any extra ones. */
     tags: Record<string, string>;
 }
 

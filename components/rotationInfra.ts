@@ -14,7 +14,7 @@ import { WebAppScmAllowed } from "@pulumi/azure-native/web/webAppScmAllowed";
 import { Blob as ClassicBlob } from "@pulumi/azure/storage/blob";
 import type { Provider } from "@pulumi/azure/provider";
 import { createHash } from "node:crypto";
-import { PLATFORM_ROLES, roleAssignmentName, roleDefinitionId } from "../config/roles";
+import { PLATFORM_ROLES, roleAssignmentName, roleDefinitionId } from "@keyvault-platform/conventions";
 import { armResourceIdProblem, ncrontabProblem } from "../config/validators";
 import { FunctionPackage, readFunctionPackage } from "./helpers/functionPackage";
 import { AuthorizationMode, grantVaultAccess } from "./vaultAccess";
@@ -24,14 +24,14 @@ const COMPONENT = "RotationInfra";
 /**
  * Storage Blob Data Contributor: the least role that can write blobs, for the deployer (code
  * upload) and the system topic (dead letters). Verified against Azure's built-in role list;
- * config/roles.ts PLATFORM_ROLES is the place for it once its owner adds it there.
+ * packages/conventions/roles.ts PLATFORM_ROLES is the place for it once its owner adds it there.
  */
 export const STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
 
 /** The blob name Flex Consumption's OneDeploy writes and the host loads from the deployment container. */
 export const FLEX_PACKAGE_BLOB = "released-package.zip";
 
-/** The event-grid-triggered function functions/rotation/src/index.ts registers. */
+/** The event-grid-triggered function the rotation function package (packages/rotation-function) registers. */
 export const DEFAULT_EVENT_GRID_FUNCTION = "secretNearExpiry";
 
 /** Container names are fixed: the app's deployment URL and the dead-letter destination name them. */
@@ -87,7 +87,7 @@ export interface RotationInfraArgs {
     schedule?: string;
     /** Optional. The timer rotates secrets expiring within this many days (1-365). Defaults to the function's own default (30). */
     rotationWindowDays?: number;
-    /** Optional. The built code package. Defaults to the build of functions/rotation (npm run build:function). */
+    /** Optional. The built code package. Defaults to the build of packages/rotation-function (npm run build:function). */
     functionPackage?: FunctionPackage;
     /** Optional. Name of the Event Grid-triggered function. Defaults to secretNearExpiry. */
     eventGridFunctionName?: string;

@@ -6,7 +6,7 @@ import { Deployment } from "@pulumi/kubernetes/apps/v1/deployment";
 import { ServiceAccount } from "@pulumi/kubernetes/core/v1/serviceAccount";
 import type { Provider as KubernetesProvider } from "@pulumi/kubernetes/provider";
 import { stringify } from "yaml";
-import type { KeyVaultRole } from "../config/roles";
+import type { KeyVaultRole } from "@keyvault-platform/conventions";
 import { CSI_OBJECT_TYPES } from "../config/schema";
 import { AuthorizationMode, grantVaultAccess } from "./vaultAccess";
 

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RoleAssignment } from "@pulumi/azure-native/authorization/roleAssignment";
 import { AccessPolicy } from "@pulumi/azure-native/keyvault/accessPolicy";
-import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES, KeyVaultRole, PrincipalType, ROLE_ACCESS_POLICY_EQUIVALENT, roleAssignmentName, roleDefinitionId } from "../config/roles";
+import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES, KeyVaultRole, PrincipalType, ROLE_ACCESS_POLICY_EQUIVALENT, roleAssignmentName, roleDefinitionId } from "@keyvault-platform/conventions";
 
 export type AuthorizationMode = "rbac" | "accessPolicies";
 

@@ -1,7 +1,6 @@
 import * as z from "./zod";
 import { ProblemListError, schemaProblems, type FieldProblem } from "./problems";
-import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "./roles";
-import { MANAGERS, reservedTagProblem, TIERS, type Tier } from "./tags";
+import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES, MANAGERS, reservedTagProblem, TIERS, type Tier } from "@keyvault-platform/conventions";
 import {
     ARM_ID_SHAPE, armResourceIdProblem, EMAIL, emailProblem, IP_RULE_SHAPE, ipRuleProblem, LOCATION_SHAPE, locationProblem, ncrontabProblem,
     privateDnsZoneIdProblem, subnetIdProblem, tagProblem, workspaceIdProblem,
@@ -13,7 +12,7 @@ import {
  * both go through `parseStackConfig`, so the two paths cannot drift.
  */
 
-export { TIERS, type Tier } from "./tags";
+export { TIERS, type Tier } from "@keyvault-platform/conventions";
 
 /** The region a stack or spec gets when it names none. */
 export const DEFAULT_LOCATION = "westeurope";

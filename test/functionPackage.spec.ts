@@ -1,141 +1,48 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { buildFunctionPackage } from "@keyvault-platform/rotation-function/build";
+import { BUNDLE_FILE } from "@keyvault-platform/rotation-function/stamp";
+import { cpSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Script } from "node:vm";
-import { buildFunctionPackage, BUNDLE_FILE, hashFunctionSources, readFunctionPackage, registeredFunctions } from "../components/helpers/functionPackage";
+import { readFunctionPackage } from "../components/helpers/functionPackage";
 
-const FIXTURE = join(__dirname, "fixtures", "rotation-function");
+// The function package's own small test app; the package tests its build, this tests what the program reads.
+const FIXTURE = join(__dirname, "..", "packages", "rotation-function", "test", "fixtures", "minimal-app");
 
-describe("buildFunctionPackage", () => {
+describe("readFunctionPackage, what the program deploys", () => {
     let project: string;
 
     beforeEach(() => {
-        // Inside the repository, so the bundle resolves @azure/functions from its node_modules.
-        project = mkdtempSync(join(__dirname, "fixtures", ".tmp-fn-"));
+        // Beside the fixture, so the bundle resolves @azure/functions through the workspace.
+        project = mkdtempSync(join(FIXTURE, "..", ".tmp-read-"));
         cpSync(FIXTURE, project, { recursive: true });
     });
     afterEach(() => rmSync(project, { recursive: true, force: true }));
 
-    it("bundles the entry into a CommonJS file that package.json main points to, with host.json beside it", () => {
-        const pkg = buildFunctionPackage({ projectDir: project });
-        assert.equal(pkg.built, true);
-        const manifest = JSON.parse(readFileSync(join(pkg.dir, "package.json"), "utf8"));
-        assert.equal(manifest.main, BUNDLE_FILE);
-        assert.equal(manifest.type, undefined, "no type:module, so the worker loads the bundle as CommonJS");
-        assert.deepEqual(JSON.parse(readFileSync(join(pkg.dir, "host.json"), "utf8")), JSON.parse(readFileSync(join(FIXTURE, "host.json"), "utf8")));
-        const bundle = readFileSync(join(pkg.dir, BUNDLE_FILE), "utf8");
-        assert.doesNotThrow(() => new Script(bundle), "the bundle must be plain JavaScript the worker can load");
-        assert.match(bundle, /near expiry: /, "local modules are inlined");
-        assert.match(bundle, /require\("@azure\/functions-core"\)/, "the worker-provided core module stays external");
-        assert.doesNotMatch(bundle, /require\("@azure\/functions"\)/, "the @azure/functions library itself is bundled");
-    });
-
-    it("produces a bundle that registers the entry's functions with the worker's core API", () => {
-        const pkg = buildFunctionPackage({ projectDir: project });
-        assert.deepEqual(registeredFunctions(join(pkg.dir, BUNDLE_FILE)), [{ name: "fixtureNearExpiry", trigger: "eventGridTrigger" }]);
-    });
-
-    it("archives exactly the bundle, host.json and package.json", () => {
-        const pkg = buildFunctionPackage({ projectDir: project });
-        assert.ok(pkg.archive instanceof pulumi.asset.AssetArchive);
-        return Promise.resolve((pkg.archive as unknown as { assets: Promise<Record<string, pulumi.asset.FileAsset>> }).assets).then((assets) => {
-            assert.deepEqual(Object.keys(assets).sort(), ["host.json", BUNDLE_FILE, "package.json"].sort());
+    it("refuses a project that was never built, naming the command that builds it", () => {
+        assert.throws(() => readFunctionPackage({ projectDir: project }), (e: Error) => {
+            assert.ok(pulumi.RunError.isInstance(e));
+            assert.match(e.message, /holds no built function package; run npm run build:function/);
+            return true;
         });
+        assert.ok(!existsSync(join(project, "dist")), "reading must not build");
     });
 
-    it("skips the build when nothing changed and rebuilds when a source file changes", () => {
-        const first = buildFunctionPackage({ projectDir: project });
-        const bundlePath = join(first.dir, BUNDLE_FILE);
-        const mtime = statSync(bundlePath).mtimeMs;
-
-        const second = buildFunctionPackage({ projectDir: project });
-        assert.equal(second.built, false);
-        assert.equal(second.hash, first.hash);
-        assert.equal(statSync(bundlePath).mtimeMs, mtime, "an unchanged project must not be re-bundled");
-
+    it("reads the build without touching it, and refuses it once a source changed", () => {
+        const built = buildFunctionPackage({ projectDir: project });
+        const mtime = statSync(join(built.dir, BUNDLE_FILE)).mtimeMs;
+        const read = readFunctionPackage({ projectDir: project });
+        assert.deepEqual([read.hash, read.dir], [built.hash, built.dir]);
+        assert.equal(statSync(join(built.dir, BUNDLE_FILE)).mtimeMs, mtime);
         writeFileSync(join(project, "src", "greeting.ts"), "export const greeting = (s: string): string => `rotating ${s}`;\n");
-        const third = buildFunctionPackage({ projectDir: project });
-        assert.equal(third.built, true);
-        assert.notEqual(third.hash, first.hash);
-        assert.match(readFileSync(bundlePath, "utf8"), /rotating /);
+        assert.throws(() => readFunctionPackage({ projectDir: project }), /built from other sources .*run npm run build:function/);
     });
 
-    it("changes the hash when host.json changes, and rebuilds when an output file was deleted", () => {
-        const before = hashFunctionSources(project);
-        writeFileSync(join(project, "host.json"), JSON.stringify({ version: "2.0" }));
-        assert.notEqual(hashFunctionSources(project), before);
-
-        const pkg = buildFunctionPackage({ projectDir: project });
-        unlinkSync(join(pkg.dir, "host.json"));
-        assert.equal(buildFunctionPackage({ projectDir: project }).built, true);
-        assert.ok(existsSync(join(pkg.dir, "host.json")));
-    });
-
-    it("gives the same hash for the same sources in another directory", () => {
-        const elsewhere = mkdtempSync(join(__dirname, "fixtures", ".tmp-fn-"));
-        try {
-            cpSync(FIXTURE, elsewhere, { recursive: true });
-            assert.equal(hashFunctionSources(elsewhere), hashFunctionSources(project));
-        } finally {
-            rmSync(elsewhere, { recursive: true, force: true });
-        }
-    });
-
-    it("fails with a RunError naming the entry when it is missing", () => {
-        rmSync(join(project, "src", "index.ts"));
-        assert.throws(() => buildFunctionPackage({ projectDir: project }), (e: Error) => {
-            assert.ok(pulumi.RunError.isInstance(e));
-            assert.match(e.message, /buildFunctionPackage: entry .*src\/index\.ts does not exist/);
-            return true;
-        });
-    });
-
-    it("fails with a RunError when host.json is missing", () => {
-        rmSync(join(project, "host.json"));
-        assert.throws(() => buildFunctionPackage({ projectDir: project }), /buildFunctionPackage: .*host\.json does not exist/);
-    });
-
-    it("reports esbuild errors with the file that failed to compile", () => {
-        writeFileSync(join(project, "src", "greeting.ts"), "export const greeting = (s: string) => {{;\n");
-        assert.throws(() => buildFunctionPackage({ projectDir: project }), (e: Error) => {
-            assert.ok(pulumi.RunError.isInstance(e));
-            assert.match(e.message, /esbuild failed .*greeting\.ts/);
-            return true;
-        });
-    });
-
-    it("writes into a separate output directory when asked", () => {
-        const out = mkdtempSync(join(tmpdir(), "fn-out-"));
-        try {
-            const pkg = buildFunctionPackage({ projectDir: project, outDir: out });
-            assert.equal(pkg.dir, out);
-            assert.ok(existsSync(join(out, BUNDLE_FILE)));
-            assert.ok(!existsSync(join(project, "dist")));
-        } finally {
-            rmSync(out, { recursive: true, force: true });
-        }
-    });
-
-    describe("readFunctionPackage, what the program uses", () => {
-        it("refuses a project that was never built, naming the command that builds it", () => {
-            assert.throws(() => readFunctionPackage({ projectDir: project }), (e: Error) => {
-                assert.ok(pulumi.RunError.isInstance(e));
-                assert.match(e.message, /holds no built function package; run npm run build:function/);
-                return true;
-            });
-            assert.ok(!existsSync(join(project, "dist")), "reading must not build");
-        });
-
-        it("reads the build without touching it, and refuses it once a source changed", () => {
-            const built = buildFunctionPackage({ projectDir: project });
-            const mtime = statSync(join(built.dir, BUNDLE_FILE)).mtimeMs;
-            const read = readFunctionPackage({ projectDir: project });
-            assert.deepEqual([read.hash, read.dir, read.built], [built.hash, built.dir, false]);
-            assert.equal(statSync(join(built.dir, BUNDLE_FILE)).mtimeMs, mtime);
-            writeFileSync(join(project, "src", "greeting.ts"), "export const greeting = (s: string): string => `rotating ${s}`;\n");
-            assert.throws(() => readFunctionPackage({ projectDir: project }), /built from other sources .*run npm run build:function/);
-        });
+    it("archives exactly the bundle, host.json and package.json", async () => {
+        buildFunctionPackage({ projectDir: project });
+        const pkg = readFunctionPackage({ projectDir: project });
+        assert.ok(pkg.archive instanceof pulumi.asset.AssetArchive);
+        const assets = await (pkg.archive as unknown as { assets: Promise<Record<string, pulumi.asset.FileAsset>> }).assets;
+        assert.deepEqual(Object.keys(assets).sort(), ["host.json", BUNDLE_FILE, "package.json"].sort());
     });
 });

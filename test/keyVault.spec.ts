@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { record, unwrap, ownerTags, Recording, SUBSCRIPTION_ID, TENANT_ID, fakeGuid } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
 import { KeyVault, KeyVaultArgs, PUBLIC_ACCESS_REASON_TAG, validateKeyVaultArgs } from "../components/keyVault";
-import { roleAssignmentName } from "../config/roles";
+import { roleAssignmentName } from "@keyvault-platform/conventions";
 
 const T = {
     component: "keyvault-platform:keyvault:KeyVault",
@@ -16,7 +16,7 @@ const T = {
     link: "azure-native:privatedns:VirtualNetworkLink",
 };
 
-// Role GUIDs as Azure's built-in role documentation lists them, independently of config/roles.ts.
+// Role GUIDs as Azure's built-in role documentation lists them, independently of packages/conventions/roles.ts.
 const SECRETS_USER_GUID = "4633458b-17de-408a-b874-0445c86b69e6";
 const CRYPTO_OFFICER_GUID = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603";
 const READER_GUID = "21090545-7ca7-4776-b22c-e363652d74d2";

@@ -3,7 +3,7 @@
  * module that creates resources: the mocks must be set first.
  */
 import { installMockCloud } from "../automation/engine/offline/mockCloud";
-import { ownershipTags, type Tier } from "../config/tags";
+import { ownershipTags, type Tier } from "@keyvault-platform/conventions";
 
 export * from "../automation/engine/offline/mockCloud";
 

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";
 import { TIERS } from "../config/schema";
-import { ownershipTags, reservedTagProblem } from "../config/tags";
+import { ownershipTags, reservedTagProblem } from "@keyvault-platform/conventions";
 import {
     actionGroupShortName, cosmosAccountName, functionAppName, logAnalyticsWorkspaceName, NAME_RULES, NameKind, nameProblem,
     nameWithSuffix, platformTags, resourceGroupName, storageAccountName, userAssignedIdentityName, validateName, validateVaultName,

@@ -4,9 +4,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KEY_VAULT_ROLES, PLATFORM_ROLES, roleAssignmentName } from "../config/roles";
+import { KEY_VAULT_ROLES, PLATFORM_ROLES, roleAssignmentName } from "@keyvault-platform/conventions";
 import { createClassicAzureProvider } from "../components/helpers/classicAzureProvider";
-import { buildFunctionPackage, BUNDLE_FILE, FunctionPackage, registeredFunctions } from "../components/helpers/functionPackage";
+import { buildFunctionPackage } from "@keyvault-platform/rotation-function/build";
+import { registeredFunctions } from "@keyvault-platform/rotation-function/registered";
+import { BUNDLE_FILE } from "@keyvault-platform/rotation-function/stamp";
+import { type FunctionPackage, readFunctionPackage } from "../components/helpers/functionPackage";
 import {
     DEFAULT_EVENT_GRID_FUNCTION, FLEX_PACKAGE_BLOB, resolveRotationInfraSettings, RotationInfra, RotationInfraArgs, STORAGE_BLOB_DATA_CONTRIBUTOR,
 } from "../components/rotationInfra";
@@ -82,7 +85,9 @@ describe("RotationInfra", () => {
 
     before(() => {
         outDir = mkdtempSync(join(tmpdir(), "rotation-pkg-"));
-        pkg = buildFunctionPackage({ projectDir: join(__dirname, "fixtures", "rotation-function"), outDir });
+        const projectDir = join(__dirname, "..", "packages", "rotation-function", "test", "fixtures", "minimal-app");
+        buildFunctionPackage({ projectDir, outDir });
+        pkg = readFunctionPackage({ projectDir, outDir });
     });
     after(() => rmSync(outDir, { recursive: true, force: true }));
 
@@ -318,8 +323,8 @@ describe("RotationInfra", () => {
 
 describe("the real rotation function package", () => {
     it("registers the Event Grid function RotationInfra subscribes by default", function () {
-        this.timeout(60_000); // the first build of the real function bundles every dependency
-        const pkg = buildFunctionPackage();
+        // What npm run build:function (before the tests) built, and the program deploys.
+        const pkg = readFunctionPackage();
         const functions = registeredFunctions(join(pkg.dir, BUNDLE_FILE));
         assert.deepEqual(functions.find((f) => f.name === DEFAULT_EVENT_GRID_FUNCTION), { name: DEFAULT_EVENT_GRID_FUNCTION, trigger: "eventGridTrigger" });
         assert.ok(functions.some((f) => f.trigger === "timerTrigger"), "the safety-net timer reads ROTATION_SCHEDULE, which RotationInfra sets");

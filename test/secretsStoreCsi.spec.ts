@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { record, Recording, SUBSCRIPTION_ID, TENANT_ID, unwrap } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { KEY_VAULT_ROLES } from "../config/roles";
+import { KEY_VAULT_ROLES } from "@keyvault-platform/conventions";
 import {
     csiObjectsParameter, csiSecretObjects, csiVaultRoles, resolveSecretsStoreCsiSettings, SecretsStoreCsi, SecretsStoreCsiArgs,
 } from "../components/secretsStoreCsi";

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { createDelayMs, RecordedResource, Recording, SUBSCRIPTION_ID, TENANT_ID } from "./mocks";
 import { parse as parseYaml } from "yaml";
 import { runStack, stackYaml } from "./stackRun";
-import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES, roleAssignmentName } from "../config/roles";
+import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES, roleAssignmentName } from "@keyvault-platform/conventions";
 
 const VAULT = "azure-native:keyvault:Vault";
 const ROLE = "azure-native:authorization:RoleAssignment";

@@ -3,7 +3,7 @@ import { record, unwrap, SUBSCRIPTION_ID, TENANT_ID, fakeGuid } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
 import * as resources from "@pulumi/azure-native/resources";
 import { grantVaultAccess, VaultAccessGrant } from "../components/vaultAccess";
-import { KEY_VAULT_ROLE_NAMES, KEY_VAULT_ROLES, roleAssignmentName } from "../config/roles";
+import { KEY_VAULT_ROLE_NAMES, KEY_VAULT_ROLES, roleAssignmentName } from "@keyvault-platform/conventions";
 import { CERTIFICATE_PERMISSIONS, KEY_PERMISSIONS, SECRET_PERMISSIONS } from "../config/schema";
 
 const VAULT_ID = `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/rg-kvp-dev-abc123/providers/Microsoft.KeyVault/vaults/kv-kvp-dev-abc123`;

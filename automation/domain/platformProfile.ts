@@ -3,7 +3,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ProblemListError, schemaProblems, type FieldProblem } from "../../config/problems";
 import { EmailSchema, LocationSchema, PrivateEndpointSchema, SubnetIdSchema, TIERS, type Tier } from "../../config/schema";
-import { reservedTagProblem } from "../../config/tags";
+import { reservedTagProblem } from "@keyvault-platform/conventions";
 import { tagProblem, workspaceIdProblem } from "../../config/validators";
 
 /**

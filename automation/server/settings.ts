@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
+import { POLICY_PACK_DIR } from "@keyvault-platform/policy-pack/location";
 import { z } from "zod";
 import { ProblemListError } from "../../config/problems";
 import { KEY_VAULT_SECRETS_PROVIDER } from "../engine/secretsProvider";
@@ -29,7 +30,6 @@ export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 const SECRET_VARIABLES = new Set(["KVP_ADMIN_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "DATABASE_URL"]);
 
 /** Where the repository's CrossGuard policy pack lives, if it has one. */
-const REPO_POLICY_DIR = path.resolve(__dirname, "..", "..", "policy");
 
 const MAX_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 /** Enough for a person retyping a token or a client with a stale one; far too few to guess one. */
@@ -325,7 +325,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     }
     if (problems.length) throw new SettingsError(problems);
 
-    const policyPack = e.KVP_POLICY_PACK ? path.resolve(cwd, e.KVP_POLICY_PACK) : existsSync(REPO_POLICY_DIR) ? REPO_POLICY_DIR : undefined;
+    const policyPack = e.KVP_POLICY_PACK ? path.resolve(cwd, e.KVP_POLICY_PACK) : POLICY_PACK_DIR;
     return {
         role: e.KVP_ROLE,
         replicaName: e.KVP_REPLICA_NAME ?? safeHostname(),

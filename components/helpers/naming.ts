@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { TAG_KEYS } from "../../config/tags";
+import { TAG_KEYS } from "@keyvault-platform/conventions";
 import { tagProblem } from "../../config/validators";
 
 /**
@@ -237,11 +237,11 @@ export function nameWithSuffix(builder: SuffixedNameBuilder, prefix: string, env
 
 /**
  * Why a component's tags are not the platform's, one reason per problem: the four
- * ownership tags (config/tags.ts) must be there, and every tag must be one Azure accepts.
+ * ownership tags (packages/conventions/tags.ts) must be there, and every tag must be one Azure accepts.
  */
 export function platformTagProblems(tags: Record<string, string>): string[] {
     const missing = Object.values(TAG_KEYS).filter((k) => !tags[k]);
-    const problems = missing.length > 0 ? [`tags: ${missing.join(", ")} missing; every resource records its owner (ownershipTags in config/tags.ts)`] : [];
+    const problems = missing.length > 0 ? [`tags: ${missing.join(", ")} missing; every resource records its owner (ownershipTags in packages/conventions/tags.ts)`] : [];
     for (const [key, value] of Object.entries(tags)) {
         const p = tagProblem(key, value);
         if (p) problems.push(`tags.${key}: ${p}`);

@@ -1,12 +1,11 @@
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
-import { FORBIDDEN_ROLE_IDS } from "../config/roles";
-import { TAG_KEYS } from "../config/tags";
+import { FORBIDDEN_ROLE_IDS, TAG_KEYS } from "@keyvault-platform/conventions";
 
 /**
  * Settings a platform team tunes per organisation. Pulumi scopes policy config
  * per policy, so each policy declares (in its configSchema) only the keys it
  * reads, and a team sets a shared key on every policy that lists it; see
- * policy/README.md for the file format.
+ * README.md for the file format.
  */
 export interface PackConfig {
     /** Tier names treated as production (purge protection required, Cosmos public access off). */
@@ -45,7 +44,7 @@ export const RSA_KEY_SIZES = [2048, 3072, 4096] as const;
 export const DEFAULT_CONFIG: Readonly<PackConfig> = Object.freeze({
     prodTierNames: ["prod", "production"],
     devTierNames: ["dev", "development"],
-    // The program and the server tag every resource with its tier under this key (config/tags.ts).
+    // The program and the server tag every resource with its tier under this key (packages/conventions/tags.ts).
     tierTagKey: TAG_KEYS.tier,
     allowedEnabledForFlags: [],
     minimumRsaKeySize: 2048,

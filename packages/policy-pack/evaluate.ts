@@ -8,6 +8,8 @@ import type { PolicyResource, ResourceValidationArgs, StackValidationArgs } from
 import type { PackPolicy, Props } from "./helpers";
 import { ALL_POLICIES } from "./policies";
 
+export type { Props } from "./helpers";
+
 /** A resource as a program run registered it: its inputs, and the state the provider returned. */
 export interface RegisteredResource {
     type: string;
@@ -155,3 +157,15 @@ export function fromRecorded(recorded: RegisteredResource[]): { inputs: StackInp
 
 export const mandatory = (vs: Violation[]) => vs.filter((v) => v.enforcementLevel === "mandatory");
 export const describeViolations = (vs: Violation[]) => vs.map((v) => `  [${v.enforcementLevel}] ${v.policy}: ${v.message}${v.urn ? ` (${v.urn})` : ""}`).join("\n");
+
+/** A deep copy of resource properties with one dotted path set (or deleted when value is undefined): how a check is probed with one setting broken. */
+export function withPath(props: Props, path: string, value: unknown): Props {
+    const copy = structuredClone(props);
+    const keys = path.split(".");
+    let cur: Props = copy;
+    for (const k of keys.slice(0, -1)) cur = (cur[k] ??= {});
+    const last = keys[keys.length - 1];
+    if (value === undefined) delete cur[last];
+    else cur[last] = value;
+    return copy;
+}

@@ -1,7 +1,7 @@
 /**
  * The Key Vault security baseline as a Pulumi policy pack:
- *   pulumi preview --policy-pack policy
- *   pulumi up --policy-pack policy [--policy-pack-config policy/config.example.json]
+ *   pulumi preview --policy-pack packages/policy-pack
+ *   pulumi up --policy-pack packages/policy-pack [--policy-pack-config packages/policy-pack/config.example.json]
  * Constructing the PolicyPack starts the analyzer server, so nothing else imports this file:
  * tests and tools import ./policies instead.
  */

@@ -11,8 +11,7 @@ import { secretPolicies } from "./secrets";
 import { stackPolicies } from "./stack";
 import { vaultPolicies } from "./vault";
 
-/** The name the pack registers under; violations carry it as policyPackName. */
-export const POLICY_PACK_NAME = "keyvault-baseline";
+export { POLICY_PACK_NAME } from "./location";
 
 /** Every policy in the pack, in the order the README's table lists them. */
 export const ALL_POLICIES: readonly PackPolicy[] = [

@@ -1,5 +1,5 @@
 import { CheckContext, Props, resourcePolicy, StackResource, StackViolation, stackPolicy, TYPES, vaultNameOf } from "./helpers";
-import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES } from "../config/roles";
+import { FORBIDDEN_ROLE_IDS, KEY_VAULT_ROLES } from "@keyvault-platform/conventions";
 
 /** Vaults (and the keys, secrets and certificates under them) and Cosmos DB accounts. */
 const PROTECTED_SCOPE = /\/providers\/Microsoft\.(KeyVault\/vaults|DocumentDB\/databaseAccounts)\//i;

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { z } from "zod";
-import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "../../config/roles";
+import { KEY_VAULT_ROLE_NAMES, PRINCIPAL_TYPES } from "@keyvault-platform/conventions";
 import { parseStackConfig } from "../../config/schema";
 import { PlatformNotConfiguredError, ValidationError } from "../../automation/domain/errors";
 import { EMPTY_PROFILE, parsePlatformProfile } from "../../automation/domain/platformProfile";

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import request from "supertest";
 import { EMPTY_PROFILE } from "../../automation/domain/platformProfile";
-import { TAG_KEYS } from "../../config/tags";
+import { TAG_KEYS } from "@keyvault-platform/conventions";
 import { bearer, startHarness, TOKENS, type Harness } from "./httpHarness";
 
 /**

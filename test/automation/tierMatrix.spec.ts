@@ -17,8 +17,8 @@ import { runProgram } from "../../program";
 import { encodeStackConfig } from "../../automation/engine/stackConfig";
 import { EMPTY_PROFILE, type PlatformProfile } from "../../automation/domain/platformProfile";
 import { PlatformNotConfiguredError, ValidationError } from "../../automation/domain/errors";
-import { TAG_KEYS } from "../../config/tags";
-import { describeViolations, evaluatePack, fromRecorded, mandatory } from "../../policy/evaluate";
+import { TAG_KEYS } from "@keyvault-platform/conventions";
+import { describeViolations, evaluatePack, fromRecorded, mandatory } from "@keyvault-platform/policy-pack/evaluate";
 import { desired, EXAMPLE_PROFILE, GUID } from "./domainFixtures";
 
 /**

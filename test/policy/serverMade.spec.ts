@@ -13,8 +13,7 @@ import { encodeStackConfig } from "../../automation/engine/stackConfig";
 import { runProgram } from "../../program";
 import { installMockCloud, record, type RecordedResource } from "../mocks";
 import { EXAMPLE_PROFILE, validSpec } from "../automation/domainFixtures";
-import { withPath } from "./cases";
-import { describeViolations, evaluatePack, fromRecorded, mandatory, type Violation } from "./harness";
+import { describeViolations, evaluatePack, fromRecorded, mandatory, type Violation, withPath } from "@keyvault-platform/policy-pack/evaluate";
 
 const GROUP = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 const APP = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";

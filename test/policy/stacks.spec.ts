@@ -5,11 +5,9 @@
  * that guards that place, and only with it.
  */
 import assert from "node:assert/strict";
-import type { Props } from "../../policy/helpers";
 import type { RecordedResource } from "../mocks";
 import { runStack, StackName, STACKS } from "../stackRun";
-import { withPath } from "./cases";
-import { describeViolations, evaluatePack, fromRecorded, mandatory, Violation } from "./harness";
+import { describeViolations, evaluatePack, fromRecorded, mandatory, type Props, type Violation, withPath } from "@keyvault-platform/policy-pack/evaluate";
 
 const VAULT = "azure-native:keyvault:Vault";
 const KEY = "azure-native:keyvault:Key";

@@ -165,12 +165,12 @@ describe("portal in Chromium", function () {
         const { context, page, problems } = await open();
         await page.getByLabel("API token").waitFor();
         // The value lands and the form is submitted in one task, so no render runs in between.
-        await page.evaluate((token) => {
-            const input = document.getElementById("token") as HTMLInputElement;
-            input.value = token;
+        await page.evaluate(`{
+            const input = document.getElementById("token");
+            input.value = ${JSON.stringify(TOKENS.readerA)};
             input.dispatchEvent(new Event("input", { bubbles: true }));
-            input.form!.requestSubmit();
-        }, TOKENS.readerA);
+            input.form.requestSubmit();
+        }`);
         await page.locator("header.top .who").getByText(/reader/).waitFor({ timeout: 10_000 });
         assert.equal(await page.evaluate(() => sessionStorage.getItem("kvp.token")), TOKENS.readerA);
         assert.deepEqual(problems, []);

@@ -8,7 +8,7 @@
  * module globals, so two runs in one process would see each other's resources.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { evaluatePack, fromRecorded, type Violation } from "../../../policy/evaluate";
+import { evaluatePack, fromRecorded, type Violation } from "@keyvault-platform/policy-pack/evaluate";
 import { installMockCloud, record, setRecordedListener, type RecordedResource } from "./mockCloud";
 import { maskSecrets, type ChildMessage, type ParentMessage } from "./protocol";
 

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
+import { POLICY_PACK_NAME } from "@keyvault-platform/policy-pack/location";
 import { canonicalJson } from "../../domain/spec";
 import {
     EngineError, type Engine, type EngineResult, type EngineRunRequest, type Readiness,
@@ -95,14 +96,14 @@ export class OfflineEngine implements Engine {
             req.onEvent({ type: "resource-pre", data: { urn, type: r.type, name: r.name, op: "delete", planning } });
         }
         for (const v of done.violations) {
-            req.onEvent({ type: "policy", data: { policy: v.policy, pack: "keyvault-platform", message: v.message, enforcementLevel: v.enforcementLevel, ...(v.urn ? { urn: v.urn } : {}) } });
+            req.onEvent({ type: "policy", data: { policy: v.policy, pack: POLICY_PACK_NAME, message: v.message, enforcementLevel: v.enforcementLevel, ...(v.urn ? { urn: v.urn } : {}) } });
         }
         const mandatory = done.violations.filter((v) => v.enforcementLevel === "mandatory");
         if (mandatory.length > 0) {
             throw new EngineError("policy_violation", `${mandatory.length} mandatory policy violation(s): ${[...new Set(mandatory.map((v) => v.policy))].join(", ")}.`, false,
-                mandatory.map((v) => ({ policy: v.policy, pack: "keyvault-platform", message: v.message, ...(v.urn ? { urn: v.urn } : {}) })));
+                mandatory.map((v) => ({ policy: v.policy, pack: POLICY_PACK_NAME, message: v.message, ...(v.urn ? { urn: v.urn } : {}) })));
         }
-        req.onEvent({ type: "summary", data: { resourceChanges: counts, maybeCorrupt: false, policyPacks: { "keyvault-platform": "local" } } });
+        req.onEvent({ type: "summary", data: { resourceChanges: counts, maybeCorrupt: false, policyPacks: { [POLICY_PACK_NAME]: "local" } } });
         if (planning) {
             // What `pulumi preview` cannot show until apply, the mock cloud can: the outputs the program computes.
             req.onEvent({ type: "outputs", data: { outputs: done.outputs } });

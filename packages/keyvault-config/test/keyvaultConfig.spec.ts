@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { z } from "zod";
-import { ConfigChange, configKeyFor, createKeyVaultConfig, isLoadable, KeyVaultConfigError, SecretClientPort, SecretPropertiesLike, toTree } from "../lib/keyvault-config/src";
+import { ConfigChange, configKeyFor, createKeyVaultConfig, isLoadable, KeyVaultConfigError, SecretClientPort, SecretPropertiesLike, toTree } from "../src";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const DAY = 86_400_000;

@@ -16,11 +16,11 @@ import { Empty } from "google-protobuf/google/protobuf/empty_pb.js";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb.js";
 import * as analyzerRpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as analyzerProto from "@pulumi/pulumi/proto/analyzer_pb";
-import { ALL_POLICIES, POLICY_PACK_NAME } from "../../policy/policies";
+import { ALL_POLICIES, POLICY_PACK_NAME } from "../policies";
 import { vaultProps } from "./fixtures";
 import { withPath } from "./cases";
 
-const POLICY_DIR = join(__dirname, "..", "..", "policy");
+const POLICY_DIR = join(__dirname, "..");
 
 interface PolicyFile { runtime: string | { name: string; options?: { nodeargs?: string } } }
 

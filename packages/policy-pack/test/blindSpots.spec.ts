@@ -4,7 +4,7 @@
  * classic-provider type tokens, which must meet the same checks.
  */
 import assert from "node:assert/strict";
-import type { Props } from "../../policy/helpers";
+import type { Props } from "../helpers";
 import { describePolicy, withPath } from "./cases";
 import { APP_VAULT_ID, certificateProps, cmkKeyProps, compliantStack, RG, roleDefinition, secretProps, SUB, vaultProps } from "./fixtures";
 import { describeViolations, evaluatePack, mandatory, policyNamed, runResourcePolicy, runStackPolicy, StackInput, stackResources, urnOf } from "./harness";

@@ -1,7 +1,9 @@
 /** Table-driven passing/failing cases for one resource policy. */
 import assert from "node:assert/strict";
-import type { Props } from "../../policy/helpers";
+import type { Props } from "../helpers";
 import { policyNamed, runResourcePolicy, urnOf } from "./harness";
+
+export { withPath } from "./harness";
 
 export interface PolicyCase {
     it: string;
@@ -17,18 +19,6 @@ export interface PolicyCase {
     violations: number;
     /** Text every violation must contain. */
     mentions?: string;
-}
-
-/** A deep copy with one dotted path set (or deleted when value is undefined). */
-export function withPath(props: Props, path: string, value: unknown): Props {
-    const copy = structuredClone(props);
-    const keys = path.split(".");
-    let cur: Props = copy;
-    for (const k of keys.slice(0, -1)) cur = (cur[k] ??= {});
-    const last = keys[keys.length - 1];
-    if (value === undefined) delete cur[last];
-    else cur[last] = value;
-    return copy;
 }
 
 export function describePolicy(policyName: string, cases: PolicyCase[]): void {

@@ -4,7 +4,7 @@
  * a role assignment, diagnostics, a certificate and the rotation plumbing.
  * Specs copy it and break one thing at a time.
  */
-import type { Props } from "../../policy/helpers";
+import type { Props } from "../helpers";
 import { StackInput, urnOf } from "./harness";
 
 export const SUB = "11111111-2222-3333-4444-555555555555";

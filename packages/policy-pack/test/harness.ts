@@ -1,2 +1,2 @@
-/** The pack evaluator the tests share; it lives with the pack (policy/evaluate.ts) because the offline engine uses it too. */
-export * from "../../policy/evaluate";
+/** The pack evaluator the tests share; it lives with the pack (evaluate.ts) because the server's offline engine uses it too. */
+export * from "../evaluate";

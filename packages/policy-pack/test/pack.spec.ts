@@ -2,18 +2,18 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { CONFIG_SCHEMA, DEFAULT_CONFIG, PolicyConfigError, resolveConfig } from "../../policy/config";
-import { ALL_POLICIES } from "../../policy/policies";
-import { MIRRORS } from "../../policy/rules";
-import { POLICY_PACK_DIR } from "../../policy/location";
+import { CONFIG_SCHEMA, DEFAULT_CONFIG, PolicyConfigError, resolveConfig } from "../config";
+import { ALL_POLICIES } from "../policies";
+import { MIRRORS } from "../rules";
+import { POLICY_PACK_DIR } from "../location";
 import { existsSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import { FORBIDDEN_ROLE_IDS } from "../../config/roles";
+import { FORBIDDEN_ROLE_IDS } from "@keyvault-platform/conventions";
 import { compliantStack } from "./fixtures";
 import { policyNamed, runResourcePolicy } from "./harness";
 import { withPath } from "./cases";
 
-const POLICY_DIR = join(__dirname, "..", "..", "policy");
+const POLICY_DIR = join(__dirname, "..");
 
 describe("the policy pack as a whole", () => {
     it("holds at least 20 policies with unique, stable ids", () => {
@@ -64,7 +64,7 @@ describe("the policy pack as a whole", () => {
         assert.deepEqual([...DEFAULT_CONFIG.forbiddenRoleIds].sort(), [...new Set([...Object.keys(FORBIDDEN_ROLE_IDS), ...granting])].sort());
     });
 
-    it("documents every policy in policy/README.md with its enforcement level", () => {
+    it("documents every policy in the README with its enforcement level", () => {
         const readme = readFileSync(join(POLICY_DIR, "README.md"), "utf8");
         for (const p of ALL_POLICIES) {
             const row = readme.split("\n").find((line) => line.startsWith(`| \`${p.name}\` |`));

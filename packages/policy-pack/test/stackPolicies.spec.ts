@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Props } from "../../policy/helpers";
+import type { Props } from "../helpers";
 import { withPath } from "./cases";
 import { APP_VAULT_ID, CMK_VAULT_ID, compliantStack, COSMOS_ID, diagnosticProps } from "./fixtures";
 import { describeViolations, evaluatePack, policyNamed, runStackPolicy, StackInput, stackResources, urnOf } from "./harness";

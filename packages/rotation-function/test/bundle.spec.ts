@@ -10,10 +10,10 @@ describe("rotation function package", function () {
     const dir = mkdtempSync(join(tmpdir(), "kvp-rotation-bundle-"));
     after(() => rmSync(dir, { recursive: true, force: true }));
 
-    it("bundles from functions/rotation/src/index.ts and registers the three triggers when loaded", async () => {
+    it("bundles from src/index.ts and registers the three triggers when loaded", async () => {
         const outfile = join(dir, "dist", "index.js");
         await build({
-            entryPoints: [join(__dirname, "..", "..", "functions", "rotation", "src", "index.ts")],
+            entryPoints: [join(__dirname, "..", "src", "index.ts")],
             bundle: true, platform: "node", target: "node22", format: "cjs", outfile, logLevel: "silent",
             // Provided by the Functions Node worker at run time; pg-native is an optional pg add-on.
             external: ["@azure/functions-core", "pg-native"],

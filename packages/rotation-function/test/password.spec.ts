@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import {
     ALPHABET, DIGITS, FORBIDDEN_CHARACTERS, generatePassword, loginNameProblem, LOWER, passwordProblem, SYMBOLS, UPPER,
-} from "../../functions/rotation/src/password";
+} from "../src/password";
 
 describe("rotation password generator", () => {
     it("never uses a character that breaks a connection string, URL or shell word", () => {

@@ -4,14 +4,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { escapeLiteral } from "pg";
-import type { Failpoint } from "../../functions/rotation/src/protocol";
-import { FAILPOINTS } from "../../functions/rotation/src/protocol";
-import type { RotationResult } from "../../functions/rotation/src/result";
-import { matchesVerifier } from "../../functions/rotation/src/scram";
-import { RotationService } from "../../functions/rotation/src/service";
-import { PostgresDualTarget } from "../../functions/rotation/src/targets/postgres";
-import { silentLogger } from "../../functions/rotation/src/log";
-import { pendingSecretName } from "../../functions/rotation/src/vault";
+import type { Failpoint } from "../src/protocol";
+import { FAILPOINTS } from "../src/protocol";
+import type { RotationResult } from "../src/result";
+import { matchesVerifier } from "../src/scram";
+import { RotationService } from "../src/service";
+import { PostgresDualTarget } from "../src/targets/postgres";
+import { silentLogger } from "../src/log";
+import { pendingSecretName } from "../src/vault";
 import {
     ADDRESS, adminQuery, createPair, dropPair, enforcePasswordAuth, localAdmin, logsIn, RolePair, uniqueSuffix, uri,
 } from "./helpers/postgres";
@@ -87,7 +87,7 @@ async function assertSettled(vault: VaultDouble, name: string) {
 
 function runChild(vaultFile: string, name: string, killAt: string): Promise<{ signal: NodeJS.Signals | null; code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", CHILD, vaultFile, name, killAt], { cwd: join(__dirname, "..", ".."), stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(process.execPath, ["--import", "tsx", CHILD, vaultFile, name, killAt], { cwd: join(__dirname, ".."), stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));

@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
-import { FAILPOINTS, Failpoint, rotateSecret } from "../../functions/rotation/src/protocol";
-import type { Logger } from "../../functions/rotation/src/log";
-import type { RotationSpec } from "../../functions/rotation/src/spec";
-import { SqlAdminTarget, SqlServersPort } from "../../functions/rotation/src/targets/sql";
-import { pendingSecretName } from "../../functions/rotation/src/vault";
+import { FAILPOINTS, Failpoint, rotateSecret } from "../src/protocol";
+import type { Logger } from "../src/log";
+import type { RotationSpec } from "../src/spec";
+import { SqlAdminTarget, SqlServersPort } from "../src/targets/sql";
+import { pendingSecretName } from "../src/vault";
 import { FakeTarget } from "./helpers/fakeTarget";
 import { VaultDouble } from "./helpers/vaultDouble";
 

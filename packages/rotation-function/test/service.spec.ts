@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import { HttpRequest, InvocationContext, type EventGridEvent } from "@azure/functions";
-import { eventGridHandler, httpHandler, RetryableRotationError, timerHandler } from "../../functions/rotation/src/handlers";
-import type { Logger } from "../../functions/rotation/src/log";
-import { RotationService, TargetFactory } from "../../functions/rotation/src/service";
-import type { RotationSpec } from "../../functions/rotation/src/spec";
-import { pendingSecretName } from "../../functions/rotation/src/vault";
+import { eventGridHandler, httpHandler, RetryableRotationError, timerHandler } from "../src/handlers";
+import type { Logger } from "../src/log";
+import { RotationService, TargetFactory } from "../src/service";
+import type { RotationSpec } from "../src/spec";
+import { pendingSecretName } from "../src/vault";
 import { FakeTarget } from "./helpers/fakeTarget";
 import { VaultDouble } from "./helpers/vaultDouble";
 

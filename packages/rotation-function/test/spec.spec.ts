@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
-import { parsePostgresAddress, parseSqlServerId } from "../../functions/rotation/src/address";
-import { parseRotationConfig, RotationConfigError } from "../../functions/rotation/src/rotationConfig";
-import { parseSettings, SettingsError } from "../../functions/rotation/src/settings";
-import { hasRotationTags, SpecError, specFromTags } from "../../functions/rotation/src/spec";
+import { parsePostgresAddress, parseSqlServerId } from "../src/address";
+import { parseRotationConfig, RotationConfigError } from "../src/rotationConfig";
+import { parseSettings, SettingsError } from "../src/settings";
+import { hasRotationTags, SpecError, specFromTags } from "../src/spec";
 
 const SUB = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 const SQL_ID = `/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Sql/servers/sql-prod`;

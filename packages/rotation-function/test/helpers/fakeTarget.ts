@@ -1,5 +1,5 @@
-import type { Credential, CredentialTarget, LoginCheck } from "../../../functions/rotation/src/targets/target";
-import { generatePassword } from "../../../functions/rotation/src/password";
+import type { Credential, CredentialTarget, LoginCheck } from "../../src/targets/target";
+import { generatePassword } from "../../src/password";
 
 /**
  * An in-memory provider with two logins (or one, for a single-credential target),

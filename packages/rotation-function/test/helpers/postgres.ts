@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Client, escapeIdentifier, escapeLiteral } from "pg";
-import { scramVerifier } from "../../../functions/rotation/src/scram";
-import type { PostgresAdmin } from "../../../functions/rotation/src/targets/postgres";
+import { scramVerifier } from "../../src/scram";
+import type { PostgresAdmin } from "../../src/targets/postgres";
 
 /**
  * Real-PostgreSQL harness. The local server trusts every 127.0.0.1 connection, which

@@ -4,10 +4,10 @@
  * itself when the protocol reaches that point: no catch, no finally, no flush.
  * Prints the RotationResult as JSON on stdout when it survives.
  */
-import { silentLogger } from "../../../functions/rotation/src/log";
-import type { Failpoint } from "../../../functions/rotation/src/protocol";
-import { RotationService } from "../../../functions/rotation/src/service";
-import { PostgresDualTarget } from "../../../functions/rotation/src/targets/postgres";
+import { silentLogger } from "../../src/log";
+import type { Failpoint } from "../../src/protocol";
+import { RotationService } from "../../src/service";
+import { PostgresDualTarget } from "../../src/targets/postgres";
 import { localAdmin } from "./postgres";
 import { VaultDouble } from "./vaultDouble";
 

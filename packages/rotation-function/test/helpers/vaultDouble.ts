@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { KeyVaultSecret, SecretProperties } from "@azure/keyvault-secrets";
-import type { VaultPort } from "../../../functions/rotation/src/vault";
+import type { VaultPort } from "../../src/vault";
 
 /**
  * A Key Vault double for the SecretClient subset the rotation uses, with the
