@@ -16,16 +16,39 @@ const SECRET_WORDS = new Set([
 /** "key" is secret as a noun (primaryKey, apiKey) but not as a qualifier (keyUri, keyVaultName). */
 const TRAILING_SECRET_WORDS = new Set(["key", "keys"]);
 
-function words(key: string): string[] {
-    return key
-        .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-        .toLowerCase()
-        .split(/[^a-z0-9]+/)
-        .filter(Boolean);
+/**
+ * A key's words, lower-cased: split at anything but letters and digits, and where a lower-case
+ * letter or digit meets an upper-case one (primaryKey -> primary, key). One pass over the
+ * characters: every output value of every environment a list page returns goes through here.
+ */
+export function keyWords(key: string): string[] {
+    const out: string[] = [];
+    let word = "";
+    let prevLowerOrDigit = false;
+    for (let i = 0; i < key.length; i++) {
+        const c = key.charCodeAt(i);
+        const upper = c >= 65 && c <= 90;
+        const lower = c >= 97 && c <= 122;
+        const digit = c >= 48 && c <= 57;
+        if (!upper && !lower && !digit) {
+            if (word) out.push(word);
+            word = "";
+            prevLowerOrDigit = false;
+            continue;
+        }
+        if (upper && prevLowerOrDigit && word) {
+            out.push(word);
+            word = "";
+        }
+        word += upper ? String.fromCharCode(c + 32) : key[i];
+        prevLowerOrDigit = lower || digit;
+    }
+    if (word) out.push(word);
+    return out;
 }
 
 export function isSecretKey(key: string): boolean {
-    const w = words(key);
+    const w = keyWords(key);
     if (w.length === 0) return false;
     const joined = w.join("");
     if (joined.includes("connectionstring") || joined.includes("password") || joined.includes("secret")) return true;

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { isSecretKey, redact, REDACTED } from "../../automation/domain/redact";
+import fc from "fast-check";
+import { isSecretKey, keyWords, redact, REDACTED } from "../../automation/domain/redact";
 
 describe("output redaction", () => {
     const secret = ["password", "adminPassword", "clientSecret", "secretValue", "primaryKey", "apiKey", "accessKeys", "sasToken", "token",
@@ -35,4 +36,17 @@ describe("output redaction", () => {
         assert.deepEqual(input, copy);
         assert.ok(!JSON.stringify(redact(input)).includes("plaintext"));
     });
+
+    it("splits keys into words as the plain regular-expression reading would, for any key", () => {
+        // The reading the scanner replaced, kept here as the oracle: split camelCase, then at anything but a-z0-9.
+        const byRegex = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+        const chars = fc.constantFrom(..."aAbBkKeEyYpPsStT019_-. $/".split(""));
+        fc.assert(fc.property(fc.string({ unit: chars, maxLength: 24 }), (key) => {
+            assert.deepEqual(keyWords(key), byRegex(key), `key ${JSON.stringify(key)}`);
+        }), { numRuns: 2000 });
+        for (const key of ["primaryKey", "APIKey", "keyVaultUri", "db2Password", "sas_token", "SASToken", "tlsCert", "vaultURL", "ABCdefGHI"]) {
+            assert.deepEqual(keyWords(key), byRegex(key), key);
+        }
+    });
 });
+
