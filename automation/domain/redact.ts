@@ -68,7 +68,14 @@ export function redact(value: unknown): unknown {
     if (isPulumiSecret(value)) return REDACTED;
     if (Array.isArray(value)) return value.map(redact);
     if (value !== null && typeof value === "object") {
-        return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, isSecretKey(k) ? REDACTED : redact(v)]));
+        const copy: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(value)) {
+            const out = isSecretKey(k) ? REDACTED : redact(v);
+            // An own "__proto__" key (JSON.parse makes them) must stay a key, not become the copy's prototype.
+            if (k === "__proto__") Object.defineProperty(copy, k, { value: out, enumerable: true, writable: true, configurable: true });
+            else copy[k] = out;
+        }
+        return copy;
     }
     return value;
 }

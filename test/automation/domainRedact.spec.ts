@@ -48,5 +48,13 @@ describe("output redaction", () => {
             assert.deepEqual(keyWords(key), byRegex(key), key);
         }
     });
+
+    it("keeps an own __proto__ key as a key, redacted like any other, without touching the copy's prototype", () => {
+        const parsed = JSON.parse('{"__proto__": {"password": "hunter2", "polluted": true}, "vaultName": "kv"}') as Record<string, unknown>;
+        const out = redact(parsed) as Record<string, unknown>;
+        assert.equal(Object.getPrototypeOf(out), Object.prototype);
+        assert.equal((out as { polluted?: unknown }).polluted, undefined);
+        assert.equal(JSON.stringify(out), '{"__proto__":{"password":"[secret]","polluted":true},"vaultName":"kv"}');
+    });
 });
 
