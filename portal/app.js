@@ -115,7 +115,8 @@ function EnvironmentList({ me }) {
     if (filters.status) query.set("status", filters.status);
     if (cursor) query.set("cursor", cursor);
     const list = useLoad(query.toString(), () => get(`/v1/environments?${query}`));
-    const setFilter = (k) => (e) => { setFilters({ ...filters, [k]: e.currentTarget.value }); setCursors([undefined]); };
+    // An updater, not a copy of this render's filters: two changes before a render must both stay.
+    const setFilter = (k) => (e) => { const value = e.currentTarget.value; setFilters((f) => ({ ...f, [k]: value })); setCursors([undefined]); };
     const title = me.role === "admin" ? "Environments of every team" : `Environments of team ${me.team}`;
     return html`<${Page} title=${title}>
         ${canMutate(me) ? html`<div class="actions"><a class="button" href="#/new">New environment</a></div>` : null}
@@ -451,7 +452,7 @@ function AuditLog() {
     const text = filters.text.toLowerCase();
     const shown = pages.filter((a) => (!filters.action || a.action === filters.action) && (!filters.outcome || a.outcome === filters.outcome)
         && (!text || `${a.actor.subject} ${a.actor.team ?? ""} ${a.target}`.toLowerCase().includes(text)));
-    const set = (k) => (e) => setFilters({ ...filters, [k]: e.currentTarget.value });
+    const set = (k) => (e) => { const value = e.currentTarget.value; setFilters((f) => ({ ...f, [k]: value })); };
     return html`<${Page} title="Audit log">
         <${Problem} error=${error} />
         <form class="filters" onSubmit=${(e) => e.preventDefault()} aria-label="Filter the audit log">

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { desired } from "../automation/domainFixtures";
 import { startHarness, TOKENS, TEAM_A, TEAM_B, spec, type Harness } from "../automation/httpHarness";
 
@@ -138,6 +138,15 @@ describe("portal in Chromium", function () {
     /** A property of the focused element, as text. */
     async function focused(page: Page, property: "id" | "tagName" | "textContent"): Promise<string> {
         return String(await page.evaluate(`document.activeElement?.${property} ?? ""`));
+    }
+
+    /** Waits (up to 5 s) for a filtered list to show n rows: filters apply on the page's next render, not at once. */
+    async function countIs(rows: Locator, n: number, message?: string): Promise<void> {
+        const deadline = Date.now() + 5_000;
+        for (let c = await rows.count(); c !== n; c = await rows.count()) {
+            if (Date.now() > deadline) assert.equal(c, n, message);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
     }
 
     async function finished(page: Page, state: string): Promise<void> {
@@ -334,11 +343,23 @@ describe("portal in Chromium", function () {
         const all = await entries.count();
         assert.ok(all >= 4, `only ${all} audit entries`);
         await page.getByLabel("Action", { exact: true }).selectOption("environment.delete");
-        assert.equal(await entries.count(), 1);
+        await countIs(entries, 1);
         assert.match(await entries.first().textContent() ?? "", /payments-operator.*environment\.delete.*payments-dev/);
         await page.getByLabel("Action", { exact: true }).selectOption("");
+        await countIs(entries, all);
+        // Two filters changed in one task, before any render: both apply.
+        await page.evaluate(`{
+            for (const [id, value] of [["audit-action", "environment.delete"], ["audit-outcome", "accepted"]]) {
+                const select = document.getElementById(id);
+                select.value = value;
+                select.dispatchEvent(new Event("change", { bubbles: true }));
+            }
+        }`);
+        await countIs(entries, 1, "the action filter survived the outcome filter's change");
+        await page.getByLabel("Action", { exact: true }).selectOption("");
+        await page.getByLabel("Outcome", { exact: true }).selectOption("");
         await page.getByLabel("Actor, team or target contains").fill("billing-operator");
-        assert.equal(await entries.count(), 0, "the billing operator changed nothing");
+        await countIs(entries, 0, "the billing operator changed nothing");
         await page.getByLabel("Actor, team or target contains").fill("");
         await check(page, "audit-log");
         assert.deepEqual(problems, []);
