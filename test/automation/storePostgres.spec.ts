@@ -3,7 +3,7 @@ import { ConflictError, UnavailableError } from "../../automation/domain/errors"
 import type { StoreNotification } from "../../automation/store/postgresTx";
 import { EventHub } from "../../automation/domain/eventHub";
 import type { OperationEvent } from "../../automation/domain/ports";
-import { createPostgresStore, type PostgresStore } from "../../automation/store/postgres";
+import { CLAIM_WALK, createPostgresStore, type PostgresStore } from "../../automation/store/postgres";
 import { bridgeStoreNotifications } from "../../automation/store/postgresNotify";
 import { toPostgresStoreError } from "../../automation/store/postgresErrors";
 import { POSTGRES_MIGRATIONS } from "../../automation/store/postgresMigrations";
@@ -73,6 +73,31 @@ describe("PostgreSQL store", () => {
         await store.enqueueOperation({ id: "op-2", environment: "pay-dev", team: "payments", kind: "preview", requestedBy: "a", maxAttempts: 3, now: now() });
         assert.ok(await store.claimNext({ workerId: "w1", leaseMs: 1_000, maxRunning: 5, now: now() }));
         await assert.rejects(adminQuery(`UPDATE ${schema}.operations SET state = 'running' WHERE id = 'op-2'`), /operations_one_running_per_environment/);
+    });
+
+    it("walks a bulk-loaded queue in order with index probes before any ANALYZE, and claims each environment's oldest", async () => {
+        store = await openTestStore(schema);
+        const at = now();
+        // 3,000 queued operations over 300 environments, loaded at once: the statistics still describe an empty table.
+        await adminQuery(`INSERT INTO ${schema}.environments (name, team, spec, spec_hash, status, created_at, updated_at)
+            SELECT 'env-' || g, 'payments', '{}', 'h', 'ready', $1, $1 FROM generate_series(0, 299) g`, [at]);
+        await adminQuery(`INSERT INTO ${schema}.operations (id, environment, team, kind, state, requested_by, max_attempts, created_at)
+            SELECT 'op-' || lpad(g::text, 5, '0'), 'env-' || (g % 300), 'payments', 'preview', 'queued', 'a', 1, $1 FROM generate_series(0, 2999) g`, [at]);
+        const [stats] = await adminQuery<{ analyzed: boolean }>(
+            "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'operations'", [schema]);
+        assert.equal(stats.analyzed, false);
+        const plan = (await adminQuery<{ "QUERY PLAN": string }>(
+            `EXPLAIN DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK.replaceAll("operations", `${schema}.operations`).replace("$1", `'${at}'::timestamptz`)}`,
+        )).map((r) => r["QUERY PLAN"]).join("\n");
+        // An ordered walk that stops at the first claimable row: no sort of the whole queue, no bitmap scan per check.
+        assert.doesNotMatch(plan, /Sort|Bitmap|Seq Scan/, plan);
+        assert.match(plan, /Index Scan using operations_by_state on operations o/, plan);
+        const claims = [];
+        for (let i = 0; i < 4; i++) claims.push(await store.claimNext({ workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }));
+        assert.deepEqual(claims.map((c) => c?.id), ["op-00000", "op-00001", "op-00002", "op-00003"]);
+        await store.finishOperation({ id: "op-00001", workerId: "w1", state: "succeeded", now: at });
+        // env-1's next operation (op-00301) waited behind op-00001; now it is the oldest claimable one after op-00004.
+        assert.equal((await store.claimNext({ workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }))?.id, "op-00004");
     });
 
     it("numbers concurrent appends to one operation without gaps or duplicates", async () => {
