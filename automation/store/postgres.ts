@@ -300,6 +300,9 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
     appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent> {
         return this.atomic((tx) => tx.appendEvent(operationId, event));
     }
+    appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]> {
+        return events.length === 0 ? Promise.resolve([]) : this.atomic((tx) => tx.appendEvents(operationId, events));
+    }
     appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
         return this.atomic((tx) => tx.appendAudit(entry));
     }

@@ -47,7 +47,7 @@ export async function bridgeStoreNotifications(store: PostgresStore, hub: EventH
                 if (hub.subscriberCount(n.operationId) === 0) return;
                 let r = relays.get(n.operationId);
                 if (!r) {
-                    r = { notified: n.seq, relayed: n.seq - 1, reading: false };
+                    r = { notified: n.seq, relayed: (n.from ?? n.seq) - 1, reading: false };
                     relays.set(n.operationId, r);
                 }
                 r.notified = Math.max(r.notified, n.seq);

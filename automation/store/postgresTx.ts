@@ -13,7 +13,8 @@ export const ACTIVE = "('queued', 'running', 'interrupted')";
 
 /** What a committed transaction tells other processes through NOTIFY. */
 export type StoreNotification =
-    | { kind: "event"; operationId: string; seq: number }
+    /** Events `from`..`seq` of the operation were stored (`from` absent: just `seq`, as older processes send). */
+    | { kind: "event"; operationId: string; seq: number; from?: number }
     | { kind: "enqueued" }
     | { kind: "cancel"; operationId: string };
 
@@ -247,20 +248,29 @@ export class PostgresTx implements StoreTx {
     // ---- events, audit, idempotency -------------------------------------------
 
     async appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent> {
-        // The counter row stays locked until commit, so a concurrent appender waits and events commit in seq order.
-        const row = await this.one(
+        return (await this.appendEvents(operationId, [event]))[0];
+    }
+
+    /**
+     * One statement takes the next `events.length` numbers from the counter and inserts the rows;
+     * one notification carries the last. The counter row stays locked until commit, so a
+     * concurrent appender waits and events commit in seq order.
+     */
+    async appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]> {
+        const rows = await this.query(
             `WITH counter AS (
-                 INSERT INTO event_counters (operation_id, last_seq) VALUES ($1, 1)
-                 ON CONFLICT (operation_id) DO UPDATE SET last_seq = event_counters.last_seq + 1
+                 INSERT INTO event_counters (operation_id, last_seq) VALUES ($1, $2)
+                 ON CONFLICT (operation_id) DO UPDATE SET last_seq = event_counters.last_seq + $2
                  RETURNING last_seq
              )
              INSERT INTO events (operation_id, seq, at, type, data)
-             SELECT $1, last_seq, $2, $3, $4::json FROM counter
+             SELECT $1, counter.last_seq - $2 + e.n, e.at, e.type, e.data::json
+             FROM counter, unnest($3::timestamptz[], $4::text[], $5::text[]) WITH ORDINALITY AS e(at, type, data, n)
              RETURNING *`,
-            [operationId, event.at, event.type, toJson(event.data)],
+            [operationId, events.length, events.map((e) => e.at), events.map((e) => e.type), events.map((e) => toJson(e.data))],
         );
-        const stored = rowToEvent(row!);
-        await this.notify({ kind: "event", operationId, seq: stored.seq });
+        const stored = rows.map(rowToEvent).sort((a, b) => a.seq - b.seq);
+        await this.notify({ kind: "event", operationId, seq: stored[stored.length - 1].seq, from: stored[0].seq });
         return stored;
     }
 

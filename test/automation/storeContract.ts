@@ -317,6 +317,16 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
                 assert.deepEqual((await store.listEvents("op-b", 0, 100)).map((e) => e.seq), [1]);
             });
 
+            it("appends a batch of events in order after those already stored, numbered consecutively", async () => {
+                await store.appendEvent("op-a", { type: "first", data: null, at: now() });
+                const batch = await store.appendEvents("op-a", ["x", "y", "z"].map((type, i) => ({ type, data: { i }, at: now() })));
+                assert.deepEqual(batch.map((e) => [e.seq, e.type]), [[2, "x"], [3, "y"], [4, "z"]]);
+                assert.deepEqual((await store.listEvents("op-a", 0, 100)).map((e) => [e.seq, e.type, e.data]),
+                    [[1, "first", null], [2, "x", { i: 0 }], [3, "y", { i: 1 }], [4, "z", { i: 2 }]]);
+                assert.deepEqual(await store.appendEvents("op-a", []), []);
+                assert.equal((await store.appendEvent("op-a", { type: "last", data: null, at: now() })).seq, 5);
+            });
+
             it("pages through the audit log newest first, without gaps or repeats", async () => {
                 for (let i = 0; i < 7; i++) {
                     await store.appendAudit({ id: `a-${i}`, at: now(), actor: i % 2 ? ADMIN : PAYMENTS_OPERATOR, action: "environment.put", target: `env-${i}`, outcome: "accepted", details: { i } });

@@ -173,10 +173,13 @@ describe("PostgreSQL store", () => {
             await store.appendEvent(op.id, { type: "t", data: {}, at: now() });
             await store.requestCancel(op.id, now());
             await eventually(() => heardByOther.length >= 3, "three notifications");
-            assert.deepEqual(heardByOther, [{ kind: "enqueued" }, { kind: "event", operationId: "op-1", seq: 1 }, { kind: "cancel", operationId: "op-1" }]);
+            assert.deepEqual(heardByOther, [{ kind: "enqueued" }, { kind: "event", operationId: "op-1", seq: 1, from: 1 }, { kind: "cancel", operationId: "op-1" }]);
             await other.appendEvent("op-9", { type: "t", data: {}, at: now() });
             await eventually(() => heardBySelf.length === 1, "the other store's event");
-            assert.deepEqual(heardBySelf, [{ kind: "event", operationId: "op-9", seq: 1 }]);
+            assert.deepEqual(heardBySelf, [{ kind: "event", operationId: "op-9", seq: 1, from: 1 }]);
+            await other.appendEvents("op-9", [{ type: "a", data: {}, at: now() }, { type: "b", data: {}, at: now() }, { type: "c", data: {}, at: now() }]);
+            await eventually(() => heardBySelf.length === 2, "the other store's batch");
+            assert.deepEqual(heardBySelf[1], { kind: "event", operationId: "op-9", seq: 4, from: 2 }, "one notification per batch, naming its first and last");
         } finally {
             await stopOther();
             await stopSelf();
@@ -205,6 +208,26 @@ describe("PostgreSQL store", () => {
             assert.deepEqual(seen.map((e) => [e.seq, (e.data as { i: number }).i]), [[1, 0], [2, 1], [3, 2], [4, 3], [5, 4]]);
             assert.deepEqual(cancels, ["op-1"]);
             assert.ok(wakes >= 1, "the enqueue woke this process's worker");
+        } finally {
+            unsubscribe();
+            await stop();
+            await replica.close();
+        }
+    });
+
+    it("relays every event of another replica's batch to a watcher, not only the last", async () => {
+        store = await openTestStore(schema);
+        const replica = await openTestStore(schema);
+        const hub = new EventHub();
+        const seen: number[] = [];
+        const unsubscribe = hub.subscribe("op-1", (e) => seen.push(e.seq));
+        const stop = await bridgeStoreNotifications(store, hub);
+        try {
+            await replica.appendEvents("op-1", [1, 2, 3].map((i) => ({ type: "log", data: { i }, at: now() })));
+            await eventually(() => seen.length >= 3, "the batch");
+            await replica.appendEvents("op-1", [4, 5].map((i) => ({ type: "log", data: { i }, at: now() })));
+            await eventually(() => seen.length >= 5, "the second batch");
+            assert.deepEqual(seen, [1, 2, 3, 4, 5]);
         } finally {
             unsubscribe();
             await stop();
