@@ -13,10 +13,16 @@ export const ACTIVE = "('queued', 'running', 'interrupted')";
 
 /** What a committed transaction tells other processes through NOTIFY. */
 export type StoreNotification =
-    /** Events `from`..`seq` of the operation were stored (`from` absent: just `seq`, as older processes send). */
-    | { kind: "event"; operationId: string; seq: number; from?: number }
+    /**
+     * Events `from`..`seq` of the operation were stored (`from` absent: just `seq`, as older
+     * processes send); `events` carries them when they fit in a notification.
+     */
+    | { kind: "event"; operationId: string; seq: number; from?: number; events?: OperationEvent[] }
     | { kind: "enqueued" }
     | { kind: "cancel"; operationId: string };
+
+/** PostgreSQL refuses a notification payload of 8,000 bytes or more; this leaves room for the origin. */
+const NOTIFY_EVENTS_BYTES = 7_500;
 
 export interface TxScope {
     /** Schema name, so advisory-lock keys and NOTIFY channels of two schemas in one database never meet. */
@@ -270,7 +276,10 @@ export class PostgresTx implements StoreTx {
             [operationId, events.length, events.map((e) => e.at), events.map((e) => e.type), events.map((e) => toJson(e.data))],
         );
         const stored = rows.map(rowToEvent).sort((a, b) => a.seq - b.seq);
-        await this.notify({ kind: "event", operationId, seq: stored[stored.length - 1].seq, from: stored[0].seq });
+        const message = { kind: "event", operationId, seq: stored[stored.length - 1].seq, from: stored[0].seq } as const;
+        // A replica then relays a burst without reading it back from the store.
+        const carried = { ...message, events: stored };
+        await this.notify(Buffer.byteLength(JSON.stringify(carried)) <= NOTIFY_EVENTS_BYTES ? carried : message);
         return stored;
     }
 

@@ -173,13 +173,20 @@ describe("PostgreSQL store", () => {
             await store.appendEvent(op.id, { type: "t", data: {}, at: now() });
             await store.requestCancel(op.id, now());
             await eventually(() => heardByOther.length >= 3, "three notifications");
-            assert.deepEqual(heardByOther, [{ kind: "enqueued" }, { kind: "event", operationId: "op-1", seq: 1, from: 1 }, { kind: "cancel", operationId: "op-1" }]);
+            const carried = heardByOther.map((n) => (n.kind === "event" ? n.events : undefined));
+            assert.deepEqual(carried[1]?.map((e) => [e.operationId, e.seq, e.type]), [["op-1", 1, "t"]], "a small burst travels with its notification");
+            const withoutEvents = (n: StoreNotification) => {
+                if (n.kind !== "event") return n;
+                const { events: _events, ...rest } = n;
+                return rest;
+            };
+            assert.deepEqual(heardByOther.map(withoutEvents), [{ kind: "enqueued" }, { kind: "event", operationId: "op-1", seq: 1, from: 1 }, { kind: "cancel", operationId: "op-1" }]);
             await other.appendEvent("op-9", { type: "t", data: {}, at: now() });
             await eventually(() => heardBySelf.length === 1, "the other store's event");
-            assert.deepEqual(heardBySelf, [{ kind: "event", operationId: "op-9", seq: 1, from: 1 }]);
+            assert.deepEqual(heardBySelf.map(withoutEvents), [{ kind: "event", operationId: "op-9", seq: 1, from: 1 }]);
             await other.appendEvents("op-9", [{ type: "a", data: {}, at: now() }, { type: "b", data: {}, at: now() }, { type: "c", data: {}, at: now() }]);
             await eventually(() => heardBySelf.length === 2, "the other store's batch");
-            assert.deepEqual(heardBySelf[1], { kind: "event", operationId: "op-9", seq: 4, from: 2 }, "one notification per batch, naming its first and last");
+            assert.deepEqual(withoutEvents(heardBySelf[1]), { kind: "event", operationId: "op-9", seq: 4, from: 2 }, "one notification per batch, naming its first and last");
         } finally {
             await stopOther();
             await stopSelf();
@@ -223,11 +230,22 @@ describe("PostgreSQL store", () => {
         const unsubscribe = hub.subscribe("op-1", (e) => seen.push(e.seq));
         const stop = await bridgeStoreNotifications(store, hub);
         try {
+            let reads = 0;
+            const listEvents = store.listEvents.bind(store);
+            store.listEvents = (...args) => {
+                reads++;
+                return listEvents(...args);
+            };
             await replica.appendEvents("op-1", [1, 2, 3].map((i) => ({ type: "log", data: { i }, at: now() })));
             await eventually(() => seen.length >= 3, "the batch");
             await replica.appendEvents("op-1", [4, 5].map((i) => ({ type: "log", data: { i }, at: now() })));
             await eventually(() => seen.length >= 5, "the second batch");
-            assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+            assert.equal(reads, 0, "small bursts come with their notification");
+            // Too large for a notification: read back from the store.
+            await replica.appendEvents("op-1", [6, 7].map((i) => ({ type: "log", data: { i, text: "x".repeat(5_000) }, at: now() })));
+            await eventually(() => seen.length >= 7, "the large batch");
+            assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7]);
+            assert.ok(reads >= 1);
         } finally {
             unsubscribe();
             await stop();
