@@ -382,8 +382,8 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
      * One claim at a time per schema (an advisory lock), so the running count read here is
      * exact across processes. The queue is walked oldest first through a cursor and the walk
      * stops at the first operation it can claim; an environment a transaction is changing
-     * right now is skipped (try-lock), as is a row another session holds (SKIP LOCKED). Each
-     * candidate is re-checked after its locks are taken.
+     * right now is skipped (try-lock). Each candidate is re-checked by the UPDATE that claims
+     * it, after its environment's lock is taken.
      *
      * Why a cursor: PostgreSQL plans a cursor for its first rows, so the walk is an ordered
      * scan of operations_by_state with one index probe per check (CLAIM_WALK), whatever the
@@ -404,15 +404,16 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
                 if (candidates.length === 0) return undefined;
                 for (const c of candidates) {
                     if (!(await tx.tryLockEnvironment(String(c.environment)))) continue;
-                    const [row] = await tx.query(`SELECT o.id FROM operations o WHERE o.id = $2 AND ${CLAIMABLE} FOR UPDATE OF o SKIP LOCKED`, [request.now, c.id]);
-                    if (!row) continue;
                     assertTransition("queued", "running");
                     try {
+                        // Re-checked under the environment's lock, in the same statement: every other change
+                        // to a queued operation holds that lock, so the row is never locked by anyone else here.
                         const [claimed] = await tx.query(
-                            `UPDATE operations SET state = 'running', attempt = attempt + 1, started_at = $1, not_before = NULL,
-                                 lease_owner = $2, lease_expires_at = $3 WHERE id = $4 RETURNING *`,
+                            `UPDATE operations o SET state = 'running', attempt = attempt + 1, started_at = $1, not_before = NULL,
+                                 lease_owner = $2, lease_expires_at = $3 WHERE o.id = $4 AND ${CLAIMABLE} RETURNING *`,
                             [request.now, request.workerId, addMs(request.now, request.leaseMs), c.id],
                         );
+                        if (!claimed) continue;
                         return rowToOperation(claimed);
                     } catch (e) {
                         // The partial unique index refused a second running operation on the environment.
