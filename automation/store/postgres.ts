@@ -12,7 +12,7 @@ import type {
 import { isConnectionError, isRetryableConflict, isUniqueViolation, toPostgresStoreError } from "./postgresErrors";
 import { LOCK, migratePostgres } from "./postgresMigrations";
 import { newPool } from "./postgresPool";
-import { PgRow, rowToAudit, rowToEnvironment, rowToEvent, rowToOperation } from "./postgresRows";
+import { PgRow, rowToAudit, rowToEnvironment, rowToEvent, rowToOperation, timestamptzParser } from "./postgresRows";
 import { ACTIVE, PostgresTx, type StoreNotification, type TxScope } from "./postgresTx";
 import { decodeCursor, encodeCursor, ENVIRONMENT_COLUMNS } from "./rows";
 
@@ -92,9 +92,13 @@ const ENVIRONMENT_DETAIL = `SELECT ${ENVIRONMENT_COLUMNS.map((c) => `e.${c}`).jo
 
 /** `json` columns stay text: rows.ts parses them, so SQL NULL and JSON null remain distinct. */
 const JSON_OID = 114;
+const TIMESTAMPTZ_OID = 1184;
+const TIMESTAMPTZ = timestamptzParser(pgTypes.getTypeParser(TIMESTAMPTZ_OID, "text"));
 const JSON_AS_TEXT = {
     getTypeParser: ((oid: number, format?: "text" | "binary") =>
-        oid === JSON_OID ? (value: string) => value : pgTypes.getTypeParser(oid, format as "text")) as typeof pgTypes.getTypeParser,
+        oid === JSON_OID ? (value: string) => value
+            : oid === TIMESTAMPTZ_OID && format !== "binary" ? TIMESTAMPTZ
+                : pgTypes.getTypeParser(oid, format as "text")) as typeof pgTypes.getTypeParser,
 };
 
 /**
@@ -133,6 +137,8 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
             `statement_timeout=${Math.max(0, Math.floor(options.statementTimeoutMs ?? 30_000))}`,
             // A process that stalls mid-transaction must not hold an environment's lock for long.
             "idle_in_transaction_session_timeout=60000",
+            // Instants come back as text in UTC, which timestamptzParser turns into ISO strings without a Date.
+            "TimeZone=UTC",
         ];
         const { connectionString, options: urlOptions } = withoutOptions(options.connectionString);
         const pool = newPool({

@@ -6,6 +6,7 @@ import type { OperationEvent } from "../../automation/domain/ports";
 import { CLAIM_WALK, createPostgresStore, type PostgresStore } from "../../automation/store/postgres";
 import { bridgeStoreNotifications } from "../../automation/store/postgresNotify";
 import { toPostgresStoreError } from "../../automation/store/postgresErrors";
+import { iso, timestamptzParser } from "../../automation/store/postgresRows";
 import { POSTGRES_MIGRATIONS } from "../../automation/store/postgresMigrations";
 import { eventually, ManualClock } from "./domainFixtures";
 import { describeStoreContract } from "./storeContract";
@@ -98,6 +99,22 @@ describe("PostgreSQL store", () => {
         await store.finishOperation({ id: "op-00001", workerId: "w1", state: "succeeded", now: at });
         // env-1's next operation (op-00301) waited behind op-00001; now it is the oldest claimable one after op-00004.
         assert.equal((await store.claimNext({ workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }))?.id, "op-00004");
+    });
+
+    it("returns instants exactly as written, whatever their milliseconds, without parsing them into dates", async () => {
+        store = await openTestStore(schema);
+        for (const [i, at] of ["2030-01-02T03:04:05.000Z", "2030-01-02T03:04:05.100Z", "2030-01-02T03:04:05.120Z", "2030-01-02T03:04:05.123Z", "0999-12-31T23:59:59.999Z"].entries()) {
+            const env = await store.upsertEnvironment({ name: `env-${i}`, team: "payments", spec: {}, specHash: "h", status: "ready", expiresAt: at, now: at });
+            const page = await store.listEnvironments({ limit: 100 });
+            const listed = page.items.find((x) => x.name === env.name);
+            const read = await store.getEnvironment(env.name);
+            for (const e of [env, read, listed]) assert.deepEqual([e?.createdAt, e?.updatedAt, e?.expiresAt], [at, at, at], at);
+        }
+        const parse = timestamptzParser(() => new Date("2030-01-02T02:04:05.100Z"));
+        assert.equal(parse("2030-01-02 03:04:05.1+00"), "2030-01-02T03:04:05.100Z");
+        assert.equal(parse("2030-01-02 03:04:05+00"), "2030-01-02T03:04:05.000Z");
+        // Not UTC text: the driver's parser, and the row mapper prints its Date.
+        assert.equal(iso(parse("2030-01-02 03:04:05.1+01")), "2030-01-02T02:04:05.100Z");
     });
 
     it("numbers concurrent appends to one operation without gaps or duplicates", async () => {
