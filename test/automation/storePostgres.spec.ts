@@ -80,6 +80,7 @@ describe("PostgreSQL store", () => {
         store = await openTestStore(schema);
         const at = now();
         // 3,000 queued operations over 300 environments, loaded at once: the statistics still describe an empty table.
+        await adminQuery(`ALTER TABLE ${schema}.operations SET (autovacuum_enabled = false)`);
         await adminQuery(`INSERT INTO ${schema}.environments (name, team, spec, spec_hash, status, created_at, updated_at)
             SELECT 'env-' || g, 'payments', '{}', 'h', 'ready', $1, $1 FROM generate_series(0, 299) g`, [at]);
         await adminQuery(`INSERT INTO ${schema}.operations (id, environment, team, kind, state, requested_by, max_attempts, created_at)
