@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { escapeIdentifier, type Pool, type PoolClient, types as pgTypes } from "pg";
+import { escapeIdentifier, escapeLiteral, type Pool, type PoolClient, types as pgTypes } from "pg";
 import { UnavailableError } from "../domain/errors";
 import type { AuditEntry, Environment, Operation, OperationError, OperationEvent, OperationState } from "../domain/ports";
 import type { EnvironmentDetailReader } from "../domain/store";
@@ -400,13 +400,19 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
      */
     claimNext(request: ClaimRequest): Promise<Operation | undefined> {
         return this.atomic(async (tx) => {
-            await tx.exec("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK.claim, this.scope.scope]);
-            const [{ n }] = await tx.query("SELECT count(*) AS n FROM operations WHERE state = 'running'");
-            if (Number(n) >= request.maxRunning) return undefined;
+            // Two statements a round trip, each with a snapshot of its own: the count sees every
+            // claim committed before the lock was granted.
+            const [, counted] = await tx.queryMany(
+                `SELECT pg_advisory_xact_lock(${LOCK.claim}, hashtext(${escapeLiteral(this.scope.scope)}));
+                 SELECT count(*) AS n FROM operations WHERE state = 'running'`,
+            );
+            if (Number(counted[0].n) >= request.maxRunning) return undefined;
             // Closed with the transaction.
-            await tx.exec(`DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK}`, [request.now]);
-            for (;;) {
-                const candidates = await tx.query(`FETCH ${CLAIM_FETCH} FROM claim_walk`);
+            const [, first] = await tx.queryMany(
+                `DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK.replaceAll("$1", `${escapeLiteral(request.now)}::timestamptz`)};
+                 FETCH ${CLAIM_FETCH} FROM claim_walk`,
+            );
+            for (let candidates = first; ; candidates = await tx.query(`FETCH ${CLAIM_FETCH} FROM claim_walk`)) {
                 if (candidates.length === 0) return undefined;
                 for (const c of candidates) {
                     if (!(await tx.tryLockEnvironment(String(c.environment)))) continue;

@@ -1,4 +1,4 @@
-import type { PoolClient } from "pg";
+import type { PoolClient, QueryResult } from "pg";
 import { ConflictError, NotFoundError } from "../domain/errors";
 import type { AuditEntry, Environment, Operation, OperationError, OperationEvent } from "../domain/ports";
 import { assertTransition } from "../domain/stateMachine";
@@ -54,6 +54,16 @@ export class PostgresTx implements StoreTx {
     /** Raw SQL inside the transaction, for the store's claim and reclaim paths. */
     async query(sql: string, params: unknown[] = []): Promise<PgRow[]> {
         return (await this.client.query<PgRow>(sql, params)).rows;
+    }
+
+    /**
+     * Several statements in one round trip (the simple protocol, so no parameters: literals
+     * must be escaped by the caller). Each statement runs with a snapshot of its own, as if
+     * sent one by one. Returns each statement's rows.
+     */
+    async queryMany(sql: string): Promise<PgRow[][]> {
+        const results = (await this.client.query<PgRow>(sql)) as unknown as QueryResult<PgRow> | Array<QueryResult<PgRow>>;
+        return (Array.isArray(results) ? results : [results]).map((r) => r.rows);
     }
 
     async exec(sql: string, params: unknown[] = []): Promise<void> {
