@@ -218,6 +218,8 @@ export interface Store extends StoreTx {
      * bursts this way: one commit per burst instead of one per event.
      */
     appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]>;
+    /** appendEvents for several operations in one transaction, in the order given; returns each one's stored events. */
+    appendEventBursts(bursts: Array<{ operationId: string; events: NewEvent[] }>): Promise<OperationEvent[][]>;
     listEvents(operationId: string, afterSeq: number, limit: number): Promise<OperationEvent[]>;
 
     /** Newest first. */

@@ -27,6 +27,8 @@ export interface RunContext {
     random: () => number;
     /** Merged with each stored spec into the stack config, on every run. */
     profile: PlatformProfile;
+    /** Where the run's engine events are stored; defaults to the store (see groupedAppends). */
+    events?: Pick<Store, "appendEvents">;
 }
 
 export interface RunHandle {
@@ -70,7 +72,7 @@ async function execute(ctx: RunContext, op: Operation, signal: AbortSignal, abor
     const log = { operationId: op.id, environment: op.environment, kind: op.kind, attempt: op.attempt };
     const idle = setTimeout(() => abort("idle_timeout"), settings.idleTimeoutMs);
     const overall = setTimeout(() => abort("timeout"), settings.operationTimeoutMs);
-    const events = burstAppender(store, op.id, (e) => ctx.hub.publish(e), (e, count) => logger.error({ err: e, ...log, events: count }, "could not store engine events"));
+    const events = burstAppender(ctx.events ?? store, op.id, (e) => ctx.hub.publish(e), (e, count) => logger.error({ err: e, ...log, events: count }, "could not store engine events"));
     const onEvent = (type: string, data: unknown) => {
         idle.refresh();
         events.add({ type, data: redact(data), at: ctx.clock.now().toISOString() });
@@ -145,6 +147,44 @@ export function burstAppender(
             flushing ??= flush();
         },
         drained: () => flushing ?? Promise.resolve(),
+    };
+}
+
+/**
+ * appendEvents for every run of a process through one transaction at a time: the bursts that
+ * runs hand in while one transaction is being stored go together in the next. Each commit with
+ * a NOTIFY holds PostgreSQL's database-wide notify lock through its WAL flush, so a hundred runs
+ * emitting at once queued a hundred such commits one behind the other (npm run bench:events:
+ * single bursts waited 225-320 ms to commit). Each run still has at most one burst in flight
+ * (burstAppender), so its events stay in order.
+ */
+export function groupedAppends(store: Pick<Store, "appendEventBursts">): Pick<Store, "appendEvents"> {
+    let queue: Array<{ operationId: string; events: NewEvent[]; resolve: (e: OperationEvent[]) => void; reject: (e: unknown) => void }> = [];
+    let flushing = false;
+    const flush = async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        while (queue.length > 0) {
+            const group = queue;
+            queue = [];
+            try {
+                const stored = await store.appendEventBursts(group.map(({ operationId, events }) => ({ operationId, events })));
+                group.forEach((g, i) => g.resolve(stored[i]));
+            } catch (e) {
+                for (const g of group) g.reject(e);
+            }
+        }
+        flushing = false;
+    };
+    return {
+        appendEvents(operationId, events) {
+            return new Promise((resolve, reject) => {
+                queue.push({ operationId, events, resolve, reject });
+                if (!flushing) {
+                    flushing = true;
+                    void flush();
+                }
+            });
+        },
     };
 }
 

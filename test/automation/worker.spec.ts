@@ -8,7 +8,7 @@ import { EnvironmentService } from "../../automation/domain/service";
 import type { NewEvent, Store } from "../../automation/domain/store";
 import { TEST_DOUBLE_SECRET, TestDoubleEngine } from "../../automation/engine/testDouble";
 import { openSqliteStore } from "../../automation/store/sqlite";
-import { burstAppender } from "../../automation/worker/runOperation";
+import { burstAppender, groupedAppends } from "../../automation/worker/runOperation";
 import { Worker } from "../../automation/worker/worker";
 import { ADMIN, desired, eventually, ManualClock, PAYMENTS_OPERATOR, tempDir, validSpec } from "./domainFixtures";
 
@@ -507,5 +507,49 @@ describe("a run's engine events", () => {
         await events.drained();
         assert.deepEqual(failures, [2]);
         assert.deepEqual(published, ["c"]);
+    });
+});
+
+describe("a process's event appends", () => {
+    const event = (type: string): NewEvent => ({ type, data: null, at: "2030-01-01T00:00:00.000Z" });
+
+    it("go to the store in one transaction for every run that handed in a burst meanwhile, each run's in order", async () => {
+        const groups: string[][] = [];
+        const releases: Array<() => void> = [];
+        const seqs = new Map<string, number>();
+        const grouped = groupedAppends({
+            async appendEventBursts(bursts) {
+                groups.push(bursts.map((b) => `${b.operationId}:${b.events.map((e) => e.type).join("")}`));
+                await new Promise<void>((resolve) => releases.push(resolve));
+                return bursts.map((b) => b.events.map((e) => {
+                    const seq = (seqs.get(b.operationId) ?? 0) + 1;
+                    seqs.set(b.operationId, seq);
+                    return { operationId: b.operationId, seq, at: e.at, type: e.type, data: e.data };
+                }));
+            },
+        });
+        const first = [grouped.appendEvents("op-a", [event("a"), event("b")]), grouped.appendEvents("op-b", [event("x")])];
+        await eventually(() => groups.length === 1, "the first transaction");
+        const second = [grouped.appendEvents("op-a", [event("c")]), grouped.appendEvents("op-c", [event("y")])];
+        releases.shift()!();
+        const [a1, b1] = await Promise.all(first);
+        await eventually(() => groups.length === 2, "the second transaction");
+        releases.shift()!();
+        const [a2, c1] = await Promise.all(second);
+        assert.deepEqual(groups, [["op-a:ab", "op-b:x"], ["op-a:c", "op-c:y"]]);
+        assert.deepEqual([a1, b1, a2, c1].map((list) => list.map((e) => `${e.operationId}#${e.seq}`)), [["op-a#1", "op-a#2"], ["op-b#1"], ["op-a#3"], ["op-c#1"]]);
+    });
+
+    it("fails every burst of a transaction the store refused, and stores the next ones", async () => {
+        let calls = 0;
+        const grouped = groupedAppends({
+            async appendEventBursts(bursts) {
+                if (++calls === 1) throw new UnavailableError("the store went away");
+                return bursts.map((b) => b.events.map((e, i) => ({ operationId: b.operationId, seq: i + 1, at: e.at, type: e.type, data: e.data })));
+            },
+        });
+        const refused = await Promise.allSettled([grouped.appendEvents("op-a", [event("a")]), grouped.appendEvents("op-b", [event("b")])]);
+        assert.deepEqual(refused.map((r) => r.status), ["rejected", "rejected"]);
+        assert.deepEqual((await grouped.appendEvents("op-a", [event("c")])).map((e) => e.type), ["c"]);
     });
 });
