@@ -16,46 +16,12 @@ const SECRET_WORDS = new Set([
 /** "key" is secret as a noun (primaryKey, apiKey) but not as a qualifier (keyUri, keyVaultName). */
 const TRAILING_SECRET_WORDS = new Set(["key", "keys"]);
 
-/** Any character outside ASCII. */
-const NON_ASCII = /[^\p{ASCII}]/u;
-
-function wordsOf(key: string): string[] {
+function words(key: string): string[] {
     return key
         .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
         .toLowerCase()
         .split(/[^a-z0-9]+/)
         .filter(Boolean);
-}
-
-/**
- * The key's words, lowercased: split where a lowercase letter or digit meets an uppercase
- * one (camelCase), and at anything but ASCII letters and digits. One pass over the key's
- * characters: every list page redacts every key of every row's outputs (npm run bench:api).
- */
-export function words(key: string): string[] {
-    // Outside ASCII, lowercasing can make letters of what was not one (U+0130 gives "i" and a
-    // combining dot, U+212A gives "k"): such keys take the general path.
-    if (NON_ASCII.test(key)) return wordsOf(key);
-    const out: string[] = [];
-    let start = -1;
-    let prevLowerOrDigit = false;
-    for (let i = 0; i < key.length; i++) {
-        const c = key.charCodeAt(i);
-        const upper = c >= 65 && c <= 90;
-        const lowerOrDigit = (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
-        if (!upper && !lowerOrDigit) {
-            if (start >= 0) out.push(key.slice(start, i).toLowerCase());
-            start = -1;
-        } else if (start < 0) {
-            start = i;
-        } else if (upper && prevLowerOrDigit) {
-            out.push(key.slice(start, i).toLowerCase());
-            start = i;
-        }
-        prevLowerOrDigit = lowerOrDigit;
-    }
-    if (start >= 0) out.push(key.slice(start).toLowerCase());
-    return out;
 }
 
 export function isSecretKey(key: string): boolean {
