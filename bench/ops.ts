@@ -1,12 +1,14 @@
 /**
  * npm run bench:ops — the queue across worker processes on PostgreSQL.
  *
- * Scaling: 96 operations over 96 environments, each taking 1 s in the engine (test double), run
- * by 1, 2 and 4 worker processes (bench/opsWorker.ts: createPostgresStore + Worker + test double)
- * of BENCH_WORKER_CONCURRENCY (4) runs each; the global cap (64) never binds. Goals: 2 workers
- * >= 1.8x and 4 workers >= 3.2x the throughput of one, and the service's own overhead per
- * operation <= 20 ms: the slot time not spent in the engine, (makespan x concurrency - engine
- * time) / operations, i.e. (makespan - engine time / concurrency) per operation slot.
+ * Scaling: BENCH_WAVES (24) waves of operations, each taking 1 s in the engine (test double), one
+ * environment each, run by 1, 2 and 4 worker processes (bench/opsWorker.ts: createPostgresStore +
+ * Worker + test double) of BENCH_WORKER_CONCURRENCY (4) runs each, so 96, 192 and 384 operations;
+ * the global cap (64) never binds. Goals: 2 workers >= 1.8x and 4 workers >= 3.2x the throughput
+ * of one, and the service's own overhead per operation <= 20 ms: the slot time not spent in the
+ * engine, (makespan x concurrency - engine time) / operations. Two figures: with the makespan
+ * from the moment the processes are told to start (their start-up recovery and first claims
+ * included, spread over the waves), and from the first engine start.
  *
  * Drain: 10,000 operations (10 per environment over 1,000 environments, 20 ms each) enqueued in
  * one go before 4 worker processes start. Every one must succeed on its first attempt (none
@@ -27,7 +29,11 @@ const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://${process.env
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 4);
 const GLOBAL_CAP = 64;
 const WORKER = path.join(__dirname, "opsWorker.ts");
-const SCALING = { operations: 96, environments: 96, latencyMs: 1_000 };
+const WAVES = Number(process.env.BENCH_WAVES ?? 24);
+const scaling = (workers: number): Shape => {
+    const operations = WAVES * workers * WORKER_CONCURRENCY;
+    return { operations, environments: operations, latencyMs: 1_000 };
+};
 const DRAIN = { operations: Number(process.env.BENCH_DRAIN_OPERATIONS ?? 10_000), environments: 1_000, latencyMs: 20, workers: 4 };
 /** A valid spec: the worker derives the stack config from it before every run. */
 const BENCH_SPEC = {
@@ -46,6 +52,8 @@ interface Shape {
 interface Run {
     workers: number;
     makespanMs: number;
+    /** From the first engine start instead of from "go". */
+    engineMakespanMs: number;
     opsPerS: number;
     problems: string[];
     peakRunning: number;
@@ -57,7 +65,7 @@ interface StartedWorker {
     child: ChildProcess;
 }
 
-function startWorker(schema: string, latencyMs: number, starts: Map<string, number>): Promise<StartedWorker> {
+function startWorker(schema: string, latencyMs: number, starts: Map<string, number>, firstStart: { at: number }): Promise<StartedWorker> {
     const child = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", WORKER], {
         env: {
             ...process.env, BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: String(latencyMs),
@@ -74,8 +82,9 @@ function startWorker(schema: string, latencyMs: number, starts: Map<string, numb
             for (const line of lines) {
                 if (line === "ready") resolve({ child });
                 else if (line.startsWith("{")) {
-                    const { start } = JSON.parse(line) as { start: string };
+                    const { start, at } = JSON.parse(line) as { start: string; at: number };
                     starts.set(start, (starts.get(start) ?? 0) + 1);
+                    firstStart.at = Math.min(firstStart.at, at);
                 }
             }
         });
@@ -135,27 +144,16 @@ async function enqueueAll(store: PostgresStore, shape: Shape): Promise<void> {
     }
 }
 
-/**
- * Fresh statistics after the bulk enqueue. Without them the planner still believes the queue
- * is empty and plans the claim's "no earlier queued operation on this environment" check as a
- * scan per candidate, and a claim over 10,000 queued rows takes seconds until autovacuum's next
- * ANALYZE (measured: 41 of 10,000 drained in 97 s). A production burst meets the same until then.
- */
-async function analyze(schema: string): Promise<void> {
-    const admin = new Client({ connectionString: DATABASE_URL });
-    await admin.connect();
-    await admin.query(`ANALYZE ${escapeIdentifier(schema)}.operations`).finally(() => admin.end());
-}
-
 async function runWith(workers: number, shape: Shape): Promise<Run> {
     const schema = `kvp_bench_ops_${randomBytes(4).toString("hex")}`;
     const store = await createPostgresStore({ connectionString: DATABASE_URL, schema, applicationName: "kvp-bench-ops" });
     const children: StartedWorker[] = [];
     const engineStarts = new Map<string, number>();
+    const firstStart = { at: Infinity };
     try {
+        // No ANALYZE after the bulk enqueue: the claim must be quick with the statistics of an empty queue, as in production.
         await enqueueAll(store, shape);
-        await analyze(schema);
-        children.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(schema, shape.latencyMs, engineStarts)))));
+        children.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(schema, shape.latencyMs, engineStarts, firstStart)))));
         const started = Date.now();
         for (const { child } of children) child.stdin!.end("go\n");
         const limitMs = 60_000 + (shape.operations * shape.latencyMs) / (workers * WORKER_CONCURRENCY) * 3;
@@ -173,7 +171,7 @@ async function runWith(workers: number, shape: Shape): Promise<Run> {
             const n = engineStarts.get(op.id) ?? 0;
             if (n !== 1) record.problems.push(`${op.id} reached the engine ${n} times`);
         }
-        return { workers, makespanMs, opsPerS: shape.operations / (makespanMs / 1000), engineStarts, ...record };
+        return { workers, makespanMs, engineMakespanMs: lastFinish - firstStart.at, opsPerS: shape.operations / (makespanMs / 1000), engineStarts, ...record };
     } finally {
         await Promise.all(children.map(({ child }) => new Promise((resolve) => {
             if (child.exitCode !== null) return resolve(undefined);
@@ -193,28 +191,33 @@ function recordText(r: Run): string {
 
 async function main(): Promise<void> {
     console.log(`bench:ops compares: throughput of 1, 2 and 4 worker processes against one, and a 10,000-operation drain; PostgreSQL, ${WORKER_CONCURRENCY} runs per worker process, global cap ${GLOBAL_CAP}, node ${process.version}`);
-    console.log(`scaling: ${SCALING.operations} operations over ${SCALING.environments} environments, ${SCALING.latencyMs} ms each; drain: ${DRAIN.operations} operations over ${DRAIN.environments} environments, ${DRAIN.latencyMs} ms each, ${DRAIN.workers} workers`);
+    console.log(`scaling: ${WAVES} waves of ${WORKER_CONCURRENCY} runs per worker process, one environment each, 1000 ms each; drain: ${DRAIN.operations} operations over ${DRAIN.environments} environments, ${DRAIN.latencyMs} ms each, ${DRAIN.workers} workers`);
     const runs: Run[] = [];
     for (const workers of [1, 2, 4]) {
-        const r = await runWith(workers, SCALING);
+        const r = await runWith(workers, scaling(workers));
         console.log(`${workers} worker(s): makespan ${(r.makespanMs / 1000).toFixed(2)} s, ${r.opsPerS.toFixed(2)} ops/s`);
         runs.push(r);
     }
     const drain = await runWith(DRAIN.workers, DRAIN);
     const base = runs[0].opsPerS;
     console.log("");
-    console.log("workers  makespan   ops/s    vs 1 worker  peak running  overhead/op  record");
-    const overhead = (r: Run, shape: Shape) => (r.makespanMs * r.workers * WORKER_CONCURRENCY - shape.operations * shape.latencyMs) / shape.operations;
+    console.log("workers  operations  makespan   ops/s    vs 1 worker  peak running  overhead/op  from 1st engine start  record");
+    const overheadOf = (makespanMs: number, r: Run) => {
+        const shape = scaling(r.workers);
+        return (makespanMs * r.workers * WORKER_CONCURRENCY - shape.operations * shape.latencyMs) / shape.operations;
+    };
+    const overhead = (r: Run) => overheadOf(r.makespanMs, r);
     for (const r of runs) {
-        console.log(`${String(r.workers).padEnd(9)}${`${(r.makespanMs / 1000).toFixed(2)} s`.padEnd(11)}${r.opsPerS.toFixed(2).padEnd(9)}${`${(r.opsPerS / base).toFixed(2)}x`.padEnd(13)}`
-            + `${String(r.peakRunning).padEnd(14)}${`${overhead(r, SCALING).toFixed(1)} ms`.padEnd(13)}${recordText(r)}`);
+        console.log(`${String(r.workers).padEnd(9)}${String(scaling(r.workers).operations).padEnd(12)}${`${(r.makespanMs / 1000).toFixed(2)} s`.padEnd(11)}${r.opsPerS.toFixed(2).padEnd(9)}`
+            + `${`${(r.opsPerS / base).toFixed(2)}x`.padEnd(13)}${String(r.peakRunning).padEnd(14)}${`${overhead(r).toFixed(1)} ms`.padEnd(13)}`
+            + `${`${overheadOf(r.engineMakespanMs, r).toFixed(1)} ms`.padEnd(23)}${recordText(r)}`);
     }
     console.log(`drain: ${DRAIN.operations} operations, ${DRAIN.workers} workers, ${(drain.makespanMs / 1000).toFixed(1)} s, ${drain.opsPerS.toFixed(0)} ops/s, peak running ${drain.peakRunning}, `
         + `${drain.engineStarts.size} distinct operations reached the engine; record ${recordText(drain)}`);
     const goals: Array<[string, string, string, boolean]> = [
         ["throughput, 2 workers vs 1", `${(runs[1].opsPerS / base).toFixed(2)}x`, ">= 1.8x", runs[1].opsPerS / base >= 1.8],
         ["throughput, 4 workers vs 1", `${(runs[2].opsPerS / base).toFixed(2)}x`, ">= 3.2x", runs[2].opsPerS / base >= 3.2],
-        ...runs.map((r): [string, string, string, boolean] => [`service overhead per operation, ${r.workers} worker${r.workers > 1 ? "s" : ""}`, `${overhead(r, SCALING).toFixed(1)} ms`, "<= 20 ms", overhead(r, SCALING) <= 20]),
+        ...runs.map((r): [string, string, string, boolean] => [`service overhead per operation, ${r.workers} worker${r.workers > 1 ? "s" : ""}`, `${overhead(r).toFixed(1)} ms`, "<= 20 ms", overhead(r) <= 20]),
         [`drain of ${DRAIN.operations}: none lost, none run twice, no overlap`, drain.problems.length === 0 ? "clean" : `${drain.problems.length} problems`, "clean", drain.problems.length === 0],
         ["scaling runs: none lost, none run twice, no overlap", runs.every((r) => r.problems.length === 0) ? "clean" : "problems", "clean", runs.every((r) => r.problems.length === 0)],
     ];

@@ -40,6 +40,36 @@ export class StampingEngine extends TestDoubleEngine {
     }
 }
 
+/**
+ * BENCH_PROFILE=1: times every store call of this process (count, total and p50/p99 per method)
+ * and prints the table to stderr when the process stops, to see where a run's time goes.
+ */
+function profiled<T extends object>(target: T): { store: T; report: () => string } {
+    const times = new Map<string, number[]>();
+    const store = new Proxy(target, {
+        get(t, key, receiver) {
+            const value = Reflect.get(t, key, receiver) as unknown;
+            if (typeof value !== "function" || typeof key !== "string") return value;
+            return (...args: unknown[]) => {
+                const started = performance.now();
+                const result = (value as (...a: unknown[]) => unknown).apply(t, args);
+                if (!(result instanceof Promise)) return result;
+                return result.finally(() => {
+                    const list = times.get(key) ?? [];
+                    list.push(performance.now() - started);
+                    times.set(key, list);
+                });
+            };
+        },
+    });
+    const report = () => [...times].sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0)).map(([name, list]) => {
+        const sorted = [...list].sort((a, b) => a - b);
+        const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)].toFixed(1);
+        return `${name.padEnd(24)} n ${String(list.length).padEnd(7)} total ${(list.reduce((x, y) => x + y, 0) / 1000).toFixed(2).padEnd(8)} s  p50 ${at(0.5).padEnd(7)} p99 ${at(0.99)} ms`;
+    }).join("\n");
+    return { store, report };
+}
+
 function required(name: string): string {
     const value = process.env[name];
     if (!value) throw new Error(`${name} is required`);
@@ -52,10 +82,11 @@ async function main(): Promise<void> {
         connectionString: required("BENCH_DATABASE_URL"), schema: required("BENCH_SCHEMA"),
         maxConnections: concurrency + 2, applicationName: `kvp-bench-ops:${required("BENCH_SCHEMA")}`,
     });
+    const profile = process.env.BENCH_PROFILE === "1" ? profiled(store) : undefined;
     const hub = new EventHub();
     const stopBridge = await bridgeStoreNotifications(store, hub);
     const worker = new Worker({
-        store: withGlobalCap(store, Number(process.env.BENCH_GLOBAL_CAP ?? 64)),
+        store: withGlobalCap(profile?.store ?? store, Number(process.env.BENCH_GLOBAL_CAP ?? 64)),
         engine: new StampingEngine(Number(process.env.BENCH_LATENCY_MS ?? 200), (id, at) => {
             if (process.env.BENCH_REPORT_STARTS === "1") process.stdout.write(`${JSON.stringify({ start: id, at })}\n`);
         }, process.env.BENCH_PROGRESS_EVENTS === undefined ? undefined : Number(process.env.BENCH_PROGRESS_EVENTS)),
@@ -69,6 +100,7 @@ async function main(): Promise<void> {
     process.once("SIGTERM", () => {
         void (async () => {
             await worker.stop();
+            if (profile) process.stderr.write(`store calls of worker ${process.pid}:\n${profile.report()}\n`);
             await stopBridge();
             await store.close();
             process.exit(0);

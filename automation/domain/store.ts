@@ -212,6 +212,14 @@ export interface Store extends StoreTx {
     reclaimExpiredLeases(now: string, options?: { includeLive?: boolean }): Promise<Operation[]>;
     countOperations(): Promise<OperationCount[]>;
 
+    /**
+     * Appends several events of one operation in one transaction, numbered consecutively in
+     * the order given, and tells other processes once. A run's worker stores its engine's
+     * bursts this way: one commit per burst instead of one per event.
+     */
+    appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]>;
+    /** appendEvents for several operations in one transaction, in the order given; returns each one's stored events. */
+    appendEventBursts(bursts: Array<{ operationId: string; events: NewEvent[] }>): Promise<OperationEvent[][]>;
     listEvents(operationId: string, afterSeq: number, limit: number): Promise<OperationEvent[]>;
 
     /** Newest first. */

@@ -14,7 +14,8 @@ export async function bridgeStoreNotifications(store: PostgresStore, hub: EventH
      * Per operation: the highest seq notified, the highest relayed, and whether a read is under
      * way. A burst of notifications for one operation becomes one read of everything after what
      * was relayed, so a thousand watchers of a hundred busy runs cost a few reads, not one per
-     * event; operations are read independently, each in commit order.
+     * event; operations are read independently, each in commit order. A notification that
+     * carries its events and follows on from what was relayed needs no read at all.
      */
     const relays = new Map<string, { notified: number; relayed: number; reading: boolean }>();
     const relay = async (operationId: string) => {
@@ -47,11 +48,18 @@ export async function bridgeStoreNotifications(store: PostgresStore, hub: EventH
                 if (hub.subscriberCount(n.operationId) === 0) return;
                 let r = relays.get(n.operationId);
                 if (!r) {
-                    r = { notified: n.seq, relayed: n.seq - 1, reading: false };
+                    r = { notified: n.seq, relayed: (n.from ?? n.seq) - 1, reading: false };
                     relays.set(n.operationId, r);
                 }
                 r.notified = Math.max(r.notified, n.seq);
-                if (!r.reading) void relay(n.operationId);
+                if (r.reading) return;
+                if (n.events && n.from === r.relayed + 1 && n.seq === r.notified) {
+                    // The burst came with the notification, next in line: no read needed.
+                    for (const event of n.events) hub.publish(event);
+                    relays.delete(n.operationId);
+                    return;
+                }
+                void relay(n.operationId);
             }
         }
     }, (e) => logger?.warn({ err: e }, "store notifications interrupted; reconnecting"));

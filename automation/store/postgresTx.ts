@@ -1,4 +1,4 @@
-import type { PoolClient } from "pg";
+import type { PoolClient, QueryResult } from "pg";
 import { ConflictError, NotFoundError } from "../domain/errors";
 import type { AuditEntry, Environment, Operation, OperationError, OperationEvent } from "../domain/ports";
 import { assertTransition } from "../domain/stateMachine";
@@ -13,9 +13,16 @@ export const ACTIVE = "('queued', 'running', 'interrupted')";
 
 /** What a committed transaction tells other processes through NOTIFY. */
 export type StoreNotification =
-    | { kind: "event"; operationId: string; seq: number }
+    /**
+     * Events `from`..`seq` of the operation were stored (`from` absent: just `seq`, as older
+     * processes send); `events` carries them when they fit in a notification.
+     */
+    | { kind: "event"; operationId: string; seq: number; from?: number; events?: OperationEvent[] }
     | { kind: "enqueued" }
     | { kind: "cancel"; operationId: string };
+
+/** PostgreSQL refuses a notification payload of 8,000 bytes or more; this leaves room for the origin. */
+const NOTIFY_EVENTS_BYTES = 7_500;
 
 export interface TxScope {
     /** Schema name, so advisory-lock keys and NOTIFY channels of two schemas in one database never meet. */
@@ -47,6 +54,16 @@ export class PostgresTx implements StoreTx {
     /** Raw SQL inside the transaction, for the store's claim and reclaim paths. */
     async query(sql: string, params: unknown[] = []): Promise<PgRow[]> {
         return (await this.client.query<PgRow>(sql, params)).rows;
+    }
+
+    /**
+     * Several statements in one round trip (the simple protocol, so no parameters: literals
+     * must be escaped by the caller). Each statement runs with a snapshot of its own, as if
+     * sent one by one. Returns each statement's rows.
+     */
+    async queryMany(sql: string): Promise<PgRow[][]> {
+        const results = (await this.client.query<PgRow>(sql)) as unknown as QueryResult<PgRow> | Array<QueryResult<PgRow>>;
+        return (Array.isArray(results) ? results : [results]).map((r) => r.rows);
     }
 
     async exec(sql: string, params: unknown[] = []): Promise<void> {
@@ -247,20 +264,32 @@ export class PostgresTx implements StoreTx {
     // ---- events, audit, idempotency -------------------------------------------
 
     async appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent> {
-        // The counter row stays locked until commit, so a concurrent appender waits and events commit in seq order.
-        const row = await this.one(
+        return (await this.appendEvents(operationId, [event]))[0];
+    }
+
+    /**
+     * One statement takes the next `events.length` numbers from the counter and inserts the rows;
+     * one notification carries the last. The counter row stays locked until commit, so a
+     * concurrent appender waits and events commit in seq order.
+     */
+    async appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]> {
+        const rows = await this.query(
             `WITH counter AS (
-                 INSERT INTO event_counters (operation_id, last_seq) VALUES ($1, 1)
-                 ON CONFLICT (operation_id) DO UPDATE SET last_seq = event_counters.last_seq + 1
+                 INSERT INTO event_counters (operation_id, last_seq) VALUES ($1, $2)
+                 ON CONFLICT (operation_id) DO UPDATE SET last_seq = event_counters.last_seq + $2
                  RETURNING last_seq
              )
              INSERT INTO events (operation_id, seq, at, type, data)
-             SELECT $1, last_seq, $2, $3, $4::json FROM counter
+             SELECT $1, counter.last_seq - $2 + e.n, e.at, e.type, e.data::json
+             FROM counter, unnest($3::timestamptz[], $4::text[], $5::text[]) WITH ORDINALITY AS e(at, type, data, n)
              RETURNING *`,
-            [operationId, event.at, event.type, toJson(event.data)],
+            [operationId, events.length, events.map((e) => e.at), events.map((e) => e.type), events.map((e) => toJson(e.data))],
         );
-        const stored = rowToEvent(row!);
-        await this.notify({ kind: "event", operationId, seq: stored.seq });
+        const stored = rows.map(rowToEvent).sort((a, b) => a.seq - b.seq);
+        const message = { kind: "event", operationId, seq: stored[stored.length - 1].seq, from: stored[0].seq } as const;
+        // A replica then relays a burst without reading it back from the store.
+        const carried = { ...message, events: stored };
+        await this.notify(Buffer.byteLength(JSON.stringify(carried)) <= NOTIFY_EVENTS_BYTES ? carried : message);
         return stored;
     }
 

@@ -455,6 +455,14 @@ export class SqliteStore implements Store {
         return rowToEvent(row!);
     }
 
+    appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]> {
+        return this.transaction(() => events.map((event) => this.appendEventSync(operationId, event)));
+    }
+
+    appendEventBursts(bursts: Array<{ operationId: string; events: NewEvent[] }>): Promise<OperationEvent[][]> {
+        return this.transaction(() => bursts.map((b) => b.events.map((event) => this.appendEventSync(b.operationId, event))));
+    }
+
     listEvents(operationId: string, afterSeq: number, limit: number): Promise<OperationEvent[]> {
         return this.locked(() => this.all("SELECT * FROM events WHERE operation_id = ? AND seq > ? ORDER BY seq LIMIT ?", operationId, afterSeq, limit).map(rowToEvent));
     }

@@ -7,7 +7,7 @@ import { Clock, Ids, Logger, randomIds, silentLogger, systemClock } from "../dom
 import { EMPTY_PROFILE, type PlatformProfile } from "../domain/platformProfile";
 import type { Store } from "../domain/store";
 import { recoverInterrupted } from "./recovery";
-import { RunContext, RunHandle, startRun } from "./runOperation";
+import { groupedAppends, RunContext, RunHandle, startRun } from "./runOperation";
 import { sweepExpiredEnvironments } from "./ttlSweeper";
 
 export interface WorkerOptions {
@@ -46,6 +46,7 @@ export class Worker {
     private readonly random: () => number;
     private readonly profile: PlatformProfile;
     private readonly runs = new Map<string, RunHandle>();
+    private readonly events: Pick<Store, "appendEvents">;
     private readonly unsubscribe: Array<() => void> = [];
     private state: "new" | "running" | "stopping" | "stopped" = "new";
     private loop?: Promise<void>;
@@ -65,6 +66,7 @@ export class Worker {
         this.random = options.random ?? Math.random;
         this.profile = options.profile ?? EMPTY_PROFILE;
         this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+        this.events = groupedAppends(this.store);
     }
 
     /** Recovers interrupted work, then starts claiming. Resolves once recovery is done. */
@@ -189,7 +191,7 @@ export class Worker {
     private runContext(): RunContext {
         return {
             store: this.store, engine: this.engine, hub: this.hub, settings: this.settings, clock: this.clock,
-            ids: this.ids, logger: this.logger, workerId: this.id, random: this.random, profile: this.profile,
+            ids: this.ids, logger: this.logger, workerId: this.id, random: this.random, profile: this.profile, events: this.events,
         };
     }
 

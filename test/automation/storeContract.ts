@@ -317,6 +317,28 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
                 assert.deepEqual((await store.listEvents("op-b", 0, 100)).map((e) => e.seq), [1]);
             });
 
+            it("appends a batch of events in order after those already stored, numbered consecutively", async () => {
+                await store.appendEvent("op-a", { type: "first", data: null, at: now() });
+                const batch = await store.appendEvents("op-a", ["x", "y", "z"].map((type, i) => ({ type, data: { i }, at: now() })));
+                assert.deepEqual(batch.map((e) => [e.seq, e.type]), [[2, "x"], [3, "y"], [4, "z"]]);
+                assert.deepEqual((await store.listEvents("op-a", 0, 100)).map((e) => [e.seq, e.type, e.data]),
+                    [[1, "first", null], [2, "x", { i: 0 }], [3, "y", { i: 1 }], [4, "z", { i: 2 }]]);
+                assert.deepEqual(await store.appendEvents("op-a", []), []);
+                assert.equal((await store.appendEvent("op-a", { type: "last", data: null, at: now() })).seq, 5);
+            });
+
+            it("appends the bursts of several operations together, each numbered after its own events", async () => {
+                await store.appendEvent("op-a", { type: "first", data: null, at: now() });
+                const stored = await store.appendEventBursts([
+                    { operationId: "op-a", events: [{ type: "x", data: 1, at: now() }, { type: "y", data: 2, at: now() }] },
+                    { operationId: "op-b", events: [{ type: "z", data: 3, at: now() }] },
+                    { operationId: "op-c", events: [] },
+                ]);
+                assert.deepEqual(stored.map((list) => list.map((e) => [e.operationId, e.seq, e.type])), [[["op-a", 2, "x"], ["op-a", 3, "y"]], [["op-b", 1, "z"]], []]);
+                assert.deepEqual((await store.listEvents("op-a", 0, 100)).map((e) => e.type), ["first", "x", "y"]);
+                assert.deepEqual((await store.listEvents("op-b", 0, 100)).map((e) => e.data), [3]);
+            });
+
             it("pages through the audit log newest first, without gaps or repeats", async () => {
                 for (let i = 0; i < 7; i++) {
                     await store.appendAudit({ id: `a-${i}`, at: now(), actor: i % 2 ? ADMIN : PAYMENTS_OPERATOR, action: "environment.put", target: `env-${i}`, outcome: "accepted", details: { i } });

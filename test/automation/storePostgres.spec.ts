@@ -3,9 +3,10 @@ import { ConflictError, UnavailableError } from "../../automation/domain/errors"
 import type { StoreNotification } from "../../automation/store/postgresTx";
 import { EventHub } from "../../automation/domain/eventHub";
 import type { OperationEvent } from "../../automation/domain/ports";
-import { createPostgresStore, type PostgresStore } from "../../automation/store/postgres";
+import { CLAIM_WALK, createPostgresStore, type PostgresStore } from "../../automation/store/postgres";
 import { bridgeStoreNotifications } from "../../automation/store/postgresNotify";
 import { toPostgresStoreError } from "../../automation/store/postgresErrors";
+import { iso, timestamptzParser } from "../../automation/store/postgresRows";
 import { POSTGRES_MIGRATIONS } from "../../automation/store/postgresMigrations";
 import { eventually, ManualClock } from "./domainFixtures";
 import { describeStoreContract } from "./storeContract";
@@ -73,6 +74,48 @@ describe("PostgreSQL store", () => {
         await store.enqueueOperation({ id: "op-2", environment: "pay-dev", team: "payments", kind: "preview", requestedBy: "a", maxAttempts: 3, now: now() });
         assert.ok(await store.claimNext({ workerId: "w1", leaseMs: 1_000, maxRunning: 5, now: now() }));
         await assert.rejects(adminQuery(`UPDATE ${schema}.operations SET state = 'running' WHERE id = 'op-2'`), /operations_one_running_per_environment/);
+    });
+
+    it("walks a bulk-loaded queue in order with index probes before any ANALYZE, and claims each environment's oldest", async () => {
+        store = await openTestStore(schema);
+        const at = now();
+        // 3,000 queued operations over 300 environments, loaded at once: the statistics still describe an empty table.
+        await adminQuery(`ALTER TABLE ${schema}.operations SET (autovacuum_enabled = false)`);
+        await adminQuery(`INSERT INTO ${schema}.environments (name, team, spec, spec_hash, status, created_at, updated_at)
+            SELECT 'env-' || g, 'payments', '{}', 'h', 'ready', $1, $1 FROM generate_series(0, 299) g`, [at]);
+        await adminQuery(`INSERT INTO ${schema}.operations (id, environment, team, kind, state, requested_by, max_attempts, created_at)
+            SELECT 'op-' || lpad(g::text, 5, '0'), 'env-' || (g % 300), 'payments', 'preview', 'queued', 'a', 1, $1 FROM generate_series(0, 2999) g`, [at]);
+        const [stats] = await adminQuery<{ analyzed: boolean }>(
+            "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'operations'", [schema]);
+        assert.equal(stats.analyzed, false);
+        const plan = (await adminQuery<{ "QUERY PLAN": string }>(
+            `EXPLAIN DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK.replaceAll("operations", `${schema}.operations`).replace("$1", `'${at}'::timestamptz`)}`,
+        )).map((r) => r["QUERY PLAN"]).join("\n");
+        // An ordered walk that stops at the first claimable row: no sort of the whole queue, no bitmap scan per check.
+        assert.doesNotMatch(plan, /Sort|Bitmap|Seq Scan/, plan);
+        assert.match(plan, /Index Scan using operations_by_state on operations o/, plan);
+        const claims = [];
+        for (let i = 0; i < 4; i++) claims.push(await store.claimNext({ workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }));
+        assert.deepEqual(claims.map((c) => c?.id), ["op-00000", "op-00001", "op-00002", "op-00003"]);
+        await store.finishOperation({ id: "op-00001", workerId: "w1", state: "succeeded", now: at });
+        // env-1's next operation (op-00301) waited behind op-00001; now it is the oldest claimable one after op-00004.
+        assert.equal((await store.claimNext({ workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }))?.id, "op-00004");
+    });
+
+    it("returns instants exactly as written, whatever their milliseconds, without parsing them into dates", async () => {
+        store = await openTestStore(schema);
+        for (const [i, at] of ["2030-01-02T03:04:05.000Z", "2030-01-02T03:04:05.100Z", "2030-01-02T03:04:05.120Z", "2030-01-02T03:04:05.123Z", "0999-12-31T23:59:59.999Z"].entries()) {
+            const env = await store.upsertEnvironment({ name: `env-${i}`, team: "payments", spec: {}, specHash: "h", status: "ready", expiresAt: at, now: at });
+            const page = await store.listEnvironments({ limit: 100 });
+            const listed = page.items.find((x) => x.name === env.name);
+            const read = await store.getEnvironment(env.name);
+            for (const e of [env, read, listed]) assert.deepEqual([e?.createdAt, e?.updatedAt, e?.expiresAt], [at, at, at], at);
+        }
+        const parse = timestamptzParser(() => new Date("2030-01-02T02:04:05.100Z"));
+        assert.equal(parse("2030-01-02 03:04:05.1+00"), "2030-01-02T03:04:05.100Z");
+        assert.equal(parse("2030-01-02 03:04:05+00"), "2030-01-02T03:04:05.000Z");
+        // Not UTC text: the driver's parser, and the row mapper prints its Date.
+        assert.equal(iso(parse("2030-01-02 03:04:05.1+01")), "2030-01-02T02:04:05.100Z");
     });
 
     it("numbers concurrent appends to one operation without gaps or duplicates", async () => {
@@ -148,10 +191,20 @@ describe("PostgreSQL store", () => {
             await store.appendEvent(op.id, { type: "t", data: {}, at: now() });
             await store.requestCancel(op.id, now());
             await eventually(() => heardByOther.length >= 3, "three notifications");
-            assert.deepEqual(heardByOther, [{ kind: "enqueued" }, { kind: "event", operationId: "op-1", seq: 1 }, { kind: "cancel", operationId: "op-1" }]);
+            const carried = heardByOther.map((n) => (n.kind === "event" ? n.events : undefined));
+            assert.deepEqual(carried[1]?.map((e) => [e.operationId, e.seq, e.type]), [["op-1", 1, "t"]], "a small burst travels with its notification");
+            const withoutEvents = (n: StoreNotification) => {
+                if (n.kind !== "event") return n;
+                const { events: _events, ...rest } = n;
+                return rest;
+            };
+            assert.deepEqual(heardByOther.map(withoutEvents), [{ kind: "enqueued" }, { kind: "event", operationId: "op-1", seq: 1, from: 1 }, { kind: "cancel", operationId: "op-1" }]);
             await other.appendEvent("op-9", { type: "t", data: {}, at: now() });
             await eventually(() => heardBySelf.length === 1, "the other store's event");
-            assert.deepEqual(heardBySelf, [{ kind: "event", operationId: "op-9", seq: 1 }]);
+            assert.deepEqual(heardBySelf.map(withoutEvents), [{ kind: "event", operationId: "op-9", seq: 1, from: 1 }]);
+            await other.appendEvents("op-9", [{ type: "a", data: {}, at: now() }, { type: "b", data: {}, at: now() }, { type: "c", data: {}, at: now() }]);
+            await eventually(() => heardBySelf.length === 2, "the other store's batch");
+            assert.deepEqual(withoutEvents(heardBySelf[1]), { kind: "event", operationId: "op-9", seq: 4, from: 2 }, "one notification per batch, naming its first and last");
         } finally {
             await stopOther();
             await stopSelf();
@@ -180,6 +233,37 @@ describe("PostgreSQL store", () => {
             assert.deepEqual(seen.map((e) => [e.seq, (e.data as { i: number }).i]), [[1, 0], [2, 1], [3, 2], [4, 3], [5, 4]]);
             assert.deepEqual(cancels, ["op-1"]);
             assert.ok(wakes >= 1, "the enqueue woke this process's worker");
+        } finally {
+            unsubscribe();
+            await stop();
+            await replica.close();
+        }
+    });
+
+    it("relays every event of another replica's batch to a watcher, not only the last", async () => {
+        store = await openTestStore(schema);
+        const replica = await openTestStore(schema);
+        const hub = new EventHub();
+        const seen: number[] = [];
+        const unsubscribe = hub.subscribe("op-1", (e) => seen.push(e.seq));
+        const stop = await bridgeStoreNotifications(store, hub);
+        try {
+            let reads = 0;
+            const listEvents = store.listEvents.bind(store);
+            store.listEvents = (...args) => {
+                reads++;
+                return listEvents(...args);
+            };
+            await replica.appendEvents("op-1", [1, 2, 3].map((i) => ({ type: "log", data: { i }, at: now() })));
+            await eventually(() => seen.length >= 3, "the batch");
+            await replica.appendEvents("op-1", [4, 5].map((i) => ({ type: "log", data: { i }, at: now() })));
+            await eventually(() => seen.length >= 5, "the second batch");
+            assert.equal(reads, 0, "small bursts come with their notification");
+            // Too large for a notification: read back from the store.
+            await replica.appendEvents("op-1", [6, 7].map((i) => ({ type: "log", data: { i, text: "x".repeat(5_000) }, at: now() })));
+            await eventually(() => seen.length >= 7, "the large batch");
+            assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7]);
+            assert.ok(reads >= 1);
         } finally {
             unsubscribe();
             await stop();

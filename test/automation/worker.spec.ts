@@ -5,9 +5,10 @@ import type { OperationSettings } from "../../automation/domain/operationSetting
 import { Engine, EngineError, EngineResult, EngineRunRequest, Operation, OperationEvent, Readiness } from "../../automation/domain/ports";
 import type { Clock } from "../../automation/domain/runtime";
 import { EnvironmentService } from "../../automation/domain/service";
-import type { Store } from "../../automation/domain/store";
+import type { NewEvent, Store } from "../../automation/domain/store";
 import { TEST_DOUBLE_SECRET, TestDoubleEngine } from "../../automation/engine/testDouble";
 import { openSqliteStore } from "../../automation/store/sqlite";
+import { burstAppender, groupedAppends } from "../../automation/worker/runOperation";
 import { Worker } from "../../automation/worker/worker";
 import { ADMIN, desired, eventually, ManualClock, PAYMENTS_OPERATOR, tempDir, validSpec } from "./domainFixtures";
 
@@ -445,5 +446,110 @@ describe("Worker", () => {
         assert.equal(seen[0].config.team, "payments");
         assert.equal(seen[0].config.managedBy, "keyvault-platform-server");
         assert.equal(seen[0].stackName, "payments-dev");
+    });
+});
+
+describe("a run's engine events", () => {
+    /** appendEvents that numbers from 1 and holds each call until released, recording the bursts it was given. */
+    function slowStore(failFirst = false) {
+        const bursts: string[][] = [];
+        const releases: Array<() => void> = [];
+        let seq = 0;
+        return {
+            bursts,
+            release: () => releases.shift()?.(),
+            store: {
+                async appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]> {
+                    bursts.push(events.map((e) => e.type));
+                    await new Promise<void>((resolve) => releases.push(resolve));
+                    if (failFirst && bursts.length === 1) throw new UnavailableError("the store went away");
+                    return events.map((e) => ({ operationId, seq: ++seq, at: e.at, type: e.type, data: e.data }));
+                },
+            },
+        };
+    }
+    const event = (type: string): NewEvent => ({ type, data: null, at: "2030-01-01T00:00:00.000Z" });
+
+    it("stores what the engine emits together in one transaction, and what came meanwhile in the next, in order", async () => {
+        const s = slowStore();
+        const published: string[] = [];
+        const events = burstAppender(s.store, "op-1", (e) => published.push(`${e.seq}:${e.type}`), (e) => assert.fail(String(e)));
+        events.add(event("a"));
+        events.add(event("b"));
+        await eventually(() => s.bursts.length === 1, "the first burst");
+        events.add(event("c"));
+        events.add(event("d"));
+        events.add(event("e"));
+        s.release();
+        await eventually(() => s.bursts.length === 2, "the second burst");
+        let drained = false;
+        const done = events.drained().then(() => (drained = true));
+        await new Promise((r) => setImmediate(r));
+        assert.equal(drained, false, "drained waits for the burst being stored");
+        s.release();
+        await done;
+        assert.deepEqual(s.bursts, [["a", "b"], ["c", "d", "e"]]);
+        assert.deepEqual(published, ["1:a", "2:b", "3:c", "4:d", "5:e"]);
+    });
+
+    it("reports a burst the store refused and still stores the next one", async () => {
+        const s = slowStore(true);
+        const published: string[] = [];
+        const failures: number[] = [];
+        const events = burstAppender(s.store, "op-1", (e) => published.push(e.type), (_e, count) => failures.push(count));
+        events.add(event("a"));
+        events.add(event("b"));
+        await eventually(() => s.bursts.length === 1, "the first burst");
+        events.add(event("c"));
+        s.release();
+        await eventually(() => s.bursts.length === 2, "the second burst");
+        s.release();
+        await events.drained();
+        assert.deepEqual(failures, [2]);
+        assert.deepEqual(published, ["c"]);
+    });
+});
+
+describe("a process's event appends", () => {
+    const event = (type: string): NewEvent => ({ type, data: null, at: "2030-01-01T00:00:00.000Z" });
+
+    it("go to the store in one transaction for every run that handed in a burst meanwhile, each run's in order", async () => {
+        const groups: string[][] = [];
+        const releases: Array<() => void> = [];
+        const seqs = new Map<string, number>();
+        const grouped = groupedAppends({
+            async appendEventBursts(bursts) {
+                groups.push(bursts.map((b) => `${b.operationId}:${b.events.map((e) => e.type).join("")}`));
+                await new Promise<void>((resolve) => releases.push(resolve));
+                return bursts.map((b) => b.events.map((e) => {
+                    const seq = (seqs.get(b.operationId) ?? 0) + 1;
+                    seqs.set(b.operationId, seq);
+                    return { operationId: b.operationId, seq, at: e.at, type: e.type, data: e.data };
+                }));
+            },
+        });
+        const first = [grouped.appendEvents("op-a", [event("a"), event("b")]), grouped.appendEvents("op-b", [event("x")])];
+        await eventually(() => groups.length === 1, "the first transaction");
+        const second = [grouped.appendEvents("op-a", [event("c")]), grouped.appendEvents("op-c", [event("y")])];
+        releases.shift()!();
+        const [a1, b1] = await Promise.all(first);
+        await eventually(() => groups.length === 2, "the second transaction");
+        releases.shift()!();
+        const [a2, c1] = await Promise.all(second);
+        assert.deepEqual(groups, [["op-a:ab", "op-b:x"], ["op-a:c", "op-c:y"]]);
+        assert.deepEqual([a1, b1, a2, c1].map((list) => list.map((e) => `${e.operationId}#${e.seq}`)), [["op-a#1", "op-a#2"], ["op-b#1"], ["op-a#3"], ["op-c#1"]]);
+    });
+
+    it("fails every burst of a transaction the store refused, and stores the next ones", async () => {
+        let calls = 0;
+        const grouped = groupedAppends({
+            async appendEventBursts(bursts) {
+                if (++calls === 1) throw new UnavailableError("the store went away");
+                return bursts.map((b) => b.events.map((e, i) => ({ operationId: b.operationId, seq: i + 1, at: e.at, type: e.type, data: e.data })));
+            },
+        });
+        const refused = await Promise.allSettled([grouped.appendEvents("op-a", [event("a")]), grouped.appendEvents("op-b", [event("b")])]);
+        assert.deepEqual(refused.map((r) => r.status), ["rejected", "rejected"]);
+        assert.deepEqual((await grouped.appendEvents("op-a", [event("c")])).map((e) => e.type), ["c"]);
     });
 });
