@@ -30,6 +30,16 @@ export function keyWords(key: string): string[] {
         const upper = c >= 65 && c <= 90;
         const lower = c >= 97 && c <= 122;
         const digit = c >= 48 && c <= 57;
+        if (c > 127) {
+            // Some non-ASCII letters lower-case to ASCII (the Kelvin sign to "k"): they join the word, as
+            // lower-casing the whole key first would make them; the rest separate words.
+            for (const ch of key[i].toLowerCase()) {
+                if ((ch >= "a" && ch <= "z") || (ch >= "0" && ch <= "9")) word += ch;
+                else if (word) { out.push(word); word = ""; }
+            }
+            prevLowerOrDigit = false;
+            continue;
+        }
         if (!upper && !lower && !digit) {
             if (word) out.push(word);
             word = "";

@@ -40,13 +40,14 @@ describe("output redaction", () => {
     it("splits keys into words as the plain regular-expression reading would, for any key", () => {
         // The reading the scanner replaced, kept here as the oracle: split camelCase, then at anything but a-z0-9.
         const byRegex = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
-        const chars = fc.constantFrom(..."aAbBkKeEyYpPsStT019_-. $/".split(""));
+        const chars = fc.constantFrom(..."aAbBkKeEyYpPsStT019_-. $/\u212A\u0130\u00E9\u00C9".split(""));
         fc.assert(fc.property(fc.string({ unit: chars, maxLength: 24 }), (key) => {
             assert.deepEqual(keyWords(key), byRegex(key), `key ${JSON.stringify(key)}`);
         }), { numRuns: 2000 });
-        for (const key of ["primaryKey", "APIKey", "keyVaultUri", "db2Password", "sas_token", "SASToken", "tlsCert", "vaultURL", "ABCdefGHI"]) {
+        for (const key of ["primaryKey", "APIKey", "keyVaultUri", "db2Password", "sas_token", "SASToken", "tlsCert", "vaultURL", "ABCdefGHI", "api\u212Aey", "\u212Aey", "pass\u0130d"]) {
             assert.deepEqual(keyWords(key), byRegex(key), key);
         }
+        assert.ok(isSecretKey("\u212Aey"), "a Kelvin-sign K still spells key");
     });
 
     it("keeps an own __proto__ key as a key, redacted like any other, without touching the copy's prototype", () => {
