@@ -24,6 +24,7 @@ import * as path from "node:path";
 import { Client, escapeIdentifier } from "pg";
 import type { Operation, OperationKind } from "../automation/domain/ports";
 import { createPostgresStore, type PostgresStore } from "../automation/store/postgres";
+import { BENCH_SPEC } from "./shared";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/test`;
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 4);
@@ -35,13 +36,6 @@ const scaling = (workers: number): Shape => {
     return { operations, environments: operations, latencyMs: 1_000 };
 };
 const DRAIN = { operations: Number(process.env.BENCH_DRAIN_OPERATIONS ?? 10_000), environments: 1_000, latencyMs: 20, workers: 4 };
-/** A valid spec: the worker derives the stack config from it before every run. */
-const BENCH_SPEC = {
-    tier: "dev", location: "westeurope", team: "bench",
-    network: { allowedIpRanges: ["203.0.113.0/24"], allowedSubnetIds: [] },
-    access: [{ principalId: "3fa85f64-5717-4562-b3fc-2c963f66afa6", principalType: "Group", role: "secrets-user" }],
-    alerts: { emails: ["bench@example.com"] },
-};
 
 interface Shape {
     operations: number;

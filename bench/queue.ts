@@ -62,7 +62,7 @@ async function handOffs(base: string, starts: Starts): Promise<number[]> {
     const delays: number[] = [];
     // A few unmeasured requests first: the first statement of each kind is parsed and planned.
     for (let i = -5; i < REQUESTS; i++) {
-        const res = await fetch(`${base}/v1/environments/queue-${randomBytes(4).toString("hex")}`, {
+        const res = await fetch(`${base}/v1/environments/${BENCH_SPEC.team}-${randomBytes(4).toString("hex")}`, {
             method: "PUT", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(BENCH_SPEC),
         });
         const acceptedAt = now();
