@@ -140,14 +140,21 @@ describe("portal in Chromium", function () {
         return String(await page.evaluate(`document.activeElement?.${property} ?? ""`));
     }
 
-    /** Waits (up to 5 s) for a filtered list to show n rows: filters apply on the page's next render, not at once. */
-    async function countIs(rows: Locator, n: number, message?: string): Promise<void> {
+    /**
+     * Polls `read` (up to 5 s) until it returns `expected`: the page applies a change on its next
+     * render, not at once. Polled from here because page.waitForFunction with a string evaluates
+     * it with eval inside the page, which the portal's CSP rightly refuses.
+     */
+    async function until<T>(read: () => Promise<T>, expected: T, message?: string): Promise<void> {
         const deadline = Date.now() + 5_000;
-        for (let c = await rows.count(); c !== n; c = await rows.count()) {
-            if (Date.now() > deadline) assert.equal(c, n, message);
+        for (let value = await read(); value !== expected; value = await read()) {
+            if (Date.now() > deadline) assert.equal(value, expected, message);
             await new Promise((resolve) => setTimeout(resolve, 50));
         }
     }
+
+    /** Waits for a filtered list to show n rows. */
+    const countIs = (rows: Locator, n: number, message?: string) => until(() => rows.count(), n, message);
 
     async function finished(page: Page, state: string): Promise<void> {
         await page.locator("#op-status").getByText(`Finished: ${state}.`).waitFor({ timeout: 120_000 });
@@ -201,7 +208,7 @@ describe("portal in Chromium", function () {
         await page.locator("#f-alerts-emails-error").getByText("e-mail").waitFor();
         assert.equal(await emails.getAttribute("aria-invalid"), "true");
         // Focus moves to the field in error once the page has rendered the answer.
-        await page.waitForFunction("document.activeElement?.id === 'f-alerts-emails'", undefined, { timeout: 5_000 });
+        await until(() => focused(page, "id"), "f-alerts-emails", "focus moves to the first field with an error");
         await check(page, "create-field-error");
 
         await emails.fill("ops@example.com");
@@ -384,7 +391,7 @@ describe("portal in Chromium", function () {
         assert.match(await focused(page, "textContent"), /^payments-/);
         await page.keyboard.press("Enter");
         await page.getByRole("heading", { name: /^Environment payments-/ }).waitFor();
-        await page.waitForFunction("document.activeElement?.tagName === 'H1' && document.activeElement.textContent.startsWith('Environment payments-')", undefined, { timeout: 5_000 });
+        await until(async () => `${await focused(page, "tagName")} ${await focused(page, "textContent")}`.startsWith("H1 Environment payments-"), true, "focus moves to the detail page's heading");
         assert.deepEqual(problems, []);
         await context.close();
     });
