@@ -77,6 +77,8 @@ export interface ClaimRequest {
     leaseMs: number;
     /** Global cap on running operations, across every worker sharing the store. */
     maxRunning: number;
+    /** Claims at most this many operations (a worker's free slots) in the one transaction. At least 1. */
+    limit: number;
     now: string;
 }
 
@@ -142,6 +144,7 @@ export interface StoreTx {
     removeEnvironment(name: string): Promise<void>;
     /** Set when an operation on the environment was interrupted: the stack may be locked or have pending operations. */
     setRecoveryPending(environment: string, pending: boolean): Promise<void>;
+    isRecoveryPending(environment: string): Promise<boolean>;
 
     /**
      * Enqueues an operation. An `update` for an environment that already has a queued
@@ -166,6 +169,12 @@ export interface StoreTx {
     failInterrupted(id: string, error: OperationError, now: string): Promise<Operation>;
     /** Appends with the next per-operation sequence number (from 1). */
     appendEvent(operationId: string, event: NewEvent): Promise<OperationEvent>;
+    /**
+     * Appends several events of one operation, numbered consecutively in the order given, and
+     * tells other processes once. A run's worker stores its engine's bursts this way: one
+     * commit per burst instead of one per event.
+     */
+    appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]>;
     appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
     getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
     putIdempotency(record: IdempotencyRecord): Promise<void>;
@@ -190,18 +199,19 @@ export interface Store extends StoreTx {
     listEnvironments(query: EnvironmentQuery): Promise<Page<Environment>>;
     /** Environments whose TTL passed, not destroyed, with no destroy queued or running. */
     listExpiredEnvironments(now: string, limit: number): Promise<Environment[]>;
-    isRecoveryPending(environment: string): Promise<boolean>;
 
     /** Newest first. */
     listOperations(environment: string, limit: number): Promise<Operation[]>;
     listOperationsByState(state: OperationState, limit: number): Promise<Operation[]>;
     /**
-     * Atomically claims the oldest queued operation whose `notBefore` has passed, that is the
-     * oldest queued one of its environment, and whose environment has nothing running or
-     * interrupted — unless `maxRunning` operations already run. Sets the lease, `startedAt`
-     * and increments `attempt`.
+     * Atomically claims up to `limit` operations, oldest first: each one the oldest queued
+     * operation of its environment, its `notBefore` passed, with nothing running or interrupted
+     * there, and never more than `maxRunning` running in all. Sets the lease, `startedAt` and
+     * increments `attempt`. `start` runs for each claimed operation inside the claim's
+     * transaction, so what a run records as it starts commits with the claim, or not at all.
+     * Returns what `start` returned, in claim order; empty when nothing could be claimed.
      */
-    claimNext(request: ClaimRequest): Promise<Operation | undefined>;
+    claim<T>(request: ClaimRequest, start: (tx: StoreTx, operation: Operation) => Promise<T>): Promise<T[]>;
     /** Extends the lease; reports whether it is still ours and whether a cancel was requested. */
     renewLease(id: string, workerId: string, leaseMs: number, now: string): Promise<LeaseState>;
     /**
@@ -212,12 +222,6 @@ export interface Store extends StoreTx {
     reclaimExpiredLeases(now: string, options?: { includeLive?: boolean }): Promise<Operation[]>;
     countOperations(): Promise<OperationCount[]>;
 
-    /**
-     * Appends several events of one operation in one transaction, numbered consecutively in
-     * the order given, and tells other processes once. A run's worker stores its engine's
-     * bursts this way: one commit per burst instead of one per event.
-     */
-    appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]>;
     /** appendEvents for several operations in one transaction, in the order given; returns each one's stored events. */
     appendEventBursts(bursts: Array<{ operationId: string; events: NewEvent[] }>): Promise<OperationEvent[][]>;
     listEvents(operationId: string, afterSeq: number, limit: number): Promise<OperationEvent[]>;

@@ -47,7 +47,7 @@ const CLAIM_FETCH = 20;
 const CLAIMABLE = `o.state = 'queued' AND (o.not_before IS NULL OR o.not_before <= $1)
     AND NOT EXISTS (SELECT 1 FROM operations h WHERE h.environment = o.environment AND h.state = 'queued' AND h.seq < o.seq)
     AND NOT EXISTS (SELECT 1 FROM operations b WHERE b.environment = o.environment AND b.state IN ('running', 'interrupted'))`;
-/** The claim's walk of the queue, oldest first (run as a cursor, see claimNext). Exported for its plan test. */
+/** The claim's walk of the queue, oldest first (run as a cursor, see claim). Exported for its plan test. */
 export const CLAIM_WALK = `SELECT o.id, o.environment FROM operations o WHERE ${CLAIMABLE} ORDER BY o.seq`;
 /** Transactions that hit a deadlock or serialization failure are run again this many times in all. */
 const TX_ATTEMPTS = 3;
@@ -394,9 +394,10 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
     /**
      * One claim at a time per schema (an advisory lock), so the running count read here is
      * exact across processes. The queue is walked oldest first through a cursor and the walk
-     * stops at the first operation it can claim; an environment a transaction is changing
+     * stops once `limit` operations are claimed; an environment a transaction is changing
      * right now is skipped (try-lock). Each candidate is re-checked by the UPDATE that claims
-     * it, after its environment's lock is taken.
+     * it, after its environment's lock is taken, so a second queued operation of an environment
+     * claimed earlier in the walk is passed over.
      *
      * Why a cursor: PostgreSQL plans a cursor for its first rows, so the walk is an ordered
      * scan of operations_by_state with one index probe per check (CLAIM_WALK), whatever the
@@ -405,7 +406,7 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
      * checked every queued row before sorting, with a scan per check (41 of 10,000 drained
      * in 97 s; npm run bench:ops).
      */
-    claimNext(request: ClaimRequest): Promise<Operation | undefined> {
+    claim<T>(request: ClaimRequest, start: (tx: StoreTx, operation: Operation) => Promise<T>): Promise<T[]> {
         return this.atomic(async (tx) => {
             // Two statements a round trip, each with a snapshot of its own: the count sees every
             // claim committed before the lock was granted.
@@ -413,34 +414,39 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
                 `SELECT pg_advisory_xact_lock(${LOCK.claim}, hashtext(${escapeLiteral(this.scope.scope)}));
                  SELECT count(*) AS n FROM operations WHERE state = 'running'`,
             );
-            if (Number(counted[0].n) >= request.maxRunning) return undefined;
+            const room = Math.min(request.limit, request.maxRunning - Number(counted[0].n));
+            const started: T[] = [];
+            if (room < 1) return started;
             // Closed with the transaction.
             const [, first] = await tx.queryMany(
                 `DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK.replaceAll("$1", `${escapeLiteral(request.now)}::timestamptz`)};
                  FETCH ${CLAIM_FETCH} FROM claim_walk`,
             );
-            for (let candidates = first; ; candidates = await tx.query(`FETCH ${CLAIM_FETCH} FROM claim_walk`)) {
-                if (candidates.length === 0) return undefined;
+            for (let candidates = first; candidates.length > 0; candidates = await tx.query(`FETCH ${CLAIM_FETCH} FROM claim_walk`)) {
                 for (const c of candidates) {
                     if (!(await tx.tryLockEnvironment(String(c.environment)))) continue;
                     assertTransition("queued", "running");
+                    let claimed: PgRow | undefined;
                     try {
                         // Re-checked under the environment's lock, in the same statement: every other change
                         // to a queued operation holds that lock, so the row is never locked by anyone else here.
-                        const [claimed] = await tx.query(
+                        [claimed] = await tx.query(
                             `UPDATE operations o SET state = 'running', attempt = attempt + 1, started_at = $1, not_before = NULL,
                                  lease_owner = $2, lease_expires_at = $3 WHERE o.id = $4 AND ${CLAIMABLE} RETURNING *`,
                             [request.now, request.workerId, addMs(request.now, request.leaseMs), c.id],
                         );
-                        if (!claimed) continue;
-                        return rowToOperation(claimed);
                     } catch (e) {
                         // The partial unique index refused a second running operation on the environment.
-                        if (isUniqueViolation(e, "operations_one_running_per_environment")) return undefined;
+                        // The transaction is void now and rolls back: none of this walk's claims stand.
+                        if (isUniqueViolation(e, "operations_one_running_per_environment")) return [];
                         throw e;
                     }
+                    if (!claimed) continue;
+                    started.push(await start(tx, rowToOperation(claimed)));
+                    if (started.length === room) return started;
                 }
             }
+            return started;
         });
     }
 

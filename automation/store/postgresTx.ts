@@ -168,6 +168,11 @@ export class PostgresTx implements StoreTx {
         await this.client.query("UPDATE environments SET recovery_pending = $1 WHERE name = $2", [pending, environment]);
     }
 
+    async isRecoveryPending(environment: string): Promise<boolean> {
+        await this.lockEnvironment(environment);
+        return (await this.one("SELECT recovery_pending FROM environments WHERE name = $1", [environment]))?.recovery_pending === true;
+    }
+
     // ---- operations ----------------------------------------------------------
 
     async enqueueOperation(op: NewOperation): Promise<EnqueueResult> {

@@ -148,6 +148,7 @@ export class SqliteStore implements Store {
             updateEnvironment: async (name, patch) => this.updateEnvironmentSync(name, patch),
             removeEnvironment: async (name) => void this.run("DELETE FROM environments WHERE name = ?", name),
             setRecoveryPending: async (env, pending) => void this.run("UPDATE environments SET recovery_pending = ? WHERE name = ?", pending ? 1 : 0, env),
+            isRecoveryPending: async (env) => this.isRecoveryPendingSync(env),
             enqueueOperation: async (op) => this.enqueueSync(op),
             getOperation: async (id) => this.getOperationSync(id),
             listActiveOperations: async (env) => this.listActiveSync(env),
@@ -156,6 +157,7 @@ export class SqliteStore implements Store {
             requeueOperation: async (request) => this.requeueSync(request),
             failInterrupted: async (id, error, now) => this.failInterruptedSync(id, error, now),
             appendEvent: async (id, event) => this.appendEventSync(id, event),
+            appendEvents: async (id, events) => events.map((event) => this.appendEventSync(id, event)),
             appendAudit: async (entry) => this.appendAuditSync(entry),
             getIdempotency: async (scope, key) => this.getIdempotencySync(scope, key),
             putIdempotency: async (record) => this.putIdempotencySync(record),
@@ -276,7 +278,11 @@ export class SqliteStore implements Store {
     }
 
     isRecoveryPending(environment: string): Promise<boolean> {
-        return this.locked(() => Number(this.one("SELECT recovery_pending FROM environments WHERE name = ?", environment)?.recovery_pending ?? 0) === 1);
+        return this.locked(() => this.isRecoveryPendingSync(environment));
+    }
+
+    private isRecoveryPendingSync(environment: string): boolean {
+        return Number(this.one("SELECT recovery_pending FROM environments WHERE name = ?", environment)?.recovery_pending ?? 0) === 1;
     }
 
     // ---- operations ----------------------------------------------------------
@@ -346,28 +352,32 @@ export class SqliteStore implements Store {
         return this.locked(() => this.all("SELECT * FROM operations WHERE state = ? ORDER BY seq LIMIT ?", state, limit).map(rowToOperation));
     }
 
-    claimNext(request: ClaimRequest): Promise<Operation | undefined> {
-        return this.transaction(() => {
+    claim<T>(request: ClaimRequest, start: (tx: StoreTx, operation: Operation) => Promise<T>): Promise<T[]> {
+        return this.transaction(async (tx) => {
             const running = Number(this.one("SELECT count(*) AS n FROM operations WHERE state = 'running'")!.n);
-            if (running >= request.maxRunning) return undefined;
-            // The oldest queued operation of its environment, with nothing running or awaiting recovery there.
-            const row = this.one(
-                `SELECT o.id FROM operations o
-                 WHERE o.state = 'queued' AND (o.not_before IS NULL OR o.not_before <= ?)
-                   AND NOT EXISTS (SELECT 1 FROM operations b WHERE b.environment = o.environment
-                                   AND (b.state IN ('running', 'interrupted') OR (b.state = 'queued' AND b.seq < o.seq)))
-                 ORDER BY o.seq LIMIT 1`,
-                request.now,
-            );
-            if (!row) return undefined;
-            const id = String(row.id);
-            assertTransition("queued", "running");
-            this.run(
-                `UPDATE operations SET state = 'running', attempt = attempt + 1, started_at = ?, not_before = NULL,
-                     lease_owner = ?, lease_expires_at = ? WHERE id = ?`,
-                request.now, request.workerId, addMs(request.now, request.leaseMs), id,
-            );
-            return this.mustGetOperation(id);
+            const started: T[] = [];
+            for (let room = Math.min(request.limit, request.maxRunning - running); started.length < room;) {
+                // The oldest queued operation of its environment, with nothing running or awaiting
+                // recovery there (one claimed a moment ago in this loop included).
+                const row = this.one(
+                    `SELECT o.id FROM operations o
+                     WHERE o.state = 'queued' AND (o.not_before IS NULL OR o.not_before <= ?)
+                       AND NOT EXISTS (SELECT 1 FROM operations b WHERE b.environment = o.environment
+                                       AND (b.state IN ('running', 'interrupted') OR (b.state = 'queued' AND b.seq < o.seq)))
+                     ORDER BY o.seq LIMIT 1`,
+                    request.now,
+                );
+                if (!row) break;
+                const id = String(row.id);
+                assertTransition("queued", "running");
+                this.run(
+                    `UPDATE operations SET state = 'running', attempt = attempt + 1, started_at = ?, not_before = NULL,
+                         lease_owner = ?, lease_expires_at = ? WHERE id = ?`,
+                    request.now, request.workerId, addMs(request.now, request.leaseMs), id,
+                );
+                started.push(await start(tx, this.mustGetOperation(id)));
+            }
+            return started;
         });
     }
 

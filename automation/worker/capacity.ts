@@ -11,7 +11,7 @@ export function withGlobalCap<S extends Store>(store: S, maxRunning: number): S 
     if (!Number.isInteger(maxRunning) || maxRunning < 1) throw new Error(`The global cap must be a whole number of at least 1 (got ${maxRunning})`);
     return new Proxy(store, {
         get(target, property) {
-            if (property === "claimNext") return (request: ClaimRequest) => target.claimNext({ ...request, maxRunning });
+            if (property === "claim") return (request: ClaimRequest, start: Parameters<Store["claim"]>[1]) => target.claim({ ...request, maxRunning }, start);
             const value: unknown = Reflect.get(target, property, target);
             return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
         },

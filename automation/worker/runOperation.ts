@@ -50,8 +50,38 @@ const CODE_MESSAGES: Partial<Record<AbortCause, (s: OperationSettings) => Operat
     timeout: (s) => ({ code: "timeout", message: `The operation ran past its ${Math.round(s.operationTimeoutMs / 1000)} s limit and was stopped.` }),
 };
 
+/** What a run recorded and read as its operation was claimed (see recordStart). */
+export interface ClaimedRun {
+    operation: Operation;
+    /** The "running" state event, to publish once the claim commits. */
+    event: OperationEvent;
+    /** What the run applies: a preview's proposed spec, or the environment's stored one; absent when the environment is gone. */
+    spec?: EnvironmentSpec;
+    /** An earlier run was interrupted: the stack may hold a stale lock or pending operations. */
+    recoveryPending: boolean;
+}
+
+/**
+ * Runs inside the claim's transaction (Store.claim): records the operation as running and
+ * the environment's status, and reads what the run needs from the store. One commit then
+ * both claims and starts the run, and a claim can never stand without its start recorded.
+ */
+export async function recordStart(tx: StoreTx, op: Operation, now: string): Promise<ClaimedRun> {
+    const env = await tx.getEnvironment(op.environment);
+    const status = statusWhileRunning(op.kind);
+    if (env && status) await tx.updateEnvironment(op.environment, { status, now });
+    return {
+        operation: op,
+        event: await recordState(tx, op, now),
+        // A preview of a proposed spec plans that spec, and may come before the environment exists.
+        spec: (op.proposedSpec ?? env?.spec) as EnvironmentSpec | undefined,
+        recoveryPending: env ? await tx.isRecoveryPending(op.environment) : false,
+    };
+}
+
 /** Starts one claimed operation. The returned handle lets the worker cancel or shut it down. */
-export function startRun(ctx: RunContext, op: Operation): RunHandle {
+export function startRun(ctx: RunContext, claimed: ClaimedRun): RunHandle {
+    const op = claimed.operation;
     const controller = new AbortController();
     let cause: AbortCause | undefined;
     const abort = (why: AbortCause) => {
@@ -60,14 +90,15 @@ export function startRun(ctx: RunContext, op: Operation): RunHandle {
         const message = why === "canceled" ? "The operation was canceled." : why === "shutdown" ? "The server is shutting down." : "The operation was stopped.";
         controller.abort(new EngineError(why === "idle_timeout" || why === "timeout" ? "timeout" : "canceled", message, false));
     };
-    const done = execute(ctx, op, controller.signal, abort, () => cause).catch((e: unknown) => {
+    const done = execute(ctx, claimed, controller.signal, abort, () => cause).catch((e: unknown) => {
         ctx.logger.error({ err: e, operationId: op.id }, "could not record an operation's outcome");
     });
     return { operation: op, abort, done };
 }
 
-async function execute(ctx: RunContext, op: Operation, signal: AbortSignal, abort: (c: AbortCause) => void, causeOf: () => AbortCause | undefined): Promise<void> {
+async function execute(ctx: RunContext, claimed: ClaimedRun, signal: AbortSignal, abort: (c: AbortCause) => void, causeOf: () => AbortCause | undefined): Promise<void> {
     const { store, engine, settings, logger } = ctx;
+    const op = claimed.operation;
     const startedAt = Date.now();
     const log = { operationId: op.id, environment: op.environment, kind: op.kind, attempt: op.attempt };
     const idle = setTimeout(() => abort("idle_timeout"), settings.idleTimeoutMs);
@@ -88,9 +119,7 @@ async function execute(ctx: RunContext, op: Operation, signal: AbortSignal, abor
     let outcome: Outcome;
     try {
         logger.info(log, "operation started");
-        await announceStart(ctx, op, abort);
-        signal.throwIfAborted();
-        const result = await untilSettledOrAbandoned(perform(ctx, op, signal, onEvent), signal, settings.abortGraceMs);
+        const result = await untilSettledOrAbandoned(perform(ctx, claimed, signal, onEvent), signal, settings.abortGraceMs);
         // Work the engine finished stands, whatever was asked meanwhile, unless the operation changed hands.
         outcome = causeOf() === "lease_lost" ? { kind: "abandoned" } : { kind: "succeeded", result };
     } catch (e) {
@@ -101,16 +130,18 @@ async function execute(ctx: RunContext, op: Operation, signal: AbortSignal, abor
         clearInterval(heartbeat);
     }
     // Every engine event is stored before the outcome is, or before a lost lease is given up.
-    await events.drained();
     if (outcome.kind === "abandoned") {
+        await events.drained();
         logger.warn(log, "lease lost: another worker owns this operation now; dropping it");
         return;
     }
+    // What the engine emitted last (its summary) commits with the outcome rather than in a commit of its own.
+    const rest = await events.rest();
     if (outcome.kind === "succeeded" && op.kind === "destroy") {
         // The resources are gone; a leftover stack record is harmless and only logged.
         await engine.removeStack(op.environment).catch((e: unknown) => logger.warn({ err: e, ...log }, "stack removal after destroy failed"));
     }
-    await record(ctx, op, outcome, Date.now() - startedAt, causeOf() !== undefined);
+    await record(ctx, op, outcome, rest, Date.now() - startedAt, causeOf() !== undefined);
     logger.info({ ...log, outcome: outcome.kind, durationMs: Date.now() - startedAt }, "operation finished");
 }
 
@@ -123,15 +154,17 @@ const EVENT_BATCH = 500;
  * with one notification (npm run bench:events: one transaction per event was where the
  * delivery time went, 100 runs making two worker processes commit ~370 times a second).
  * A failed burst is reported and the next one is still stored, as single events were.
+ * `rest` hands the events not yet stored to the caller, to store with what it commits next.
  */
 export function burstAppender(
     store: Pick<Store, "appendEvents">, operationId: string, publish: (event: OperationEvent) => void, onError: (e: unknown, count: number) => void,
-): { add(event: NewEvent): void; drained(): Promise<void> } {
+): { add(event: NewEvent): void; drained(): Promise<void>; rest(): Promise<NewEvent[]> } {
     const pending: NewEvent[] = [];
     let flushing: Promise<void> | undefined;
+    let handingOver = false;
     const flush = async () => {
         await new Promise((resolve) => setImmediate(resolve));
-        while (pending.length > 0) {
+        while (pending.length > 0 && !handingOver) {
             const burst = pending.splice(0, EVENT_BATCH);
             try {
                 for (const stored of await store.appendEvents(operationId, burst)) publish(stored);
@@ -147,6 +180,16 @@ export function burstAppender(
             flushing ??= flush();
         },
         drained: () => flushing ?? Promise.resolve(),
+        async rest() {
+            // The burst being stored goes first; what is left after it keeps its order behind it.
+            handingOver = true;
+            try {
+                while (flushing) await flushing;
+                return pending.splice(0);
+            } finally {
+                handingOver = false;
+            }
+        },
     };
 }
 
@@ -188,31 +231,13 @@ export function groupedAppends(store: Pick<Store, "appendEventBursts">): Pick<St
     };
 }
 
-async function announceStart(ctx: RunContext, op: Operation, abort: (c: AbortCause) => void): Promise<void> {
-    const now = ctx.clock.now().toISOString();
-    const event = await ctx.store.transaction(async (tx) => {
-        // The store can stall for longer than a lease (a PostgreSQL restart): by the time this
-        // commits, another worker may have reclaimed the operation and started it again. Recording
-        // "running" or touching the engine then would run one environment twice at once.
-        const current = await tx.getOperation(op.id);
-        if (current?.state !== "running" || current.leaseOwner !== ctx.workerId || current.attempt !== op.attempt) return undefined;
-        const status = statusWhileRunning(op.kind);
-        if (status && (await tx.getEnvironment(op.environment))) await tx.updateEnvironment(op.environment, { status, now });
-        return recordState(tx, op, now);
-    });
-    if (event) ctx.hub.publish(event);
-    else abort("lease_lost");
-}
-
-async function perform(ctx: RunContext, op: Operation, signal: AbortSignal, onEvent: (type: string, data: unknown) => void): Promise<EngineResult> {
-    const env = await ctx.store.getEnvironment(op.environment);
-    // A preview of a proposed spec plans that spec, and may come before the environment exists.
-    const spec = (op.proposedSpec ?? env?.spec) as EnvironmentSpec | undefined;
+async function perform(ctx: RunContext, claimed: ClaimedRun, signal: AbortSignal, onEvent: (type: string, data: unknown) => void): Promise<EngineResult> {
+    const { operation: op, spec } = claimed;
     if (!spec) throw new EngineError("stack_not_found", `Environment ${op.environment} no longer exists.`, false);
-    if (env && await ctx.store.isRecoveryPending(env.name)) {
+    if (claimed.recoveryPending) {
         onEvent("stack.recovery", { message: "An earlier operation was interrupted: cancelling any stale lock and clearing pending operations first." });
-        await ctx.engine.recoverStack(env.name);
-        await ctx.store.transaction((tx) => tx.setRecoveryPending(env.name, false));
+        await ctx.engine.recoverStack(op.environment);
+        await ctx.store.transaction((tx) => tx.setRecoveryPending(op.environment, false));
     }
     signal.throwIfAborted();
     return ctx.engine.run({
@@ -288,10 +313,14 @@ function outcomeOfError(e: unknown, op: Operation, settings: OperationSettings, 
     return { kind: "failed", error: { code: "internal", message: "The operation failed unexpectedly; the server log has the details under this operation id." } };
 }
 
-async function record(ctx: RunContext, op: Operation, outcome: Exclude<Outcome, { kind: "abandoned" }>, durationMs: number, aborted: boolean): Promise<void> {
+/** Stores the outcome, after `engineEvents` (the run's last, not yet stored), in one transaction. */
+async function record(
+    ctx: RunContext, op: Operation, outcome: Exclude<Outcome, { kind: "abandoned" }>, engineEvents: NewEvent[], durationMs: number, aborted: boolean,
+): Promise<void> {
     const now = ctx.clock.now().toISOString();
     const txCtx = { ids: ctx.ids, now, maxAttempts: ctx.settings.maxAttempts };
-    const write = async (tx: StoreTx) => {
+    const write = async (tx: StoreTx) => [...(engineEvents.length > 0 ? await tx.appendEvents(op.id, engineEvents) : []), ...(await writeOutcome(tx))];
+    const writeOutcome = async (tx: StoreTx) => {
         const env = await tx.getEnvironment(op.environment);
         if (outcome.kind === "retry") {
             const notBefore = new Date(ctx.clock.now().getTime() + backoffMs(op.attempt, ctx.settings, ctx.random)).toISOString();
@@ -329,6 +358,13 @@ async function record(ctx: RunContext, op: Operation, outcome: Exclude<Outcome, 
         for (const e of events) ctx.hub.publish(e);
         if (outcome.kind === "retry") ctx.hub.enqueued();
     } catch (e) {
+        // The engine's last events still belong to the attempt's record, whatever became of its outcome.
+        if (engineEvents.length > 0) {
+            await (ctx.events ?? ctx.store).appendEvents(op.id, engineEvents).then(
+                (stored) => stored.forEach((event) => ctx.hub.publish(event)),
+                (appendError: unknown) => ctx.logger.error({ err: appendError, operationId: op.id, events: engineEvents.length }, "could not store engine events"),
+            );
+        }
         if (e instanceof ConflictError) {
             ctx.logger.warn({ operationId: op.id, err: e }, "the operation changed hands before its outcome was stored; leaving it to its new owner");
             return;

@@ -7,7 +7,7 @@ import { Clock, Ids, Logger, randomIds, silentLogger, systemClock } from "../dom
 import { EMPTY_PROFILE, type PlatformProfile } from "../domain/platformProfile";
 import type { Store } from "../domain/store";
 import { recoverInterrupted } from "./recovery";
-import { groupedAppends, RunContext, RunHandle, startRun } from "./runOperation";
+import { groupedAppends, recordStart, RunContext, RunHandle, startRun } from "./runOperation";
 import { sweepExpiredEnvironments } from "./ttlSweeper";
 
 export interface WorkerOptions {
@@ -142,18 +142,26 @@ export class Worker {
         }
     }
 
+    /** Claims as many operations as there are free slots, in one transaction, and starts them. */
     private async claimWhileRoom(): Promise<void> {
-        while (this.state === "running" && this.runs.size < this.settings.maxConcurrent) {
-            const op = await this.store.claimNext({
-                workerId: this.id, leaseMs: this.settings.leaseMs, maxRunning: this.settings.maxConcurrent, now: this.clock.now().toISOString(),
-            });
-            if (!op) return;
-            const handle = startRun(this.runContext(), op);
-            this.runs.set(op.id, handle);
-            void handle.done.finally(() => {
-                this.runs.delete(op.id);
-                this.poke();
-            });
+        while (this.state === "running") {
+            const free = this.settings.maxConcurrent - this.runs.size;
+            if (free < 1) return;
+            const now = this.clock.now().toISOString();
+            const claimed = await this.store.claim(
+                { workerId: this.id, leaseMs: this.settings.leaseMs, maxRunning: this.settings.maxConcurrent, limit: free, now },
+                (tx, op) => recordStart(tx, op, now),
+            );
+            for (const run of claimed) {
+                this.hub.publish(run.event);
+                const handle = startRun(this.runContext(), run);
+                this.runs.set(run.operation.id, handle);
+                void handle.done.finally(() => {
+                    this.runs.delete(run.operation.id);
+                    this.poke();
+                });
+            }
+            if (claimed.length < free) return;
         }
     }
 

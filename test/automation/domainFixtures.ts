@@ -1,12 +1,19 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Actor } from "../../automation/domain/ports";
+import type { Actor, Operation } from "../../automation/domain/ports";
+import type { ClaimRequest, Store } from "../../automation/domain/store";
 import { loadPlatformProfile, type PlatformProfile } from "../../automation/domain/platformProfile";
 import { parseDesiredEnvironment, type DesiredEnvironment } from "../../automation/domain/spec";
 import type { Clock } from "../../automation/domain/runtime";
 
 /** Shared fixtures for the domain, store and worker tests. */
+
+/** Claims one operation and records nothing else with it, as a test stands in for a worker. */
+export async function claimOne(store: Pick<Store, "claim">, request: Omit<ClaimRequest, "limit">): Promise<Operation | undefined> {
+    const [claimed] = await store.claim({ ...request, limit: 1 }, async (_tx, op) => op);
+    return claimed;
+}
 
 export const ADMIN: Actor = { subject: "admin-1", role: "admin" };
 export const PAYMENTS_OPERATOR: Actor = { subject: "alice", role: "operator", team: "payments" };

@@ -6,7 +6,7 @@ import { EnvironmentService } from "../../automation/domain/service";
 import type { Store } from "../../automation/domain/store";
 import { TestDoubleEngine } from "../../automation/engine/testDouble";
 import { openSqliteStore } from "../../automation/store/sqlite";
-import { ADMIN, desired, ManualClock, PAYMENTS_OPERATOR, PAYMENTS_READER, SEARCH_OPERATOR, sequentialIds, tempDir, validSpec } from "./domainFixtures";
+import { ADMIN, claimOne, desired, ManualClock, PAYMENTS_OPERATOR, PAYMENTS_READER, SEARCH_OPERATOR, sequentialIds, tempDir, validSpec } from "./domainFixtures";
 
 describe("EnvironmentService", () => {
     let dir: ReturnType<typeof tempDir>;
@@ -27,7 +27,7 @@ describe("EnvironmentService", () => {
 
     /** Marks the environment's queued update as applied, as the worker would. */
     async function markApplied(name: string) {
-        const op = await store.claimNext({ workerId: "w", leaseMs: 60_000, maxRunning: 10, now: clock.iso() });
+        const op = await claimOne(store, { workerId: "w", leaseMs: 60_000, maxRunning: 10, now: clock.iso() });
         assert.ok(op, "an operation should have been queued");
         await store.finishOperation({ id: op.id, workerId: "w", state: "succeeded", now: clock.iso() });
         await store.updateEnvironment(name, { status: "ready", now: clock.iso() });
@@ -80,7 +80,7 @@ describe("EnvironmentService", () => {
 
         it("queues a new update for the same spec after a failed one", async () => {
             await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
-            const op = await store.claimNext({ workerId: "w", leaseMs: 60_000, maxRunning: 10, now: clock.iso() });
+            const op = await claimOne(store, { workerId: "w", leaseMs: 60_000, maxRunning: 10, now: clock.iso() });
             await store.finishOperation({ id: op!.id, workerId: "w", state: "failed", error: { code: "failed", message: "x" }, now: clock.iso() });
             await store.updateEnvironment("payments-dev", { status: "failed", now: clock.iso() });
             const retry = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
@@ -236,7 +236,7 @@ describe("EnvironmentService", () => {
 
         it("flags a running operation for cancellation and wakes its worker", async () => {
             const put = await service.putEnvironment(PAYMENTS_OPERATOR, desired("payments-dev", validSpec()));
-            await store.claimNext({ workerId: "w", leaseMs: 60_000, maxRunning: 10, now: clock.iso() });
+            await claimOne(store, { workerId: "w", leaseMs: 60_000, maxRunning: 10, now: clock.iso() });
             const asked: string[] = [];
             service.hub.onCancelRequested((id) => asked.push(id));
             const flagged = await service.cancelOperation(PAYMENTS_OPERATOR, put.operation!.id);

@@ -9,9 +9,9 @@ describe("worker capacity across processes", () => {
         readonly exclusive = false;
         claims: ClaimRequest[] = [];
         private closed = false;
-        async claimNext(request: ClaimRequest) {
+        async claim(request: ClaimRequest) {
             this.claims.push(request);
-            return undefined;
+            return [];
         }
         async close() {
             this.closed = true;
@@ -24,8 +24,8 @@ describe("worker capacity across processes", () => {
     it("makes every claim carry the global cap, whatever the worker asks for", async () => {
         const inner = new FakeStore();
         const capped = withGlobalCap(inner as unknown as Store, 12);
-        await capped.claimNext({ workerId: "w", leaseMs: 1000, maxRunning: 3, now: "2026-01-01T00:00:00.000Z" });
-        assert.deepEqual(inner.claims, [{ workerId: "w", leaseMs: 1000, maxRunning: 12, now: "2026-01-01T00:00:00.000Z" }]);
+        await capped.claim({ workerId: "w", leaseMs: 1000, maxRunning: 3, limit: 2, now: "2026-01-01T00:00:00.000Z" }, async (_tx, op) => op);
+        assert.deepEqual(inner.claims, [{ workerId: "w", leaseMs: 1000, maxRunning: 12, limit: 2, now: "2026-01-01T00:00:00.000Z" }]);
     });
 
     it("passes every other member through, bound to the real store", async () => {

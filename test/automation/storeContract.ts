@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../../automation/
 import type { Operation, OperationKind } from "../../automation/domain/ports";
 import { IllegalTransitionError } from "../../automation/domain/stateMachine";
 import type { Store } from "../../automation/domain/store";
-import { ADMIN, ManualClock, PAYMENTS_OPERATOR } from "./domainFixtures";
+import { ADMIN, claimOne, ManualClock, PAYMENTS_OPERATOR } from "./domainFixtures";
 
 /**
  * The behaviour every Store must have, whatever it runs on. A store implementation
@@ -39,7 +39,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         async function enqueue(environment: string, kind: OperationKind = "update", specHash = "h1", team = "payments") {
             return store.enqueueOperation({ id: `op-${++n}`, environment, team, kind, specHash, requestedBy: "alice", maxAttempts: 3, now: now() });
         }
-        const claim = (workerId = "w1", maxRunning = 10, leaseMs = 30_000) => store.claimNext({ workerId, leaseMs, maxRunning, now: now() });
+        const claim = (workerId = "w1", maxRunning = 10, leaseMs = 30_000) => claimOne(store, { workerId, leaseMs, maxRunning, now: now() });
 
         describe("environments", () => {
             it("stores, updates and reads an environment back", async () => {
@@ -114,6 +114,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
                 assert.equal(await store.isRecoveryPending("pay-dev"), false);
                 await store.transaction((tx) => tx.setRecoveryPending("pay-dev", true));
                 assert.equal(await store.isRecoveryPending("pay-dev"), true);
+                assert.equal(await store.transaction((tx) => tx.isRecoveryPending("pay-dev")), true);
                 await store.setRecoveryPending("pay-dev", false);
                 assert.equal(await store.isRecoveryPending("pay-dev"), false);
             });
@@ -200,6 +201,58 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
                 const won = claims.filter((c): c is Operation => c !== undefined);
                 assert.equal(won.length, 3);
                 assert.equal(new Set(won.map((c) => c.id)).size, 3);
+            });
+
+            it("claims up to its limit in one call, oldest first, one per environment, within the global cap", async () => {
+                for (const e of ["e-aa", "e-bb", "e-cc", "e-dd"]) await env(e);
+                const order = [await enqueue("e-aa"), await enqueue("e-aa", "preview"), await enqueue("e-bb"), await enqueue("e-cc"), await enqueue("e-dd")].map((r) => r.operation.id);
+                const request = { workerId: "w1", leaseMs: 30_000, now: now() };
+                const first = await store.claim({ ...request, maxRunning: 10, limit: 3 }, async (_tx, op) => op);
+                assert.deepEqual(first.map((o) => o.id), [order[0], order[2], order[3]], "the second operation of e-aa waits behind the first");
+                assert.ok(first.every((o) => o.state === "running" && o.attempt === 1 && o.leaseOwner === "w1"));
+                // Four running would pass the cap of 4 only by one: one more is claimed, whatever the limit.
+                const second = await store.claim({ ...request, maxRunning: 4, limit: 3 }, async (_tx, op) => op);
+                assert.deepEqual(second.map((o) => o.id), [order[4]]);
+                assert.deepEqual(await store.claim({ ...request, maxRunning: 10, limit: 3 }, async (_tx, op) => op), []);
+            });
+
+            it("runs each claim's start inside the claim's transaction: what it writes commits with the claim", async () => {
+                await env("pay-dev");
+                await env("pay-stg");
+                const a = (await enqueue("pay-dev")).operation;
+                const b = (await enqueue("pay-stg")).operation;
+                const started = await store.claim({ workerId: "w1", leaseMs: 30_000, maxRunning: 10, limit: 2, now: now() }, async (tx, op) => {
+                    // Inside the transaction, the claim is already visible.
+                    assert.equal((await tx.getOperation(op.id))?.state, "running");
+                    await tx.updateEnvironment(op.environment, { status: "provisioning", now: now() });
+                    return (await tx.appendEvents(op.id, [{ type: "state", data: { state: "running" }, at: now() }]))[0].seq;
+                });
+                assert.deepEqual(started, [1, 1]);
+                for (const [op, environment] of [[a, "pay-dev"], [b, "pay-stg"]] as const) {
+                    assert.equal((await store.getEnvironment(environment))?.status, "provisioning");
+                    assert.deepEqual((await store.listEvents(op.id, 0, 10)).map((e) => e.type), ["state"]);
+                }
+            });
+
+            it("takes back every claim of a call whose start fails, and its writes with them", async () => {
+                await env("pay-dev");
+                await env("pay-stg");
+                await enqueue("pay-dev");
+                await enqueue("pay-stg");
+                let starts = 0;
+                await assert.rejects(store.claim({ workerId: "w1", leaseMs: 30_000, maxRunning: 10, limit: 2, now: now() }, async (tx, op) => {
+                    await tx.updateEnvironment(op.environment, { status: "provisioning", now: now() });
+                    if (++starts === 2) throw new Error("start failed");
+                    return op;
+                }), /start failed/);
+                assert.equal(starts, 2);
+                for (const environment of ["pay-dev", "pay-stg"]) {
+                    const [op] = await store.listActiveOperations(environment);
+                    assert.equal(op.state, "queued");
+                    assert.equal(op.attempt, 0);
+                    assert.equal((await store.getEnvironment(environment))?.status, "pending");
+                }
+                assert.equal((await claim())?.environment, "pay-dev", "the queue is as it was");
             });
 
             it("waits for notBefore, and keeps later operations of that environment behind it", async () => {

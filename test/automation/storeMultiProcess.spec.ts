@@ -7,7 +7,7 @@ import type { OperationKind } from "../../automation/domain/ports";
 import { silentLogger } from "../../automation/domain/runtime";
 import type { PostgresStore } from "../../automation/store/postgres";
 import { recoverInterrupted } from "../../automation/worker/recovery";
-import { eventually, sequentialIds } from "./domainFixtures";
+import { claimOne, eventually, sequentialIds } from "./domainFixtures";
 import { adminQuery, dropSchema, openTestStore, testSchemaName } from "./storePostgresHarness";
 
 /**
@@ -133,7 +133,7 @@ describe("PostgreSQL store shared by several processes", function () {
         const states = (await store.listEvents(op.id, 0, 100)).filter((e) => e.type === STATE_EVENT).map((e) => (e.data as StateEventData).state);
         assert.deepEqual(states, ["interrupted", "queued"]);
 
-        const again = await eventually(() => store.claimNext({ workerId: "survivor", leaseMs: 10_000, maxRunning: 3, now: new Date().toISOString() }), "the retry to become claimable");
+        const again = await eventually(() => claimOne(store, { workerId: "survivor", leaseMs: 10_000, maxRunning: 3, now: new Date().toISOString() }), "the retry to become claimable");
         assert.equal(again.id, op.id);
         assert.equal(again.attempt, 2);
         assert.equal(again.leaseOwner, "survivor");

@@ -8,7 +8,7 @@ import { bridgeStoreNotifications } from "../../automation/store/postgresNotify"
 import { toPostgresStoreError } from "../../automation/store/postgresErrors";
 import { iso, timestamptzParser } from "../../automation/store/postgresRows";
 import { POSTGRES_MIGRATIONS } from "../../automation/store/postgresMigrations";
-import { eventually, ManualClock } from "./domainFixtures";
+import { claimOne, eventually, ManualClock } from "./domainFixtures";
 import { describeStoreContract } from "./storeContract";
 import { adminQuery, dropSchema, openTestStore, terminateBackends, testSchemaName } from "./storePostgresHarness";
 
@@ -72,7 +72,7 @@ describe("PostgreSQL store", () => {
         store = await openTestStore(schema);
         await seed(store, "pay-dev", "op-1");
         await store.enqueueOperation({ id: "op-2", environment: "pay-dev", team: "payments", kind: "preview", requestedBy: "a", maxAttempts: 3, now: now() });
-        assert.ok(await store.claimNext({ workerId: "w1", leaseMs: 1_000, maxRunning: 5, now: now() }));
+        assert.ok(await claimOne(store, { workerId: "w1", leaseMs: 1_000, maxRunning: 5, now: now() }));
         await assert.rejects(adminQuery(`UPDATE ${schema}.operations SET state = 'running' WHERE id = 'op-2'`), /operations_one_running_per_environment/);
     });
 
@@ -95,11 +95,11 @@ describe("PostgreSQL store", () => {
         assert.doesNotMatch(plan, /Sort|Bitmap|Seq Scan/, plan);
         assert.match(plan, /Index Scan using operations_by_state on operations o/, plan);
         const claims = [];
-        for (let i = 0; i < 4; i++) claims.push(await store.claimNext({ workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }));
+        for (let i = 0; i < 4; i++) claims.push(await claimOne(store, { workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }));
         assert.deepEqual(claims.map((c) => c?.id), ["op-00000", "op-00001", "op-00002", "op-00003"]);
         await store.finishOperation({ id: "op-00001", workerId: "w1", state: "succeeded", now: at });
         // env-1's next operation (op-00301) waited behind op-00001; now it is the oldest claimable one after op-00004.
-        assert.equal((await store.claimNext({ workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }))?.id, "op-00004");
+        assert.equal((await claimOne(store, { workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }))?.id, "op-00004");
     });
 
     it("returns instants exactly as written, whatever their milliseconds, without parsing them into dates", async () => {
@@ -187,7 +187,7 @@ describe("PostgreSQL store", () => {
         const stopSelf = await store.listen((n) => heardBySelf.push(n));
         try {
             const op = await seed(store, "pay-dev", "op-1");
-            await store.claimNext({ workerId: "w1", leaseMs: 10_000, maxRunning: 5, now: now() });
+            await claimOne(store, { workerId: "w1", leaseMs: 10_000, maxRunning: 5, now: now() });
             await store.appendEvent(op.id, { type: "t", data: {}, at: now() });
             await store.requestCancel(op.id, now());
             await eventually(() => heardByOther.length >= 3, "three notifications");
@@ -225,7 +225,7 @@ describe("PostgreSQL store", () => {
         const stop = await bridgeStoreNotifications(store, hub);
         try {
             await seed(replica, "pay-dev", "op-1");
-            await replica.claimNext({ workerId: "w-b", leaseMs: 10_000, maxRunning: 5, now: now() });
+            await claimOne(replica, { workerId: "w-b", leaseMs: 10_000, maxRunning: 5, now: now() });
             for (let i = 0; i < 5; i++) await replica.appendEvent("op-1", { type: "log", data: { i }, at: now() });
             await replica.appendEvent("op-unwatched", { type: "log", data: {}, at: now() });
             await replica.requestCancel("op-1", now());
@@ -288,7 +288,7 @@ describe("PostgreSQL store", () => {
             // Idle connections died under the pool; the next calls must get fresh ones without any manual step.
             await eventually(async () => (await s.readiness()).ok, "readiness after the restart");
             assert.equal((await s.getEnvironment("pay-dev"))?.name, "pay-dev");
-            const claimed = await s.claimNext({ workerId: "w1", leaseMs: 1_000, maxRunning: 5, now: now() });
+            const claimed = await claimOne(s, { workerId: "w1", leaseMs: 1_000, maxRunning: 5, now: now() });
             assert.equal(claimed?.id, "op-1");
         });
 
@@ -355,6 +355,6 @@ describe("PostgreSQL store", () => {
         const s = await openTestStore(schema);
         await s.close();
         await assert.rejects(s.getEnvironment("x"), /closed/);
-        await assert.rejects(s.claimNext({ workerId: "w", leaseMs: 1, maxRunning: 1, now: now() }), /closed/);
+        await assert.rejects(claimOne(s, { workerId: "w", leaseMs: 1, maxRunning: 1, now: now() }), /closed/);
     });
 });

@@ -15,6 +15,7 @@ import { Client } from "pg";
 import type { Operation } from "../../automation/domain/ports";
 import type { PostgresStore } from "../../automation/store/postgres";
 import { openTestStore, TEST_DATABASE_URL } from "./storePostgresHarness";
+import { claimOne } from "./domainFixtures";
 
 const schema = required("KVP_CHILD_SCHEMA");
 const workerId = required("KVP_CHILD_ID");
@@ -32,7 +33,7 @@ function required(name: string): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function claim(store: PostgresStore): Promise<Operation | undefined> {
-    return store.claimNext({ workerId, leaseMs, maxRunning, now: new Date().toISOString() });
+    return claimOne(store, { workerId, leaseMs, maxRunning, now: new Date().toISOString() });
 }
 
 async function work(store: PostgresStore, log: Client): Promise<void> {

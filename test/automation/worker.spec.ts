@@ -5,12 +5,12 @@ import type { OperationSettings } from "../../automation/domain/operationSetting
 import { Engine, EngineError, EngineResult, EngineRunRequest, Operation, OperationEvent, Readiness } from "../../automation/domain/ports";
 import type { Clock } from "../../automation/domain/runtime";
 import { EnvironmentService } from "../../automation/domain/service";
-import type { NewEvent, Store } from "../../automation/domain/store";
+import type { ClaimRequest, NewEvent, Store, StoreTx } from "../../automation/domain/store";
 import { TEST_DOUBLE_SECRET, TestDoubleEngine } from "../../automation/engine/testDouble";
 import { openSqliteStore } from "../../automation/store/sqlite";
 import { burstAppender, groupedAppends } from "../../automation/worker/runOperation";
 import { Worker } from "../../automation/worker/worker";
-import { ADMIN, desired, eventually, ManualClock, PAYMENTS_OPERATOR, tempDir, validSpec } from "./domainFixtures";
+import { ADMIN, claimOne, desired, eventually, ManualClock, PAYMENTS_OPERATOR, tempDir, validSpec } from "./domainFixtures";
 
 const FAST: Partial<OperationSettings> = {
     pollMs: 10, leaseMs: 400, heartbeatMs: 50, backoffBaseMs: 5, backoffMaxMs: 20, abortGraceMs: 200,
@@ -95,32 +95,68 @@ describe("Worker", () => {
         assert.ok(audit.includes("system:worker operation.update succeeded"));
     });
 
-    it("does not reach the engine, nor record running, when another worker took the lease before the run was announced", async () => {
-        const engine = new TestDoubleEngine({ latencyMs: 10 });
-        const r = await rig(engine, {}, undefined, false);
-        const op = await put(r);
-        // The store stalled past the lease and another worker reclaimed the operation: the announce reads it back as theirs.
-        let taken = false;
-        const transaction = r.store.transaction.bind(r.store);
-        r.store.transaction = (fn) => transaction((tx) => fn(taken ? tx : new Proxy(tx, {
+    /**
+     * A view of the store whose claim hands its start a transaction in which `method` fails with
+     * UnavailableError (a failover) the first `times` calls.
+     */
+    function failingInClaim(store: Store, method: keyof StoreTx, times: number): { store: Store; failed: () => number } {
+        let failed = 0;
+        const tx = (inner: StoreTx) => new Proxy(inner, {
             get(target, property) {
-                if (property === "getOperation") {
-                    return async (id: string) => {
-                        const current = await target.getOperation(id);
-                        taken = true;
-                        return current && { ...current, leaseOwner: "another-worker" };
+                const value: unknown = Reflect.get(target, property, target);
+                if (typeof value !== "function") return value;
+                if (property === method && failed < times) {
+                    return async () => {
+                        failed++;
+                        throw new UnavailableError("Connection terminated unexpectedly");
                     };
+                }
+                return (value as (...a: unknown[]) => unknown).bind(target);
+            },
+        });
+        const view = new Proxy(store, {
+            get(target, property) {
+                if (property === "claim") {
+                    return (request: ClaimRequest, start: Parameters<Store["claim"]>[1]) => target.claim(request, (inner, op) => start(tx(inner), op));
                 }
                 const value: unknown = Reflect.get(target, property, target);
                 return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
             },
-        })));
-        await r.worker.start();
-        await eventually(async () => (taken ? true : undefined), "the run to be announced", 2_000);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        assert.equal(engine.calls.length, 0, "the engine was never called");
-        const states = (await r.store.listEvents(op.id, 0, 100)).filter((e) => e.type === STATE_EVENT).map((e) => (e.data as StateEventData).state);
-        assert.deepEqual(states, ["queued"], "no running state was recorded by the worker that lost the lease");
+        });
+        return { store: view, failed: () => failed };
+    }
+
+    it("claims and records the start in one commit: a start that cannot be written leaves the operation queued, untouched", async () => {
+        const r = await rig(new TestDoubleEngine({ latencyMs: 5 }), {}, undefined, false);
+        const op = await put(r);
+        // The status is written first, then the running event: the event's failure must take the status and the claim back with it.
+        const view = failingInClaim(r.store, "appendEvent", 1_000);
+        const worker = new Worker({ store: view.store, engine: r.engine, hub: r.service.hub, settings: FAST, workerId: "failing-worker" });
+        open.push({ store: r.store, worker });
+        await worker.start();
+        await eventually(async () => (view.failed() >= 3 ? true : undefined), "three claims to fail");
+        await worker.stop();
+        const after = await r.store.getOperation(op.id);
+        assert.equal(after?.state, "queued");
+        assert.equal(after?.attempt, 0, "no attempt was used up by the claims that did not stand");
+        assert.equal(after?.leaseOwner, undefined);
+        assert.equal((await r.store.getEnvironment("payments-dev"))?.status, "pending", "the provisioning status went back with the claim");
+        assert.equal((r.engine as TestDoubleEngine).calls.length, 0, "the engine was never called");
+        assert.deepEqual(states(await r.store.listEvents(op.id, 0, 100)), ["queued"]);
+    });
+
+    it("claims again after a store failure in the claim, and the run uses its first attempt", async () => {
+        const r = await rig(new TestDoubleEngine({ latencyMs: 5 }), {}, undefined, false);
+        const op = await put(r);
+        const view = failingInClaim(r.store, "getEnvironment", 1);
+        const worker = new Worker({ store: view.store, engine: r.engine, hub: r.service.hub, settings: FAST, workerId: "blinking-worker" });
+        open.push({ store: r.store, worker });
+        await worker.start();
+        const done = await settled(r, op.id);
+        assert.equal(view.failed(), 1);
+        assert.equal(done.state, "succeeded");
+        assert.equal(done.attempt, 1);
+        assert.deepEqual(states(await r.store.listEvents(op.id, 0, 100)), ["queued", "running", "succeeded"]);
     });
 
     it("retries a retryable engine failure with backoff, then succeeds", async () => {
@@ -138,16 +174,18 @@ describe("Worker", () => {
         assert.equal((retry?.data as StateEventData).error?.code, "throttled");
     });
 
-    it("retries a run whose store reads failed for a moment (a failover), instead of failing it as internal", async () => {
-        const r = await rig(new TestDoubleEngine({ latencyMs: 5 }), {}, undefined, false);
+    it("retries a run whose store failed for a moment (a failover) while clearing a stack's recovery, instead of failing it as internal", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        const r = await rig(engine, {}, undefined, false);
         const op = await put(r);
+        await r.store.setRecoveryPending("payments-dev", true);
         let failures = 1;
         const blinking = new Proxy(r.store, {
             get: (target, prop) => {
-                if (prop === "getEnvironment") {
-                    return async (name: string) => {
-                        if (failures-- > 0) throw new UnavailableError("Connection terminated unexpectedly");
-                        return target.getEnvironment(name);
+                if (prop === "transaction") {
+                    return (fn: Parameters<Store["transaction"]>[0]) => {
+                        if (failures-- > 0) return Promise.reject(new UnavailableError("Connection terminated unexpectedly"));
+                        return target.transaction(fn);
                     };
                 }
                 const value = Reflect.get(target, prop);
@@ -162,6 +200,8 @@ describe("Worker", () => {
         assert.equal(done.attempt, 2);
         const retried = (await r.store.listEvents(op.id, 0, 100)).find((e) => e.type === STATE_EVENT && (e.data as StateEventData).notBefore);
         assert.equal((retried?.data as StateEventData).error?.code, "unavailable");
+        assert.deepEqual(engine.recovered, ["payments-dev", "payments-dev"], "the second attempt recovered the stack again, since the first could not record it");
+        assert.equal(await r.store.isRecoveryPending("payments-dev"), false);
     });
 
     it("fails once the attempts are used up", async () => {
@@ -323,12 +363,12 @@ describe("Worker", () => {
                     op = (await service.putEnvironment(ADMIN, desired(name, validSpec()))).operation!;
                 } else {
                     await service.putEnvironment(ADMIN, desired(name, validSpec()));
-                    const update = await store.claimNext({ workerId: "old", leaseMs: 60_000, maxRunning: 9, now: now() });
+                    const update = await claimOne(store, { workerId: "old", leaseMs: 60_000, maxRunning: 9, now: now() });
                     await store.finishOperation({ id: update!.id, workerId: "old", state: "succeeded", now: now() });
                     op = await service.deleteEnvironment(ADMIN, name);
                 }
                 for (let a = 0; a < attempt; a++) {
-                    const claimed = await store.claimNext({ workerId: "dead-worker", leaseMs: 60_000, maxRunning: 9, now: new Date().toISOString() });
+                    const claimed = await claimOne(store, { workerId: "dead-worker", leaseMs: 60_000, maxRunning: 9, now: new Date().toISOString() });
                     assert.equal(claimed?.id, op.id);
                     if (a < attempt - 1) await store.requeueOperation({ id: op.id, workerId: "dead-worker", notBefore: new Date().toISOString(), now: new Date().toISOString() });
                 }
@@ -370,7 +410,7 @@ describe("Worker", () => {
     it("on a shared store, leaves a live lease alone at start and takes the operation over once the lease lapses", async () => {
         const r = await rig(new TestDoubleEngine({ latencyMs: 5 }), {}, undefined, false);
         const op = await put(r);
-        await r.store.claimNext({ workerId: "other-process", leaseMs: 300, maxRunning: 9, now: new Date().toISOString() });
+        await claimOne(r.store, { workerId: "other-process", leaseMs: 300, maxRunning: 9, now: new Date().toISOString() });
         const shared = new Proxy(r.store, {
             get: (target, prop) => {
                 if (prop === "exclusive") return false;
@@ -490,6 +530,31 @@ describe("a run's engine events", () => {
         await done;
         assert.deepEqual(s.bursts, [["a", "b"], ["c", "d", "e"]]);
         assert.deepEqual(published, ["1:a", "2:b", "3:c", "4:d", "5:e"]);
+    });
+
+    it("hands over what is not stored yet, after the burst being stored, for the outcome's transaction", async () => {
+        const s = slowStore();
+        const published: string[] = [];
+        const events = burstAppender(s.store, "op-1", (e) => published.push(`${e.seq}:${e.type}`), (e) => assert.fail(String(e)));
+        events.add(event("a"));
+        await eventually(() => s.bursts.length === 1, "the first burst");
+        events.add(event("b"));
+        events.add(event("summary"));
+        let handed: NewEvent[] | undefined;
+        const rest = events.rest().then((r) => (handed = r));
+        await new Promise((r) => setImmediate(r));
+        assert.equal(handed, undefined, "rest waits for the burst being stored");
+        s.release();
+        await rest;
+        assert.deepEqual(handed?.map((e) => e.type), ["b", "summary"]);
+        assert.deepEqual(s.bursts, [["a"]], "what was handed over was not stored as well");
+        assert.deepEqual(published, ["1:a"]);
+        // An event after the hand-over (an engine that ignored its abort) is still stored.
+        events.add(event("late"));
+        await eventually(() => s.bursts.length === 2, "the late burst");
+        s.release();
+        await events.drained();
+        assert.deepEqual(published, ["1:a", "2:late"]);
     });
 
     it("reports a burst the store refused and still stores the next one", async () => {
