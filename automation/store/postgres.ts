@@ -215,9 +215,10 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
             client.release(broken === undefined ? undefined : broken instanceof Error ? broken : true);
         };
         try {
-            const result = await fn(new PostgresTx(client, this.scope));
+            const tx = new PostgresTx(client, this.scope);
+            const result = await fn(tx);
             // If the connection dies during COMMIT the outcome is unknown: report it, never retry blindly.
-            await client.query("COMMIT");
+            await tx.commit();
             release();
             return result;
         } catch (e) {

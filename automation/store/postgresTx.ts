@@ -1,4 +1,4 @@
-import type { PoolClient, QueryResult } from "pg";
+import { escapeLiteral, type PoolClient, type QueryResult } from "pg";
 import { ConflictError, NotFoundError } from "../domain/errors";
 import type { AuditEntry, Environment, Operation, OperationError, OperationEvent } from "../domain/ports";
 import { assertTransition } from "../domain/stateMachine";
@@ -48,6 +48,8 @@ export interface TxScope {
  */
 export class PostgresTx implements StoreTx {
     private readonly lockedEnvironments = new Set<string>();
+    /** Payloads to NOTIFY, sent with the COMMIT (see commit). */
+    private readonly notifications: string[] = [];
 
     constructor(private readonly client: PoolClient, private readonly ctx: TxScope) {}
 
@@ -89,11 +91,18 @@ export class PostgresTx implements StoreTx {
         return true;
     }
 
-    /** Locks the environment an operation belongs to (an operation never changes environment), then reads the operation. */
+    /**
+     * Locks the environment an operation belongs to (an operation never changes environment),
+     * then reads the operation. When this transaction holds that lock already (the worker's
+     * outcome reads the environment first), the first read is already current.
+     */
     private async lockOperation(id: string): Promise<Operation | undefined> {
-        const owner = await this.one("SELECT environment FROM operations WHERE id = $1", [id]);
-        if (!owner) return undefined;
-        await this.lockEnvironment(String(owner.environment));
+        const first = await this.one("SELECT * FROM operations WHERE id = $1", [id]);
+        if (!first) return undefined;
+        const environment = String(first.environment);
+        if (this.lockedEnvironments.has(environment)) return rowToOperation(first);
+        await this.lockEnvironment(environment);
+        // Read again: a statement after the lock sees what was committed before it was granted.
         const row = await this.one("SELECT * FROM operations WHERE id = $1", [id]);
         return row ? rowToOperation(row) : undefined;
     }
@@ -112,10 +121,20 @@ export class PostgresTx implements StoreTx {
         return op;
     }
 
-    async notify(message: StoreNotification): Promise<void> {
+    /** Delivered only if and when the transaction commits, in commit order. */
+    notify(message: StoreNotification): void {
         if (this.ctx.channel === undefined) return;
-        // Delivered only if and when the transaction commits, in commit order.
-        await this.client.query("SELECT pg_notify($1, $2)", [this.ctx.channel, JSON.stringify({ ...message, origin: this.ctx.origin })]);
+        this.notifications.push(JSON.stringify({ ...message, origin: this.ctx.origin }));
+    }
+
+    /**
+     * Sends the notifications and COMMIT in one round trip (the simple protocol, so the values
+     * are escaped literals): a NOTIFY only takes effect at commit anyway, and a worker's outcome
+     * notifies twice. A notification PostgreSQL refuses fails the commit, and the caller rolls back.
+     */
+    async commit(): Promise<void> {
+        const channel = this.ctx.channel === undefined ? "" : escapeLiteral(this.ctx.channel);
+        await this.client.query(`${this.notifications.map((payload) => `SELECT pg_notify(${channel}, ${escapeLiteral(payload)});`).join("")}COMMIT`);
     }
 
     // ---- environments --------------------------------------------------------
@@ -191,7 +210,7 @@ export class PostgresTx implements StoreTx {
              VALUES ($1, $2, $3, $4, 'queued', $5, $6, 0, $7, $8, $9::json) RETURNING *`,
             [op.id, op.environment, op.team, op.kind, op.specHash ?? null, op.requestedBy, op.maxAttempts, op.now, op.proposedSpec === undefined ? null : toJson(op.proposedSpec)],
         );
-        await this.notify({ kind: "enqueued" });
+        this.notify({ kind: "enqueued" });
         return { operation: rowToOperation(row!), collapsed: false };
     }
 
@@ -220,7 +239,7 @@ export class PostgresTx implements StoreTx {
             case "running": {
                 const row = await this.one("UPDATE operations SET cancel_requested = true WHERE id = $1 RETURNING *", [id]);
                 // The lease holder may run in another process: tell it now rather than at its next lease renewal.
-                await this.notify({ kind: "cancel", operationId: id });
+                this.notify({ kind: "cancel", operationId: id });
                 return rowToOperation(row!);
             }
             case "canceled":
@@ -255,7 +274,7 @@ export class PostgresTx implements StoreTx {
              WHERE id = $3 RETURNING *`,
             [request.notBefore, request.error === undefined ? null : toJson(request.error), request.id],
         );
-        await this.notify({ kind: "enqueued" });
+        this.notify({ kind: "enqueued" });
         return rowToOperation(row!);
     }
 
@@ -294,7 +313,7 @@ export class PostgresTx implements StoreTx {
         const message = { kind: "event", operationId, seq: stored[stored.length - 1].seq, from: stored[0].seq } as const;
         // A replica then relays a burst without reading it back from the store.
         const carried = { ...message, events: stored };
-        await this.notify(Buffer.byteLength(JSON.stringify(carried)) <= NOTIFY_EVENTS_BYTES ? carried : message);
+        this.notify(Buffer.byteLength(JSON.stringify(carried)) <= NOTIFY_EVENTS_BYTES ? carried : message);
         return stored;
     }
 
