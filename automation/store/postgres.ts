@@ -49,9 +49,6 @@ const CLAIMABLE = `o.state = 'queued' AND (o.not_before IS NULL OR o.not_before 
     AND NOT EXISTS (SELECT 1 FROM operations b WHERE b.environment = o.environment AND b.state IN ('running', 'interrupted'))`;
 /** The claim's walk of the queue, oldest first (run as a cursor, see claim). Exported for its plan test. */
 export const CLAIM_WALK = `SELECT o.id, o.environment FROM operations o WHERE ${CLAIMABLE} ORDER BY o.seq`;
-/** A claim that found the global cap exceeded once it counted under the claim lock; it is rolled back and made again. */
-class OverCap extends Error {}
-
 /** Transactions that hit a deadlock or serialization failure are run again this many times in all. */
 const TX_ATTEMPTS = 3;
 /** A checked-out connection can be dead without the pool knowing yet (a restart); that many fresh tries. */
@@ -396,18 +393,12 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
     // ---- claims and leases -----------------------------------------------------
 
     /**
-     * Claims walk the queue oldest first through a cursor and stop once `limit` operations are
-     * claimed. An environment a transaction is changing right now is skipped (try-lock), and each
-     * candidate is re-checked by the UPDATE that claims it under its environment's lock, so a
-     * second queued operation of an environment claimed earlier in the walk is passed over.
-     *
-     * The global cap: one claimer at a time per schema holds the claim lock (an advisory lock)
-     * from its count of running operations to its commit, so the count is exact across processes.
-     * Most claims are far from the cap, and they take that lock only after their claims and
-     * starts are written, to count and commit: it is held for one round trip and the commit, not
-     * for the whole walk (npm run bench:ops: with 16 runs ending together, claims queued on the
-     * lock). A claim that then finds the cap exceeded rolls back and claims again holding the
-     * lock from the start, as does a claim that reads the queue near the cap to begin with.
+     * One claim at a time per schema (an advisory lock), so the running count read here is
+     * exact across processes. The queue is walked oldest first through a cursor and the walk
+     * stops once `limit` operations are claimed; an environment a transaction is changing
+     * right now is skipped (try-lock). Each candidate is re-checked by the UPDATE that claims
+     * it, after its environment's lock is taken, so a second queued operation of an environment
+     * claimed earlier in the walk is passed over.
      *
      * Why a cursor: PostgreSQL plans a cursor for its first rows, so the walk is an ordered
      * scan of operations_by_state with one index probe per check (CLAIM_WALK), whatever the
@@ -416,28 +407,23 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
      * checked every queued row before sorting, with a scan per check (41 of 10,000 drained
      * in 97 s; npm run bench:ops).
      */
-    async claim<T>(request: ClaimRequest, start: (tx: StoreTx, operation: Operation) => Promise<T>): Promise<T[]> {
-        try {
-            return await this.claimOnce(request, start, false);
-        } catch (e) {
-            if (!(e instanceof OverCap)) throw e;
-            return this.claimOnce(request, start, true);
-        }
-    }
-
-    private claimOnce<T>(request: ClaimRequest, start: (tx: StoreTx, operation: Operation) => Promise<T>, lockFirst: boolean): Promise<T[]> {
+    claim<T>(request: ClaimRequest, start: (tx: StoreTx, operation: Operation) => Promise<T>): Promise<T[]> {
         return this.atomic(async (tx) => {
-            // Three statements a round trip (closed with the transaction); the UPDATE re-checks every candidate.
-            const [counted, , first] = await tx.queryMany(
-                `SELECT count(*) AS n FROM operations WHERE state = 'running';
-                 DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK.replaceAll("$1", `${escapeLiteral(request.now)}::timestamptz`)};
-                 FETCH ${CLAIM_FETCH} FROM claim_walk`,
+            // Two statements a round trip, each with a snapshot of its own: the count sees every
+            // claim committed before the lock was granted.
+            const [, counted] = await tx.queryMany(
+                `SELECT pg_advisory_xact_lock(${LOCK.claim}, hashtext(${escapeLiteral(this.scope.scope)}));
+                 SELECT count(*) AS n FROM operations WHERE state = 'running'`,
             );
-            const locked = lockFirst || Number(counted[0].n) + request.limit > request.maxRunning;
-            const room = locked ? Math.min(request.limit, request.maxRunning - (await this.countRunningUnderClaimLock(tx))) : request.limit;
+            const room = Math.min(request.limit, request.maxRunning - Number(counted[0].n));
             const started: T[] = [];
             if (room < 1) return started;
-            for (let candidates = first; candidates.length > 0 && started.length < room; candidates = await tx.query(`FETCH ${CLAIM_FETCH} FROM claim_walk`)) {
+            // Closed with the transaction.
+            const [, first] = await tx.queryMany(
+                `DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK.replaceAll("$1", `${escapeLiteral(request.now)}::timestamptz`)};
+                 FETCH ${CLAIM_FETCH} FROM claim_walk`,
+            );
+            for (let candidates = first; candidates.length > 0; candidates = await tx.query(`FETCH ${CLAIM_FETCH} FROM claim_walk`)) {
                 for (const c of candidates) {
                     if (!(await tx.tryLockEnvironment(String(c.environment)))) continue;
                     assertTransition("queued", "running");
@@ -458,23 +444,11 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
                     }
                     if (!claimed) continue;
                     started.push(await start(tx, rowToOperation(claimed)));
-                    if (started.length === room) break;
+                    if (started.length === room) return started;
                 }
             }
-            // Counted with this transaction's own claims, after every claim committed before the lock was granted.
-            if (!locked && started.length > 0 && (await this.countRunningUnderClaimLock(tx)) > request.maxRunning) throw new OverCap();
             return started;
         });
-    }
-
-    /** Takes the claim lock, held to the end of the transaction, and counts running operations. */
-    private async countRunningUnderClaimLock(tx: PostgresTx): Promise<number> {
-        // Two statements, each with a snapshot of its own: the count sees every claim committed before the lock was granted.
-        const [, counted] = await tx.queryMany(
-            `SELECT pg_advisory_xact_lock(${LOCK.claim}, hashtext(${escapeLiteral(this.scope.scope)}));
-             SELECT count(*) AS n FROM operations WHERE state = 'running'`,
-        );
-        return Number(counted[0].n);
     }
 
     async renewLease(id: string, workerId: string, leaseMs: number, now: string): Promise<LeaseState> {
