@@ -480,7 +480,7 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
                     [includeLive, now, c.id],
                 );
                 if (!row) return undefined;
-                await tx.exec("UPDATE environments SET recovery_pending = true WHERE name = $1", [c.environment]);
+                await tx.setRecoveryPending(String(c.environment), true);
                 return rowToOperation(row);
             });
             if (op) reclaimed.push(op);

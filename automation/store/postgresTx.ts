@@ -48,6 +48,11 @@ export interface TxScope {
  */
 export class PostgresTx implements StoreTx {
     private readonly lockedEnvironments = new Set<string>();
+    /**
+     * recovery_pending of the environments this transaction locked and then read or wrote: no
+     * one else can change it before the commit, so the worker's start reads it with the row.
+     */
+    private readonly recoveryPending = new Map<string, boolean>();
     /** Payloads to NOTIFY, sent with the COMMIT (see commit). */
     private readonly notifications: string[] = [];
 
@@ -142,7 +147,13 @@ export class PostgresTx implements StoreTx {
     async getEnvironment(name: string): Promise<Environment | undefined> {
         await this.lockEnvironment(name);
         const row = await this.one("SELECT * FROM environments WHERE name = $1", [name]);
-        return row ? rowToEnvironment(row) : undefined;
+        return row ? this.environmentRow(row) : undefined;
+    }
+
+    /** Every environment row this transaction reads after its lock comes through here. */
+    private environmentRow(row: PgRow): Environment {
+        this.recoveryPending.set(String(row.name), row.recovery_pending === true);
+        return rowToEnvironment(row);
     }
 
     async upsertEnvironment(e: UpsertEnvironment): Promise<Environment> {
@@ -155,7 +166,7 @@ export class PostgresTx implements StoreTx {
              RETURNING *`,
             [e.name, e.team, toJson(e.spec), e.specHash, e.status, e.now, e.expiresAt],
         );
-        return rowToEnvironment(row!);
+        return this.environmentRow(row!);
     }
 
     async updateEnvironment(name: string, patch: EnvironmentPatch): Promise<Environment> {
@@ -174,22 +185,25 @@ export class PostgresTx implements StoreTx {
         // Built from the fixed column names above; every value is bound.
         const row = await this.one(`UPDATE environments SET ${sets.join(", ")} WHERE name = $${params.length} RETURNING *`, params);
         if (!row) throw new NotFoundError(`Environment ${name} does not exist.`);
-        return rowToEnvironment(row);
+        return this.environmentRow(row);
     }
 
     async removeEnvironment(name: string): Promise<void> {
         await this.lockEnvironment(name);
         await this.client.query("DELETE FROM environments WHERE name = $1", [name]);
+        this.recoveryPending.delete(name);
     }
 
     async setRecoveryPending(environment: string, pending: boolean): Promise<void> {
         await this.lockEnvironment(environment);
         await this.client.query("UPDATE environments SET recovery_pending = $1 WHERE name = $2", [pending, environment]);
+        this.recoveryPending.set(environment, pending);
     }
 
     async isRecoveryPending(environment: string): Promise<boolean> {
         await this.lockEnvironment(environment);
-        return (await this.one("SELECT recovery_pending FROM environments WHERE name = $1", [environment]))?.recovery_pending === true;
+        return this.recoveryPending.get(environment)
+            ?? (await this.one("SELECT recovery_pending FROM environments WHERE name = $1", [environment]))?.recovery_pending === true;
     }
 
     // ---- operations ----------------------------------------------------------
@@ -262,7 +276,7 @@ export class PostgresTx implements StoreTx {
                 request.id,
             ],
         );
-        if (interrupted) await this.client.query("UPDATE environments SET recovery_pending = true WHERE name = $1", [op.environment]);
+        if (interrupted) await this.setRecoveryPending(op.environment, true);
         return rowToOperation(row!);
     }
 

@@ -1,4 +1,4 @@
-import { audit, recordState } from "../domain/commands";
+import { audit, recordState, stateEvent, type StateEventExtra } from "../domain/commands";
 import { ConflictError, UnavailableError } from "../domain/errors";
 import type { EventHub } from "../domain/eventHub";
 import { mayRetry, statusAfter, statusWhileRunning } from "../domain/lifecycle";
@@ -319,17 +319,21 @@ async function record(
 ): Promise<void> {
     const now = ctx.clock.now().toISOString();
     const txCtx = { ids: ctx.ids, now, maxAttempts: ctx.settings.maxAttempts };
-    const write = async (tx: StoreTx) => [...(engineEvents.length > 0 ? await tx.appendEvents(op.id, engineEvents) : []), ...(await writeOutcome(tx))];
-    const writeOutcome = async (tx: StoreTx) => {
+    const write = async (tx: StoreTx) => {
+        const [operation, extra] = await writeOutcome(tx);
+        // The engine's last events, then the outcome's state event: numbered in that order, in one statement.
+        return tx.appendEvents(op.id, [...engineEvents, stateEvent(operation, now, extra)]);
+    };
+    const writeOutcome = async (tx: StoreTx): Promise<[Operation, StateEventExtra]> => {
         const env = await tx.getEnvironment(op.environment);
         if (outcome.kind === "retry") {
             const notBefore = new Date(ctx.clock.now().getTime() + backoffMs(op.attempt, ctx.settings, ctx.random)).toISOString();
             const requeued = await tx.requeueOperation({ id: op.id, workerId: ctx.workerId, notBefore, error: outcome.error, now });
-            return [await recordState(tx, requeued, now, { error: outcome.error, notBefore })];
+            return [requeued, { error: outcome.error, notBefore }];
         }
         if (outcome.kind === "interrupted") {
             const interrupted = await tx.finishOperation({ id: op.id, workerId: ctx.workerId, state: "interrupted", now });
-            return [await recordState(tx, interrupted, now, { error: { code: "interrupted", message: "The server shut down during this operation; it resumes when the server starts again." } })];
+            return [interrupted, { error: { code: "interrupted", message: "The server shut down during this operation; it resumes when the server starts again." } }];
         }
         const summary = outcome.kind === "succeeded" ? outcome.result.summary : undefined;
         const error = outcome.kind === "succeeded" ? undefined : outcome.error;
@@ -351,7 +355,7 @@ async function record(
         await audit(tx, txCtx, WORKER_ACTOR, `operation.${op.kind}`, op.environment, outcome.kind === "succeeded" ? "succeeded" : "failed", {
             operationId: op.id, state: outcome.kind, attempt: op.attempt, ...(error ? { error: { code: error.code } } : {}),
         });
-        return [await recordState(tx, finished, now, { ...(summary ? { summary } : {}), ...(error ? { error } : {}), durationMs })];
+        return [finished, { ...(summary ? { summary } : {}), ...(error ? { error } : {}), durationMs }];
     };
     try {
         const events = await ctx.store.transaction(write);

@@ -115,6 +115,14 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
                 await store.transaction((tx) => tx.setRecoveryPending("pay-dev", true));
                 assert.equal(await store.isRecoveryPending("pay-dev"), true);
                 assert.equal(await store.transaction((tx) => tx.isRecoveryPending("pay-dev")), true);
+                // Inside one transaction, a read after the environment's row was read, and after the flag was written.
+                assert.deepEqual(await store.transaction(async (tx) => {
+                    await tx.getEnvironment("pay-dev");
+                    const read = await tx.isRecoveryPending("pay-dev");
+                    await tx.setRecoveryPending("pay-dev", false);
+                    return [read, await tx.isRecoveryPending("pay-dev")];
+                }), [true, false]);
+                await store.setRecoveryPending("pay-dev", true);
                 await store.setRecoveryPending("pay-dev", false);
                 assert.equal(await store.isRecoveryPending("pay-dev"), false);
             });
