@@ -10,6 +10,10 @@
  * from the moment the processes are told to start (their start-up recovery and first claims
  * included, spread over the waves), and from the first engine start.
  *
+ * Floor: the same three scaling runs by bench/opsFloorWorker.ts, a queue of one claim and one finish
+ * statement per operation with the same engine, reported beside each overhead (not a goal): what
+ * this machine charges any durable queue for the shape, so the rest is the service's own work.
+ *
  * Drain: 10,000 operations (10 per environment over 1,000 environments, 20 ms each) enqueued in
  * one go before 4 worker processes start. Every one must succeed on its first attempt (none
  * lost, none run twice: each engine start is reported and counted), and no environment may
@@ -30,6 +34,8 @@ const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://${process.env
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 4);
 const GLOBAL_CAP = 64;
 const WORKER = path.join(__dirname, "opsWorker.ts");
+/** The same shape run by a two-statement queue (bench/opsFloorWorker.ts): what this machine costs any durable queue. */
+const FLOOR_WORKER = path.join(__dirname, "opsFloorWorker.ts");
 const WAVES = Number(process.env.BENCH_WAVES ?? 24);
 const scaling = (workers: number): Shape => {
     const operations = WAVES * workers * WORKER_CONCURRENCY;
@@ -59,8 +65,8 @@ interface StartedWorker {
     child: ChildProcess;
 }
 
-function startWorker(schema: string, latencyMs: number, starts: Map<string, number>, firstStart: { at: number }): Promise<StartedWorker> {
-    const child = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", WORKER], {
+function startWorker(script: string, schema: string, latencyMs: number, starts: Map<string, number>, firstStart: { at: number }): Promise<StartedWorker> {
+    const child = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", script], {
         env: {
             ...process.env, BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: String(latencyMs),
             BENCH_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY), BENCH_GLOBAL_CAP: String(GLOBAL_CAP), BENCH_REPORT_STARTS: "1",
@@ -138,7 +144,7 @@ async function enqueueAll(store: PostgresStore, shape: Shape): Promise<void> {
     }
 }
 
-async function runWith(workers: number, shape: Shape): Promise<Run> {
+async function runWith(workers: number, shape: Shape, script = WORKER): Promise<Run> {
     const schema = `kvp_bench_ops_${randomBytes(4).toString("hex")}`;
     const store = await createPostgresStore({ connectionString: DATABASE_URL, schema, applicationName: "kvp-bench-ops" });
     const children: StartedWorker[] = [];
@@ -147,7 +153,7 @@ async function runWith(workers: number, shape: Shape): Promise<Run> {
     try {
         // No ANALYZE after the bulk enqueue: the claim must be quick with the statistics of an empty queue, as in production.
         await enqueueAll(store, shape);
-        children.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(schema, shape.latencyMs, engineStarts, firstStart)))));
+        children.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(script, schema, shape.latencyMs, engineStarts, firstStart)))));
         const started = Date.now();
         for (const { child } of children) child.stdin!.end("go\n");
         const limitMs = 60_000 + (shape.operations * shape.latencyMs) / (workers * WORKER_CONCURRENCY) * 3;
@@ -192,19 +198,21 @@ async function main(): Promise<void> {
         console.log(`${workers} worker(s): makespan ${(r.makespanMs / 1000).toFixed(2)} s, ${r.opsPerS.toFixed(2)} ops/s`);
         runs.push(r);
     }
+    const floors: Run[] = [];
+    for (const workers of [1, 2, 4]) floors.push(await runWith(workers, scaling(workers), FLOOR_WORKER));
     const drain = await runWith(DRAIN.workers, DRAIN);
     const base = runs[0].opsPerS;
     console.log("");
-    console.log("workers  operations  makespan   ops/s    vs 1 worker  peak running  overhead/op  from 1st engine start  record");
+    console.log("workers  operations  makespan   ops/s    vs 1 worker  peak running  overhead/op  from 1st engine start  floor overhead/op  record");
     const overheadOf = (makespanMs: number, r: Run) => {
         const shape = scaling(r.workers);
         return (makespanMs * r.workers * WORKER_CONCURRENCY - shape.operations * shape.latencyMs) / shape.operations;
     };
     const overhead = (r: Run) => overheadOf(r.makespanMs, r);
-    for (const r of runs) {
+    for (const [i, r] of runs.entries()) {
         console.log(`${String(r.workers).padEnd(9)}${String(scaling(r.workers).operations).padEnd(12)}${`${(r.makespanMs / 1000).toFixed(2)} s`.padEnd(11)}${r.opsPerS.toFixed(2).padEnd(9)}`
             + `${`${(r.opsPerS / base).toFixed(2)}x`.padEnd(13)}${String(r.peakRunning).padEnd(14)}${`${overhead(r).toFixed(1)} ms`.padEnd(13)}`
-            + `${`${overheadOf(r.engineMakespanMs, r).toFixed(1)} ms`.padEnd(23)}${recordText(r)}`);
+            + `${`${overheadOf(r.engineMakespanMs, r).toFixed(1)} ms`.padEnd(23)}${`${overhead(floors[i]).toFixed(1)} ms${floors[i].problems.length ? " (floor record not clean)" : ""}`.padEnd(19)}${recordText(r)}`);
     }
     console.log(`drain: ${DRAIN.operations} operations, ${DRAIN.workers} workers, ${(drain.makespanMs / 1000).toFixed(1)} s, ${drain.opsPerS.toFixed(0)} ops/s, peak running ${drain.peakRunning}, `
         + `${drain.engineStarts.size} distinct operations reached the engine; record ${recordText(drain)}`);
