@@ -210,7 +210,7 @@ export function groupedAppends(store: Pick<Store, "appendEventBursts">): Pick<St
             const group = queue;
             queue = [];
             try {
-                const stored = await store.appendEventBursts(group.map(({ operationId, events }) => ({ operationId, events })));
+                const stored = await appendBurstsRetrying(store, group.map(({ operationId, events }) => ({ operationId, events })));
                 group.forEach((g, i) => g.resolve(stored[i]));
             } catch (e) {
                 for (const g of group) g.reject(e);
@@ -229,6 +229,24 @@ export function groupedAppends(store: Pick<Store, "appendEventBursts">): Pick<St
             });
         },
     };
+}
+
+/** Attempts at storing one group of bursts while the store is unavailable, 100 ms to 1.6 s apart. */
+const BURST_ATTEMPTS = 5;
+
+/**
+ * A store that refuses for a moment (a restart, a full connection table) would otherwise lose the
+ * group's events; the bursts behind it wait, so every run's events stay in order.
+ */
+async function appendBurstsRetrying(store: Pick<Store, "appendEventBursts">, bursts: Array<{ operationId: string; events: NewEvent[] }>): Promise<OperationEvent[][]> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await store.appendEventBursts(bursts);
+        } catch (e) {
+            if (!(e instanceof UnavailableError) || attempt === BURST_ATTEMPTS) throw e;
+            await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+        }
+    }
 }
 
 async function perform(ctx: RunContext, claimed: ClaimedRun, signal: AbortSignal, onEvent: (type: string, data: unknown) => void): Promise<EngineResult> {
@@ -357,22 +375,35 @@ async function record(
         });
         return [finished, { ...(summary ? { summary } : {}), ...(error ? { error } : {}), durationMs }];
     };
-    try {
-        const events = await ctx.store.transaction(write);
-        for (const e of events) ctx.hub.publish(e);
-        if (outcome.kind === "retry") ctx.hub.enqueued();
-    } catch (e) {
-        // The engine's last events still belong to the attempt's record, whatever became of its outcome.
-        if (engineEvents.length > 0) {
-            await (ctx.events ?? ctx.store).appendEvents(op.id, engineEvents).then(
-                (stored) => stored.forEach((event) => ctx.hub.publish(event)),
-                (appendError: unknown) => ctx.logger.error({ err: appendError, operationId: op.id, events: engineEvents.length }, "could not store engine events"),
-            );
-        }
-        if (e instanceof ConflictError) {
-            ctx.logger.warn({ operationId: op.id, err: e }, "the operation changed hands before its outcome was stored; leaving it to its new owner");
+    // The store can refuse for a moment (a restart, a full connection table when many runs end
+    // together): try again while the lease is ours, or recovery would fail an operation whose
+    // engine work is done (npm run bench:events lost 25 of 100 outcomes this way).
+    const deadline = Date.now() + ctx.settings.leaseMs / 2;
+    for (let attempt = 1; ; attempt++) {
+        try {
+            const events = await ctx.store.transaction(write);
+            for (const e of events) ctx.hub.publish(e);
+            if (outcome.kind === "retry") ctx.hub.enqueued();
             return;
+        } catch (e) {
+            if (e instanceof UnavailableError && Date.now() < deadline) {
+                ctx.logger.warn({ err: e, operationId: op.id, attempt }, "the store was unavailable while storing an outcome; trying again");
+                await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 2_000)));
+                const lease = await ctx.store.renewLease(op.id, ctx.workerId, ctx.settings.leaseMs, ctx.clock.now().toISOString()).catch(() => undefined);
+                if (!lease || lease.owned) continue;
+            }
+            // The engine's last events still belong to the attempt's record, whatever became of its outcome.
+            if (engineEvents.length > 0) {
+                await (ctx.events ?? ctx.store).appendEvents(op.id, engineEvents).then(
+                    (stored) => stored.forEach((event) => ctx.hub.publish(event)),
+                    (appendError: unknown) => ctx.logger.error({ err: appendError, operationId: op.id, events: engineEvents.length }, "could not store engine events"),
+                );
+            }
+            if (e instanceof ConflictError) {
+                ctx.logger.warn({ operationId: op.id, err: e }, "the operation changed hands before its outcome was stored; leaving it to its new owner");
+                return;
+            }
+            throw e;
         }
-        throw e;
     }
 }

@@ -204,6 +204,43 @@ describe("Worker", () => {
         assert.equal(await r.store.isRecoveryPending("payments-dev"), false);
     });
 
+    it("stores an outcome the store refused for a moment (a full connection table), instead of leaving it to recovery", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5 });
+        const r = await rig(engine, {}, undefined, false);
+        const op = await put(r);
+        let refusals = 2;
+        let renewals = 0;
+        const refusing = new Proxy(r.store, {
+            get: (target, prop) => {
+                if (prop === "transaction") {
+                    return (fn: Parameters<Store["transaction"]>[0]) => {
+                        if (refusals-- > 0) return Promise.reject(new UnavailableError("sorry, too many clients already"));
+                        return target.transaction(fn);
+                    };
+                }
+                if (prop === "renewLease") {
+                    return (...args: Parameters<Store["renewLease"]>) => {
+                        renewals++;
+                        return target.renewLease(...args);
+                    };
+                }
+                const value = Reflect.get(target, prop);
+                return typeof value === "function" ? value.bind(target) : value;
+            },
+        });
+        const worker = new Worker({ store: refusing, engine, hub: r.service.hub, settings: FAST, random: () => 0.5, workerId: "refused-worker" });
+        open.push({ store: r.store, worker });
+        await worker.start();
+        const done = await settled(r, op.id);
+        assert.equal(done.state, "succeeded");
+        assert.equal(done.attempt, 1, "the engine ran once");
+        assert.equal(engine.calls.length, 1);
+        assert.ok(renewals >= 2, "the lease was kept while the outcome waited");
+        const stored = await r.store.listEvents(op.id, 0, 100);
+        assert.deepEqual(states(stored), ["queued", "running", "succeeded"]);
+        assert.equal(stored.filter((e) => e.type === "summary").length, 1, "the engine's last event was stored once, with the outcome");
+    });
+
     it("fails once the attempts are used up", async () => {
         const engine = new TestDoubleEngine({ latencyMs: 5 });
         engine.script("payments-dev", { kind: "flaky", failures: 5 });
@@ -604,16 +641,37 @@ describe("a process's event appends", () => {
         assert.deepEqual([a1, b1, a2, c1].map((list) => list.map((e) => `${e.operationId}#${e.seq}`)), [["op-a#1", "op-a#2"], ["op-b#1"], ["op-a#3"], ["op-c#1"]]);
     });
 
-    it("fails every burst of a transaction the store refused, and stores the next ones", async () => {
+    it("stores a group again when the store refused it for a moment, before the bursts that came meanwhile", async () => {
+        const stored: string[][] = [];
         let calls = 0;
         const grouped = groupedAppends({
             async appendEventBursts(bursts) {
-                if (++calls === 1) throw new UnavailableError("the store went away");
+                if (++calls === 1) throw new UnavailableError("sorry, too many clients already");
+                stored.push(bursts.map((b) => `${b.operationId}:${b.events.map((e) => e.type).join("")}`));
                 return bursts.map((b) => b.events.map((e, i) => ({ operationId: b.operationId, seq: i + 1, at: e.at, type: e.type, data: e.data })));
             },
         });
-        const refused = await Promise.allSettled([grouped.appendEvents("op-a", [event("a")]), grouped.appendEvents("op-b", [event("b")])]);
-        assert.deepEqual(refused.map((r) => r.status), ["rejected", "rejected"]);
-        assert.deepEqual((await grouped.appendEvents("op-a", [event("c")])).map((e) => e.type), ["c"]);
+        const first = Promise.all([grouped.appendEvents("op-a", [event("a")]), grouped.appendEvents("op-b", [event("b")])]);
+        await eventually(() => calls === 1, "the refused attempt");
+        const later = grouped.appendEvents("op-a", [event("c")]);
+        assert.deepEqual((await first).map((events) => events.map((e) => e.type)), [["a"], ["b"]]);
+        await later;
+        assert.deepEqual(stored, [["op-a:a", "op-b:b"], ["op-a:c"]]);
+    });
+
+    it("fails every burst of a group the store kept refusing, or refused for good, and stores the next ones", async () => {
+        for (const [failure, refusals] of [[new UnavailableError("the store went away"), 5], [new Error("a bug"), 1]] as const) {
+            let calls = 0;
+            const grouped = groupedAppends({
+                async appendEventBursts(bursts) {
+                    if (++calls <= refusals) throw failure;
+                    return bursts.map((b) => b.events.map((e, i) => ({ operationId: b.operationId, seq: i + 1, at: e.at, type: e.type, data: e.data })));
+                },
+            });
+            const refused = await Promise.allSettled([grouped.appendEvents("op-a", [event("a")]), grouped.appendEvents("op-b", [event("b")])]);
+            assert.deepEqual(refused.map((r) => r.status), ["rejected", "rejected"]);
+            assert.equal(calls, refusals, "tried as often as a refusal of its kind allows");
+            assert.deepEqual((await grouped.appendEvents("op-a", [event("c")])).map((e) => e.type), ["c"]);
+        }
     });
 });
