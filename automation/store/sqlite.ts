@@ -356,7 +356,8 @@ export class SqliteStore implements Store {
         return this.transaction(async (tx) => {
             const running = Number(this.one("SELECT count(*) AS n FROM operations WHERE state = 'running'")!.n);
             const started: T[] = [];
-            for (let room = Math.min(request.limit, request.maxRunning - running); started.length < room;) {
+            const room = Math.min(request.limit, request.maxRunning - running);
+            while (started.length < room) {
                 // The oldest queued operation of its environment, with nothing running or awaiting
                 // recovery there (one claimed a moment ago in this loop included).
                 const row = this.one(

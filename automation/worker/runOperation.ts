@@ -27,8 +27,8 @@ export interface RunContext {
     random: () => number;
     /** Merged with each stored spec into the stack config, on every run. */
     profile: PlatformProfile;
-    /** Where the run's engine events are stored; defaults to the store (see groupedAppends). */
-    events?: Pick<Store, "appendEvents">;
+    /** Where the run's engine events are stored: the store, or its process-wide grouping (see groupedAppends). */
+    events: Pick<Store, "appendEvents">;
 }
 
 export interface RunHandle {
@@ -103,7 +103,7 @@ async function execute(ctx: RunContext, claimed: ClaimedRun, signal: AbortSignal
     const log = { operationId: op.id, environment: op.environment, kind: op.kind, attempt: op.attempt };
     const idle = setTimeout(() => abort("idle_timeout"), settings.idleTimeoutMs);
     const overall = setTimeout(() => abort("timeout"), settings.operationTimeoutMs);
-    const events = burstAppender(ctx.events ?? store, op.id, (e) => ctx.hub.publish(e), (e, count) => logger.error({ err: e, ...log, events: count }, "could not store engine events"));
+    const events = burstAppender(ctx.events, op.id, (e) => ctx.hub.publish(e), (e, count) => logger.error({ err: e, ...log, events: count }, "could not store engine events"));
     const onEvent = (type: string, data: unknown) => {
         idle.refresh();
         events.add({ type, data: redact(data), at: ctx.clock.now().toISOString() });
@@ -210,7 +210,9 @@ export function groupedAppends(store: Pick<Store, "appendEventBursts">): Pick<St
             const group = queue;
             queue = [];
             try {
-                const stored = await appendBurstsRetrying(store, group.map(({ operationId, events }) => ({ operationId, events })));
+                // A refused group would lose its events; the bursts behind it wait, so each run's stay in order.
+                const bursts = group.map(({ operationId, events }) => ({ operationId, events }));
+                const stored = await whileUnavailable(() => store.appendEventBursts(bursts), (attempt) => attempt < BURST_ATTEMPTS);
                 group.forEach((g, i) => g.resolve(stored[i]));
             } catch (e) {
                 for (const g of group) g.reject(e);
@@ -231,20 +233,21 @@ export function groupedAppends(store: Pick<Store, "appendEventBursts">): Pick<St
     };
 }
 
-/** Attempts at storing one group of bursts while the store is unavailable, 100 ms to 1.6 s apart. */
+/** Attempts at storing one group of bursts while the store is unavailable. */
 const BURST_ATTEMPTS = 5;
 
 /**
- * A store that refuses for a moment (a restart, a full connection table) would otherwise lose the
- * group's events; the bursts behind it wait, so every run's events stay in order.
+ * Runs `work` again while the store is unavailable (a restart, a failover, a full connection
+ * table), waiting 100 ms doubling to 2 s between attempts, for as long as `goOn` allows; `goOn`
+ * is asked before each wait. Any other failure, or the last refusal, is thrown.
  */
-async function appendBurstsRetrying(store: Pick<Store, "appendEventBursts">, bursts: Array<{ operationId: string; events: NewEvent[] }>): Promise<OperationEvent[][]> {
+async function whileUnavailable<T>(work: () => Promise<T>, goOn: (attempt: number, error: UnavailableError) => boolean | Promise<boolean>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
         try {
-            return await store.appendEventBursts(bursts);
+            return await work();
         } catch (e) {
-            if (!(e instanceof UnavailableError) || attempt === BURST_ATTEMPTS) throw e;
-            await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+            if (!(e instanceof UnavailableError) || !(await goOn(attempt, e))) throw e;
+            await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 2_000)));
         }
     }
 }
@@ -379,31 +382,30 @@ async function record(
     // together): try again while the lease is ours, or recovery would fail an operation whose
     // engine work is done (npm run bench:events lost 25 of 100 outcomes this way).
     const deadline = Date.now() + ctx.settings.leaseMs / 2;
-    for (let attempt = 1; ; attempt++) {
-        try {
-            const events = await ctx.store.transaction(write);
-            for (const e of events) ctx.hub.publish(e);
-            if (outcome.kind === "retry") ctx.hub.enqueued();
-            return;
-        } catch (e) {
-            if (e instanceof UnavailableError && Date.now() < deadline) {
-                ctx.logger.warn({ err: e, operationId: op.id, attempt }, "the store was unavailable while storing an outcome; trying again");
-                await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 2_000)));
-                const lease = await ctx.store.renewLease(op.id, ctx.workerId, ctx.settings.leaseMs, ctx.clock.now().toISOString()).catch(() => undefined);
-                if (!lease || lease.owned) continue;
-            }
-            // The engine's last events still belong to the attempt's record, whatever became of its outcome.
-            if (engineEvents.length > 0) {
-                await (ctx.events ?? ctx.store).appendEvents(op.id, engineEvents).then(
-                    (stored) => stored.forEach((event) => ctx.hub.publish(event)),
-                    (appendError: unknown) => ctx.logger.error({ err: appendError, operationId: op.id, events: engineEvents.length }, "could not store engine events"),
-                );
-            }
-            if (e instanceof ConflictError) {
-                ctx.logger.warn({ operationId: op.id, err: e }, "the operation changed hands before its outcome was stored; leaving it to its new owner");
-                return;
-            }
-            throw e;
+    const leaseHeld = async () => {
+        const lease = await ctx.store.renewLease(op.id, ctx.workerId, ctx.settings.leaseMs, ctx.clock.now().toISOString()).catch(() => undefined);
+        return lease === undefined || lease.owned;
+    };
+    try {
+        const events = await whileUnavailable(() => ctx.store.transaction(write), async (attempt, e) => {
+            if (Date.now() >= deadline || !(await leaseHeld())) return false;
+            ctx.logger.warn({ err: e, operationId: op.id, attempt }, "the store was unavailable while storing an outcome; trying again");
+            return true;
+        });
+        for (const e of events) ctx.hub.publish(e);
+        if (outcome.kind === "retry") ctx.hub.enqueued();
+    } catch (e) {
+        // The engine's last events still belong to the attempt's record, whatever became of its outcome.
+        if (engineEvents.length > 0) {
+            await ctx.events.appendEvents(op.id, engineEvents).then(
+                (stored) => stored.forEach((event) => ctx.hub.publish(event)),
+                (appendError: unknown) => ctx.logger.error({ err: appendError, operationId: op.id, events: engineEvents.length }, "could not store engine events"),
+            );
         }
+        if (e instanceof ConflictError) {
+            ctx.logger.warn({ operationId: op.id, err: e }, "the operation changed hands before its outcome was stored; leaving it to its new owner");
+            return;
+        }
+        throw e;
     }
 }

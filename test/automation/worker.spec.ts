@@ -12,6 +12,17 @@ import { burstAppender, groupedAppends } from "../../automation/worker/runOperat
 import { Worker } from "../../automation/worker/worker";
 import { ADMIN, claimOne, desired, eventually, ManualClock, PAYMENTS_OPERATOR, tempDir, validSpec } from "./domainFixtures";
 
+/** `target` with some members replaced; every other member is the target's own, bound to it. */
+function overriding<T extends object>(target: T, overrides: Partial<T>): T {
+    return new Proxy(target, {
+        get(t, property) {
+            if (Object.hasOwn(overrides, property)) return overrides[property as keyof T];
+            const value: unknown = Reflect.get(t, property, t);
+            return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(t) : value;
+        },
+    });
+}
+
 const FAST: Partial<OperationSettings> = {
     pollMs: 10, leaseMs: 400, heartbeatMs: 50, backoffBaseMs: 5, backoffMaxMs: 20, abortGraceMs: 200,
     stopDeadlineMs: 300, ttlSweepMs: 20, idleTimeoutMs: 10_000, operationTimeoutMs: 20_000, maxAttempts: 3, maxConcurrent: 4,
@@ -101,27 +112,14 @@ describe("Worker", () => {
      */
     function failingInClaim(store: Store, method: keyof StoreTx, times: number): { store: Store; failed: () => number } {
         let failed = 0;
-        const tx = (inner: StoreTx) => new Proxy(inner, {
-            get(target, property) {
-                const value: unknown = Reflect.get(target, property, target);
-                if (typeof value !== "function") return value;
-                if (property === method && failed < times) {
-                    return async () => {
-                        failed++;
-                        throw new UnavailableError("Connection terminated unexpectedly");
-                    };
-                }
-                return (value as (...a: unknown[]) => unknown).bind(target);
+        const tx = (inner: StoreTx) => failed >= times ? inner : overriding(inner, {
+            [method]: async () => {
+                failed++;
+                throw new UnavailableError("Connection terminated unexpectedly");
             },
         });
-        const view = new Proxy(store, {
-            get(target, property) {
-                if (property === "claim") {
-                    return (request: ClaimRequest, start: Parameters<Store["claim"]>[1]) => target.claim(request, (inner, op) => start(tx(inner), op));
-                }
-                const value: unknown = Reflect.get(target, property, target);
-                return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-            },
+        const view = overriding(store, {
+            claim: <T>(request: ClaimRequest, start: (tx: StoreTx, operation: Operation) => Promise<T>) => store.claim(request, (inner, op) => start(tx(inner), op)),
         });
         return { store: view, failed: () => failed };
     }
@@ -180,16 +178,10 @@ describe("Worker", () => {
         const op = await put(r);
         await r.store.setRecoveryPending("payments-dev", true);
         let failures = 1;
-        const blinking = new Proxy(r.store, {
-            get: (target, prop) => {
-                if (prop === "transaction") {
-                    return (fn: Parameters<Store["transaction"]>[0]) => {
-                        if (failures-- > 0) return Promise.reject(new UnavailableError("Connection terminated unexpectedly"));
-                        return target.transaction(fn);
-                    };
-                }
-                const value = Reflect.get(target, prop);
-                return typeof value === "function" ? value.bind(target) : value;
+        const blinking = overriding(r.store, {
+            transaction: <T>(fn: (tx: StoreTx) => Promise<T>) => {
+                if (failures-- > 0) return Promise.reject(new UnavailableError("Connection terminated unexpectedly"));
+                return r.store.transaction(fn);
             },
         });
         const worker = new Worker({ store: blinking, engine: r.engine, hub: r.service.hub, settings: FAST, random: () => 0.5, workerId: "blinking-worker" });
@@ -210,22 +202,14 @@ describe("Worker", () => {
         const op = await put(r);
         let refusals = 2;
         let renewals = 0;
-        const refusing = new Proxy(r.store, {
-            get: (target, prop) => {
-                if (prop === "transaction") {
-                    return (fn: Parameters<Store["transaction"]>[0]) => {
-                        if (refusals-- > 0) return Promise.reject(new UnavailableError("sorry, too many clients already"));
-                        return target.transaction(fn);
-                    };
-                }
-                if (prop === "renewLease") {
-                    return (...args: Parameters<Store["renewLease"]>) => {
-                        renewals++;
-                        return target.renewLease(...args);
-                    };
-                }
-                const value = Reflect.get(target, prop);
-                return typeof value === "function" ? value.bind(target) : value;
+        const refusing = overriding(r.store, {
+            transaction: <T>(fn: (tx: StoreTx) => Promise<T>) => {
+                if (refusals-- > 0) return Promise.reject(new UnavailableError("sorry, too many clients already"));
+                return r.store.transaction(fn);
+            },
+            renewLease: (...args: Parameters<Store["renewLease"]>) => {
+                renewals++;
+                return r.store.renewLease(...args);
             },
         });
         const worker = new Worker({ store: refusing, engine, hub: r.service.hub, settings: FAST, random: () => 0.5, workerId: "refused-worker" });
@@ -448,13 +432,7 @@ describe("Worker", () => {
         const r = await rig(new TestDoubleEngine({ latencyMs: 5 }), {}, undefined, false);
         const op = await put(r);
         await claimOne(r.store, { workerId: "other-process", leaseMs: 300, maxRunning: 9, now: new Date().toISOString() });
-        const shared = new Proxy(r.store, {
-            get: (target, prop) => {
-                if (prop === "exclusive") return false;
-                const value = Reflect.get(target, prop);
-                return typeof value === "function" ? value.bind(target) : value;
-            },
-        });
+        const shared = overriding(r.store, { exclusive: false });
         const engine = new TestDoubleEngine({ latencyMs: 5 });
         const worker = new Worker({ store: shared, engine, hub: r.service.hub, settings: FAST, random: () => 0.5 });
         open.push({ store: r.store, worker });
