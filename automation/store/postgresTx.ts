@@ -53,7 +53,7 @@ export class PostgresTx implements StoreTx {
      * one else can change it before the commit, so the worker's start reads it with the row.
      */
     private readonly recoveryPending = new Map<string, boolean>();
-    /** Payloads to NOTIFY, sent with the COMMIT (see commit). */
+    /** `SELECT pg_notify(...)` statements, sent with the COMMIT (see commit). */
     private readonly notifications: string[] = [];
 
     constructor(private readonly client: PoolClient, private readonly ctx: TxScope) {}
@@ -129,7 +129,7 @@ export class PostgresTx implements StoreTx {
     /** Delivered only if and when the transaction commits, in commit order. */
     notify(message: StoreNotification): void {
         if (this.ctx.channel === undefined) return;
-        this.notifications.push(JSON.stringify({ ...message, origin: this.ctx.origin }));
+        this.notifications.push(`SELECT pg_notify(${escapeLiteral(this.ctx.channel)}, ${escapeLiteral(JSON.stringify({ ...message, origin: this.ctx.origin }))});`);
     }
 
     /**
@@ -138,8 +138,7 @@ export class PostgresTx implements StoreTx {
      * notifies twice. A notification PostgreSQL refuses fails the commit, and the caller rolls back.
      */
     async commit(): Promise<void> {
-        const channel = this.ctx.channel === undefined ? "" : escapeLiteral(this.ctx.channel);
-        await this.client.query(`${this.notifications.map((payload) => `SELECT pg_notify(${channel}, ${escapeLiteral(payload)});`).join("")}COMMIT`);
+        await this.client.query(`${this.notifications.join("")}COMMIT`);
     }
 
     // ---- environments --------------------------------------------------------
