@@ -311,11 +311,7 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
         return events.length === 0 ? Promise.resolve([]) : this.atomic((tx) => tx.appendEvents(operationId, events));
     }
     appendEventBursts(bursts: Array<{ operationId: string; events: NewEvent[] }>): Promise<OperationEvent[][]> {
-        return this.atomic(async (tx) => {
-            const stored: OperationEvent[][] = [];
-            for (const b of bursts) stored.push(b.events.length === 0 ? [] : await tx.appendEvents(b.operationId, b.events));
-            return stored;
-        });
+        return this.atomic((tx) => tx.appendEventBursts(bursts));
     }
     appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
         return this.atomic((tx) => tx.appendAudit(entry));

@@ -305,29 +305,50 @@ export class PostgresTx implements StoreTx {
     }
 
     /**
-     * One statement takes the next `events.length` numbers from the counter and inserts the rows;
-     * one notification carries the last. The counter row stays locked until commit, so a
-     * concurrent appender waits and events commit in seq order.
+     * One statement stores the bursts of any number of operations: it takes each operation's
+     * next numbers from its counter and inserts the rows, numbered in the order given (one
+     * operation may have several bursts); each burst then gets one notification. The counter
+     * rows stay locked until commit, so a concurrent appender to one of these operations waits
+     * and events commit in seq order. A burst per statement made a group of twenty bursts
+     * twenty round trips, while runs that end together wait for the group (npm run bench:events).
      */
-    async appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]> {
+    async appendEventBursts(bursts: Array<{ operationId: string; events: NewEvent[] }>): Promise<OperationEvent[][]> {
+        const flat = bursts.flatMap((b) => b.events.map((e) => ({ operationId: b.operationId, ...e })));
+        if (flat.length === 0) return bursts.map(() => []);
         const rows = await this.query(
-            `WITH counter AS (
-                 INSERT INTO event_counters (operation_id, last_seq) VALUES ($1, $2)
-                 ON CONFLICT (operation_id) DO UPDATE SET last_seq = event_counters.last_seq + $2
-                 RETURNING last_seq
+            `WITH input AS (
+                 SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) WITH ORDINALITY AS e(operation_id, at, type, data, n)
+             ),
+             added AS (SELECT operation_id, count(*) AS n FROM input GROUP BY operation_id),
+             counter AS (
+                 INSERT INTO event_counters AS c (operation_id, last_seq) SELECT operation_id, n FROM added ORDER BY operation_id
+                 ON CONFLICT (operation_id) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq
+                 RETURNING c.operation_id, c.last_seq
              )
              INSERT INTO events (operation_id, seq, at, type, data)
-             SELECT $1, counter.last_seq - $2 + e.n, e.at, e.type, e.data::json
-             FROM counter, unnest($3::timestamptz[], $4::text[], $5::text[]) WITH ORDINALITY AS e(at, type, data, n)
+             SELECT i.operation_id, counter.last_seq - added.n + row_number() OVER (PARTITION BY i.operation_id ORDER BY i.n), i.at, i.type, i.data::json
+             FROM input i JOIN added USING (operation_id) JOIN counter USING (operation_id)
              RETURNING *`,
-            [operationId, events.length, events.map((e) => e.at), events.map((e) => e.type), events.map((e) => toJson(e.data))],
+            [flat.map((e) => e.operationId), flat.map((e) => e.at), flat.map((e) => e.type), flat.map((e) => toJson(e.data))],
         );
-        const stored = rows.map(rowToEvent).sort((a, b) => a.seq - b.seq);
-        const message = { kind: "event", operationId, seq: stored[stored.length - 1].seq, from: stored[0].seq } as const;
-        // A replica then relays a burst without reading it back from the store.
-        const carried = { ...message, events: stored };
-        this.notify(Buffer.byteLength(JSON.stringify(carried)) <= NOTIFY_EVENTS_BYTES ? carried : message);
-        return stored;
+        // Each operation's rows in seq order, handed out to its bursts in the order they were given.
+        const byOperation = new Map<string, OperationEvent[]>();
+        for (const event of rows.map(rowToEvent).sort((a, b) => a.seq - b.seq)) {
+            byOperation.set(event.operationId, [...(byOperation.get(event.operationId) ?? []), event]);
+        }
+        return bursts.map(({ operationId, events }) => {
+            if (events.length === 0) return [];
+            const stored = byOperation.get(operationId)!.splice(0, events.length);
+            const message = { kind: "event", operationId, seq: stored[stored.length - 1].seq, from: stored[0].seq } as const;
+            // A replica then relays a burst without reading it back from the store.
+            const carried = { ...message, events: stored };
+            this.notify(Buffer.byteLength(JSON.stringify(carried)) <= NOTIFY_EVENTS_BYTES ? carried : message);
+            return stored;
+        });
+    }
+
+    async appendEvents(operationId: string, events: NewEvent[]): Promise<OperationEvent[]> {
+        return (await this.appendEventBursts([{ operationId, events }]))[0];
     }
 
     async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {

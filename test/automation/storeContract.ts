@@ -400,6 +400,18 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
                 assert.deepEqual((await store.listEvents("op-b", 0, 100)).map((e) => e.data), [3]);
             });
 
+            it("numbers two bursts of one operation in one call in the order given, around another operation's", async () => {
+                const stored = await store.appendEventBursts([
+                    { operationId: "op-a", events: [{ type: "a1", data: null, at: now() }] },
+                    { operationId: "op-b", events: [{ type: "b1", data: null, at: now() }, { type: "b2", data: null, at: now() }] },
+                    { operationId: "op-a", events: [{ type: "a2", data: null, at: now() }, { type: "a3", data: null, at: now() }] },
+                ]);
+                assert.deepEqual(stored.map((list) => list.map((e) => `${e.operationId}:${e.seq}:${e.type}`)), [["op-a:1:a1"], ["op-b:1:b1", "op-b:2:b2"], ["op-a:2:a2", "op-a:3:a3"]]);
+                assert.deepEqual((await store.listEvents("op-a", 0, 100)).map((e) => e.type), ["a1", "a2", "a3"]);
+                assert.deepEqual(await store.appendEventBursts([{ operationId: "op-a", events: [] }]), [[]]);
+                assert.equal((await store.appendEvent("op-a", { type: "a4", data: null, at: now() })).seq, 4);
+            });
+
             it("pages through the audit log newest first, without gaps or repeats", async () => {
                 for (let i = 0; i < 7; i++) {
                     await store.appendAudit({ id: `a-${i}`, at: now(), actor: i % 2 ? ADMIN : PAYMENTS_OPERATOR, action: "environment.put", target: `env-${i}`, outcome: "accepted", details: { i } });
