@@ -146,6 +146,8 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
             // Startup options apply before the first statement, on every connection the pool opens.
             options: [urlOptions, ...session.filter((o) => o !== undefined).map((o) => `-c ${o}`)].filter(Boolean).join(" "),
             max: options.maxConnections ?? 10,
+            // A statement whose result is not awaited yet (BEGIN, an advisory lock) travels with the next one.
+            pipeline: true,
             connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
             idleTimeoutMillis: 30_000,
             keepAlive: true,
@@ -190,44 +192,33 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
     }
 
     /**
-     * A connection inside BEGIN; stale pooled connections found dead at BEGIN are dropped and
-     * replaced. A connection that breaks between statements fails the next one, and that
-     * failure is what the caller sees (newPool keeps its `error` event heard).
+     * Runs `fn` in one transaction on a pooled connection. BEGIN goes out with the transaction's
+     * first statement rather than in a round trip of its own (the pool's connections pipeline).
+     * A stale pooled connection (one PostgreSQL dropped in a restart) fails at that BEGIN, before
+     * anything ran, and `fn` is run again on a fresh connection. A connection that breaks after
+     * BEGIN fails the statement that meets it, and that failure is what the caller sees (newPool
+     * keeps its `error` event heard).
      */
-    private async begin(): Promise<PoolClient> {
+    private async once<T>(fn: (tx: PostgresTx) => Promise<T>): Promise<T> {
         for (let attempt = 1; ; attempt++) {
             this.assertOpen();
             const client = await this.pool.connect();
+            const tx = new PostgresTx(client, this.scope);
             try {
-                await client.query("BEGIN");
-                return client;
+                const result = await fn(tx);
+                // If the connection dies during COMMIT the outcome is unknown: report it, never retry blindly.
+                await tx.commit();
+                client.release();
+                return result;
             } catch (e) {
-                client.release(e instanceof Error ? e : true);
-                if (attempt < CONNECT_ATTEMPTS && isConnectionError(e)) continue;
+                if (isConnectionError(e)) {
+                    client.release(e instanceof Error ? e : true);
+                    if (attempt < CONNECT_ATTEMPTS && (await tx.beginFailed())) continue;
+                } else {
+                    await client.query("ROLLBACK").then(() => client.release(), (rollbackError: unknown) => client.release(rollbackError instanceof Error ? rollbackError : true));
+                }
                 throw e;
             }
-        }
-    }
-
-    private async once<T>(fn: (tx: PostgresTx) => Promise<T>): Promise<T> {
-        const client = await this.begin();
-        const release = (broken?: unknown) => {
-            client.release(broken === undefined ? undefined : broken instanceof Error ? broken : true);
-        };
-        try {
-            const tx = new PostgresTx(client, this.scope);
-            const result = await fn(tx);
-            // If the connection dies during COMMIT the outcome is unknown: report it, never retry blindly.
-            await tx.commit();
-            release();
-            return result;
-        } catch (e) {
-            if (isConnectionError(e)) {
-                release(e);
-            } else {
-                await client.query("ROLLBACK").then(() => release(), (rollbackError: unknown) => release(rollbackError));
-            }
-            throw e;
         }
     }
 

@@ -55,12 +55,46 @@ export class PostgresTx implements StoreTx {
     private readonly recoveryPending = new Map<string, boolean>();
     /** `SELECT pg_notify(...)` statements, sent with the COMMIT (see commit). */
     private readonly notifications: string[] = [];
+    /**
+     * Statements sent and not yet awaited (BEGIN, advisory locks): on a pipelining connection they
+     * travel with the next statement, and PostgreSQL runs them in order, so a lock is held before
+     * the statement after it takes its snapshot. Their failures surface at the next statement.
+     */
+    private unawaited: Array<Promise<unknown>> = [];
+    private readonly began: Promise<unknown>;
 
-    constructor(private readonly client: PoolClient, private readonly ctx: TxScope) {}
+    /** Sends BEGIN; the connection must pipeline (see PostgresStore), or BEGIN costs a round trip of its own. */
+    constructor(private readonly client: PoolClient, private readonly ctx: TxScope) {
+        this.began = this.send("BEGIN");
+    }
+
+    /** Whether BEGIN itself failed: then nothing of the transaction ran, and it may run again elsewhere. */
+    beginFailed(): Promise<boolean> {
+        return this.began.then(() => false, () => true);
+    }
+
+    private send(sql: string, params: unknown[] = []): Promise<unknown> {
+        const sent = this.client.query(sql, params);
+        sent.catch(() => undefined);
+        this.unawaited.push(sent);
+        return sent;
+    }
+
+    /**
+     * Awaits what was sent before: when an earlier statement failed, the ones after it fail only
+     * as "transaction aborted", so the earlier failure (a deadlock, a lost connection) is the one reported.
+     */
+    private async after<R>(statement: Promise<R>): Promise<R> {
+        if (this.unawaited.length > 0) {
+            statement.catch(() => undefined);
+            await Promise.all(this.unawaited.splice(0));
+        }
+        return statement;
+    }
 
     /** Raw SQL inside the transaction, for the store's claim and reclaim paths. */
     async query(sql: string, params: unknown[] = []): Promise<PgRow[]> {
-        return (await this.client.query<PgRow>(sql, params)).rows;
+        return (await this.after(this.client.query<PgRow>(sql, params))).rows;
     }
 
     /**
@@ -69,22 +103,24 @@ export class PostgresTx implements StoreTx {
      * sent one by one. Returns each statement's rows.
      */
     async queryMany(sql: string): Promise<PgRow[][]> {
-        const results = (await this.client.query<PgRow>(sql)) as unknown as QueryResult<PgRow> | Array<QueryResult<PgRow>>;
+        const results = (await this.after(this.client.query<PgRow>(sql))) as unknown as QueryResult<PgRow> | Array<QueryResult<PgRow>>;
         return (Array.isArray(results) ? results : [results]).map((r) => r.rows);
     }
 
     async exec(sql: string, params: unknown[] = []): Promise<void> {
-        await this.client.query(sql, params);
+        await this.after(this.client.query(sql, params));
     }
 
     private async one(sql: string, params: unknown[] = []): Promise<PgRow | undefined> {
         return (await this.query(sql, params))[0];
     }
 
-    async lockEnvironment(name: string): Promise<void> {
-        if (this.lockedEnvironments.has(name)) return;
-        await this.client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK.environment, `${this.ctx.scope}:${name}`]);
+    /** Sent with the next statement, which runs once the lock is granted. */
+    lockEnvironment(name: string): Promise<void> {
+        if (this.lockedEnvironments.has(name)) return Promise.resolve();
+        void this.send("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK.environment, `${this.ctx.scope}:${name}`]);
         this.lockedEnvironments.add(name);
+        return Promise.resolve();
     }
 
     /** For the claimer: false when a transaction is changing the environment right now. */
@@ -138,7 +174,7 @@ export class PostgresTx implements StoreTx {
      * notifies twice. A notification PostgreSQL refuses fails the commit, and the caller rolls back.
      */
     async commit(): Promise<void> {
-        await this.client.query(`${this.notifications.join("")}COMMIT`);
+        await this.after(this.client.query(`${this.notifications.join("")}COMMIT`));
     }
 
     // ---- environments --------------------------------------------------------
@@ -189,13 +225,13 @@ export class PostgresTx implements StoreTx {
 
     async removeEnvironment(name: string): Promise<void> {
         await this.lockEnvironment(name);
-        await this.client.query("DELETE FROM environments WHERE name = $1", [name]);
+        await this.exec("DELETE FROM environments WHERE name = $1", [name]);
         this.recoveryPending.delete(name);
     }
 
     async setRecoveryPending(environment: string, pending: boolean): Promise<void> {
         await this.lockEnvironment(environment);
-        await this.client.query("UPDATE environments SET recovery_pending = $1 WHERE name = $2", [pending, environment]);
+        await this.exec("UPDATE environments SET recovery_pending = $1 WHERE name = $2", [pending, environment]);
         this.recoveryPending.set(environment, pending);
     }
 
@@ -362,18 +398,18 @@ export class PostgresTx implements StoreTx {
 
     /** Locks the key first: a concurrent request with the same key waits for this one and then replays its response. */
     async getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
-        await this.client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK.idempotency, `${this.ctx.scope}:${scope}:${key}`]);
+        void this.send("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK.idempotency, `${this.ctx.scope}:${scope}:${key}`]);
         const row = await this.one("SELECT * FROM idempotency WHERE scope = $1 AND key = $2", [scope, key]);
         if (!row) return undefined;
         return { scope, key, requestHash: String(row.request_hash), response: JSON.parse(String(row.response)), createdAt: iso(row.created_at)! };
     }
 
     async purgeIdempotencyBefore(before: string): Promise<number> {
-        return (await this.client.query("DELETE FROM idempotency WHERE created_at < $1", [before])).rowCount ?? 0;
+        return (await this.after(this.client.query("DELETE FROM idempotency WHERE created_at < $1", [before]))).rowCount ?? 0;
     }
 
     async putIdempotency(r: IdempotencyRecord): Promise<void> {
-        await this.client.query(
+        await this.exec(
             "INSERT INTO idempotency (scope, key, request_hash, response, created_at) VALUES ($1, $2, $3, $4::json, $5)",
             [r.scope, r.key, r.requestHash, toJson(r.response), r.createdAt],
         );

@@ -142,6 +142,30 @@ describe("PostgreSQL store", () => {
         }
     });
 
+    it("runs a transaction again when its environment lock, sent with the next statement, ends in a deadlock", async () => {
+        const stores = await Promise.all([openTestStore(schema), openTestStore(schema)]);
+        try {
+            for (const name of ["env-a", "env-b"]) await stores[0].upsertEnvironment({ name, team: "t", spec: {}, specHash: "h", status: "pending", expiresAt: null, now: now() });
+            let holding = 0;
+            const attempts = [0, 0];
+            const crossing = (i: number, first: string, second: string) => stores[i].transaction(async (tx) => {
+                attempts[i]++;
+                await tx.getEnvironment(first);
+                if (attempts[i] === 1) {
+                    holding++;
+                    await eventually(() => holding === 2, "both transactions holding their first lock");
+                }
+                // Each now waits for the other's lock: PostgreSQL aborts one with a deadlock, reported as
+                // such (not as the "transaction aborted" of the read after it), so it is run again.
+                await tx.updateEnvironment(second, { status: "ready", now: now() });
+            });
+            await Promise.all([crossing(0, "env-a", "env-b"), crossing(1, "env-b", "env-a")]);
+            assert.equal(attempts[0] + attempts[1], 3, "one of the two ran again");
+        } finally {
+            await Promise.all(stores.map((s) => s.close()));
+        }
+    });
+
     it("replays one response to concurrent requests with the same idempotency key", async () => {
         const stores = await Promise.all([openTestStore(schema), openTestStore(schema)]);
         try {
