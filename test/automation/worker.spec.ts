@@ -547,30 +547,6 @@ describe("a run's engine events", () => {
         assert.deepEqual(published, ["1:a", "2:b", "3:c", "4:d", "5:e"]);
     });
 
-    it("hands over what is not stored yet, after the burst being stored, for the outcome's transaction", async () => {
-        const s = slowStore();
-        const published: string[] = [];
-        const events = burstAppender(s.store, "op-1", (e) => published.push(`${e.seq}:${e.type}`), (e) => assert.fail(String(e)));
-        events.add(event("a"));
-        await eventually(() => s.bursts.length === 1, "the first burst");
-        events.add(event("b"));
-        events.add(event("summary"));
-        let handed = false;
-        const rest = events.rest().finally(() => (handed = true));
-        await new Promise((r) => setImmediate(r));
-        assert.equal(handed, false, "rest waits for the burst being stored");
-        s.release();
-        assert.deepEqual((await rest).map((e) => e.type), ["b", "summary"]);
-        assert.deepEqual(s.bursts, [["a"]], "what was handed over was not stored as well");
-        assert.deepEqual(published, ["1:a"]);
-        // An event after the hand-over (an engine that ignored its abort) is still stored.
-        events.add(event("late"));
-        await eventually(() => s.bursts.length === 2, "the late burst");
-        s.release();
-        await events.drained();
-        assert.deepEqual(published, ["1:a", "2:late"]);
-    });
-
     it("reports a burst the store refused and still stores the next one", async () => {
         const s = slowStore(true);
         const published: string[] = [];
