@@ -60,7 +60,8 @@ export async function streamOperationEvents(res: Response, source: OperationEven
         if (closed || event.seq <= lastSeq) return;
         lastSeq = event.seq;
         res.write(formatEvent(event));
-        if (live && isFinalEvent(event)) finish((event.data as StateEventData).state).catch(fail);
+        // Nothing is stored after the final event, so a stream that wrote it has every event.
+        if (live && isFinalEvent(event)) finish((event.data as StateEventData).state, false).catch(fail);
     };
     const unsubscribe = source.subscribe((event) => (live ? write(event) : buffered.push(event)));
     const cleanup = () => {
@@ -77,11 +78,11 @@ export async function streamOperationEvents(res: Response, source: OperationEven
         res.end();
     };
 
-    const finish = async (state: OperationState) => {
+    const finish = async (state: OperationState, missedSome: boolean) => {
         if (ending) return;
         ending = true;
-        // Events stored just before the terminal transition may not have been delivered live yet.
-        for (const e of await source.replay(lastSeq)) write(e);
+        // Learnt from the state rather than the final event: the events stored before it may not have been delivered yet.
+        if (missedSome) for (const e of await source.replay(lastSeq)) write(e);
         if (closed) return;
         res.write(`event: end\ndata: ${JSON.stringify({ state })}\n\n`);
         cleanup();
@@ -92,7 +93,7 @@ export async function streamOperationEvents(res: Response, source: OperationEven
         checking = true;
         try {
             const state = await source.state();
-            if (TERMINAL_STATES.has(state)) await finish(state);
+            if (TERMINAL_STATES.has(state)) await finish(state, true);
         } catch (err) {
             fail(err);
         } finally {
