@@ -79,6 +79,11 @@ export interface ClaimRequest {
     maxRunning: number;
     /** Claims at most this many operations (a worker's free slots) in the one transaction. At least 1. */
     limit: number;
+    /**
+     * The time of the claim. A claimed operation's start is this, or the environment's last change
+     * if that is later: `now` is read before the claim waits its turn, and meanwhile the run before
+     * it on the environment may have recorded its end, so its start must not be recorded before that end.
+     */
     now: string;
 }
 

@@ -418,8 +418,10 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
                     try {
                         // Re-checked under the environment's lock, in the same statement: every other change
                         // to a queued operation holds that lock, so the row is never locked by anyone else here.
+                        // The start is never recorded before the environment's last change (see ClaimRequest.now).
                         [claimed] = await tx.query(
-                            `UPDATE operations o SET state = 'running', attempt = attempt + 1, started_at = $1, not_before = NULL,
+                            `UPDATE operations o SET state = 'running', attempt = attempt + 1, not_before = NULL,
+                                 started_at = greatest($1::timestamptz, (SELECT e.updated_at FROM environments e WHERE e.name = o.environment)),
                                  lease_owner = $2, lease_expires_at = $3 WHERE o.id = $4 AND ${CLAIMABLE} RETURNING *`,
                             [request.now, request.workerId, addMs(request.now, request.leaseMs), c.id],
                         );

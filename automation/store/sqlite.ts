@@ -372,7 +372,8 @@ export class SqliteStore implements Store {
                 const id = String(row.id);
                 assertTransition("queued", "running");
                 this.run(
-                    `UPDATE operations SET state = 'running', attempt = attempt + 1, started_at = ?, not_before = NULL,
+                    `UPDATE operations SET state = 'running', attempt = attempt + 1, not_before = NULL,
+                         started_at = max(?, coalesce((SELECT e.updated_at FROM environments e WHERE e.name = operations.environment), '')),
                          lease_owner = ?, lease_expires_at = ? WHERE id = ?`,
                     request.now, request.workerId, addMs(request.now, request.leaseMs), id,
                 );

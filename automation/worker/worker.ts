@@ -150,7 +150,7 @@ export class Worker {
             const now = this.clock.now().toISOString();
             const claimed = await this.store.claim(
                 { workerId: this.id, leaseMs: this.settings.leaseMs, maxRunning: this.settings.maxConcurrent, limit: free, now },
-                (tx, op) => recordStart(tx, op, now),
+                (tx, op) => recordStart(tx, op, op.startedAt ?? now),
             );
             for (const run of claimed) {
                 this.hub.publish(run.event);

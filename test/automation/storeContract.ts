@@ -211,6 +211,18 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
                 assert.equal(new Set(won.map((c) => c.id)).size, 3);
             });
 
+            it("never records a claimed run's start before the environment's last change, however early the claim read its clock", async () => {
+                await env("pay-dev");
+                await enqueue("pay-dev");
+                // The run before this one ended, and changed the environment, after the claimer read the time.
+                await store.updateEnvironment("pay-dev", { status: "ready", now: clock.iso(5_000) });
+                assert.equal((await claim())?.startedAt, clock.iso(5_000));
+                await env("pay-prod");
+                await enqueue("pay-prod");
+                clock.advance(60_000);
+                assert.equal((await claim())?.startedAt, clock.iso(), "a later claim keeps its own time");
+            });
+
             it("claims up to its limit in one call, oldest first, one per environment, within the global cap", async () => {
                 for (const e of ["e-aa", "e-bb", "e-cc", "e-dd"]) await env(e);
                 const order = [await enqueue("e-aa"), await enqueue("e-aa", "preview"), await enqueue("e-bb"), await enqueue("e-cc"), await enqueue("e-dd")].map((r) => r.operation.id);
