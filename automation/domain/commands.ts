@@ -1,7 +1,7 @@
 import { STATE_EVENT, StateEventData } from "./eventHub";
 import type { Ids } from "./runtime";
 import type { Actor, AuditEntry, Environment, Operation, OperationEvent } from "./ports";
-import type { NewEvent, StoreTx } from "./store";
+import type { StoreTx } from "./store";
 
 /**
  * Transactional steps shared by the service (DELETE) and the TTL sweeper, so a
@@ -18,15 +18,10 @@ export interface TxContext {
 /** What a state event carries besides the state and attempt it reads off the operation. */
 export type StateEventExtra = Omit<StateEventData, "state" | "attempt">;
 
-/** The event of an operation's state change, so SSE clients see the lifecycle next to engine output. */
-export function stateEvent(op: Operation, now: string, extra: StateEventExtra = {}): NewEvent {
-    const data: StateEventData = { state: op.state, attempt: op.attempt, ...extra };
-    return { type: STATE_EVENT, data, at: now };
-}
-
-/** Records a state change as an event (see stateEvent). */
+/** Records a state change as an event, so SSE clients see the lifecycle next to engine output. */
 export function recordState(tx: StoreTx, op: Operation, now: string, extra: StateEventExtra = {}): Promise<OperationEvent> {
-    return tx.appendEvent(op.id, stateEvent(op, now, extra));
+    const data: StateEventData = { state: op.state, attempt: op.attempt, ...extra };
+    return tx.appendEvent(op.id, { type: STATE_EVENT, data, at: now });
 }
 
 export function audit(tx: StoreTx, ctx: TxContext, actor: Actor, action: string, target: string, outcome: AuditEntry["outcome"], details?: unknown): Promise<AuditEntry> {

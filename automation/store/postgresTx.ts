@@ -370,7 +370,9 @@ export class PostgresTx implements StoreTx {
         // Each operation's rows in seq order, handed out to its bursts in the order they were given.
         const byOperation = new Map<string, OperationEvent[]>();
         for (const event of rows.map(rowToEvent).sort((a, b) => a.seq - b.seq)) {
-            byOperation.set(event.operationId, [...(byOperation.get(event.operationId) ?? []), event]);
+            const list = byOperation.get(event.operationId);
+            if (list) list.push(event);
+            else byOperation.set(event.operationId, [event]);
         }
         return bursts.map(({ operationId, events }) => {
             if (events.length === 0) return [];

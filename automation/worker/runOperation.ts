@@ -1,4 +1,4 @@
-import { audit, recordState, stateEvent, type StateEventExtra } from "../domain/commands";
+import { audit, recordState } from "../domain/commands";
 import { ConflictError, UnavailableError } from "../domain/errors";
 import type { EventHub } from "../domain/eventHub";
 import { mayRetry, statusAfter, statusWhileRunning } from "../domain/lifecycle";
@@ -330,17 +330,16 @@ async function record(
 ): Promise<void> {
     const now = ctx.clock.now().toISOString();
     const txCtx = { ids: ctx.ids, now, maxAttempts: ctx.settings.maxAttempts };
-    const appendWithState = (tx: StoreTx, operation: Operation, extra: StateEventExtra) => tx.appendEvents(op.id, [stateEvent(operation, now, extra)]);
-    const write = async (tx: StoreTx): Promise<OperationEvent[]> => {
+    const write = async (tx: StoreTx): Promise<OperationEvent> => {
         const env = await tx.getEnvironment(op.environment);
         if (outcome.kind === "retry") {
             const notBefore = new Date(ctx.clock.now().getTime() + backoffMs(op.attempt, ctx.settings, ctx.random)).toISOString();
             const requeued = await tx.requeueOperation({ id: op.id, workerId: ctx.workerId, notBefore, error: outcome.error, now });
-            return appendWithState(tx, requeued, { error: outcome.error, notBefore });
+            return recordState(tx, requeued, now, { error: outcome.error, notBefore });
         }
         if (outcome.kind === "interrupted") {
             const interrupted = await tx.finishOperation({ id: op.id, workerId: ctx.workerId, state: "interrupted", now });
-            return appendWithState(tx, interrupted, { error: { code: "interrupted", message: "The server shut down during this operation; it resumes when the server starts again." } });
+            return recordState(tx, interrupted, now, { error: { code: "interrupted", message: "The server shut down during this operation; it resumes when the server starts again." } });
         }
         const summary = outcome.kind === "succeeded" ? outcome.result.summary : undefined;
         const error = outcome.kind === "succeeded" ? undefined : outcome.error;
@@ -361,14 +360,14 @@ async function record(
         };
         // Once the lease is known to be ours, these writes do not depend on one another: sent together,
         // they cost PostgreSQL one round trip instead of three.
-        const [events] = await Promise.all([
-            appendWithState(tx, finished, { ...(summary ? { summary } : {}), ...(error ? { error } : {}), durationMs }),
+        const [event] = await Promise.all([
+            recordState(tx, finished, now, { ...(summary ? { summary } : {}), ...(error ? { error } : {}), durationMs }),
             env ? updateEnvironment() : undefined,
             audit(tx, txCtx, WORKER_ACTOR, `operation.${op.kind}`, op.environment, outcome.kind === "succeeded" ? "succeeded" : "failed", {
                 operationId: op.id, state: outcome.kind, attempt: op.attempt, ...(error ? { error: { code: error.code } } : {}),
             }),
         ]);
-        return events;
+        return event;
     };
     // The store can refuse for a moment (a restart, a full connection table when many runs end
     // together): try again while the lease is ours, or recovery would fail an operation whose
@@ -379,12 +378,12 @@ async function record(
         return lease === undefined || lease.owned;
     };
     try {
-        const events = await whileUnavailable(() => ctx.store.transaction(write), async (attempt, e) => {
+        const event = await whileUnavailable(() => ctx.store.transaction(write), async (attempt, e) => {
             if (Date.now() >= deadline || !(await leaseHeld())) return false;
             ctx.logger.warn({ err: e, operationId: op.id, attempt }, "the store was unavailable while storing an outcome; trying again");
             return true;
         });
-        for (const e of events) ctx.hub.publish(e);
+        ctx.hub.publish(event);
         if (outcome.kind === "retry") ctx.hub.enqueued();
     } catch (e) {
         if (e instanceof ConflictError) {
