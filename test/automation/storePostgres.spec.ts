@@ -236,6 +236,39 @@ describe("PostgreSQL store", () => {
         }
     });
 
+    it("sends one notification per burst that carries the burst exactly as stored, or only its numbers when too large", async () => {
+        store = await openTestStore(schema);
+        const other = await openTestStore(schema);
+        const quiet = await openTestStore(schema, { notify: false });
+        const heard: StoreNotification[] = [];
+        const stop = await other.listen((n) => heard.push(n));
+        try {
+            const at = "2031-02-03T04:05:06.007Z";
+            const big = "x".repeat(8_000);
+            const stored = await store.appendEventBursts([
+                { operationId: "op-1", events: [{ type: "a", data: { n: 1, nested: { s: "é\"'" } }, at }, { type: "b", data: null, at }] },
+                { operationId: "op-2", events: [] },
+                { operationId: "op-1", events: [{ type: "c", data: [1, "two"], at }] },
+                { operationId: "op-2", events: [{ type: "big", data: { big }, at }] },
+            ]);
+            assert.deepEqual(stored.map((b) => b.map((e) => `${e.operationId}:${e.seq}`)), [["op-1:1", "op-1:2"], [], ["op-1:3"], ["op-2:1"]]);
+            await eventually(() => heard.length >= 3, "three notifications");
+            assert.deepEqual(heard[0], { kind: "event", operationId: "op-1", seq: 2, from: 1, events: stored[0] }, "the first burst, as the store returned it");
+            assert.deepEqual(heard[1], { kind: "event", operationId: "op-1", seq: 3, from: 3, events: stored[2] }, "the same operation's second burst, on its own");
+            assert.deepEqual(heard[2], { kind: "event", operationId: "op-2", seq: 1, from: 1 }, "a burst over 7,500 bytes goes without its events");
+            assert.deepEqual(await store.listEvents("op-1", 0, 10), [...stored[0], ...stored[2]], "what a notification carries is what a read returns");
+            // A store with notifications off stores the same way and tells no one.
+            assert.deepEqual((await quiet.appendEvents("op-3", [{ type: "q", data: {}, at }])).map((e) => e.seq), [1]);
+            await store.appendEvent("op-4", { type: "after", data: {}, at });
+            await eventually(() => heard.length >= 4, "the next notification");
+            assert.deepEqual(heard.slice(3).map((n) => n.kind === "event" && n.operationId), ["op-4"], "nothing was heard of the quiet store's event");
+        } finally {
+            await stop();
+            await other.close();
+            await quiet.close();
+        }
+    });
+
     it("bridges another replica's events, enqueues and cancels into this process's hub", async () => {
         store = await openTestStore(schema);
         const replica = await openTestStore(schema);
