@@ -134,14 +134,15 @@ export class PostgresTx implements StoreTx {
 
     /**
      * Locks the environment an operation belongs to (an operation never changes environment),
-     * then reads the operation. When this transaction holds that lock already (the worker's
-     * outcome reads the environment first), the first read is already current.
+     * then reads the operation. When this transaction had sent that lock before the first read
+     * (the worker's outcome reads the environment with the operation), that read is current.
      */
     private async lockOperation(id: string): Promise<Operation | undefined> {
+        const lockedBefore = new Set(this.lockedEnvironments);
         const first = await this.one("SELECT * FROM operations WHERE id = $1", [id]);
         if (!first) return undefined;
         const environment = String(first.environment);
-        if (this.lockedEnvironments.has(environment)) return rowToOperation(first);
+        if (lockedBefore.has(environment)) return rowToOperation(first);
         await this.lockEnvironment(environment);
         // Read again: a statement after the lock sees what was committed before it was granted.
         const row = await this.one("SELECT * FROM operations WHERE id = $1", [id]);

@@ -10,7 +10,7 @@ import { iso, timestamptzParser } from "../../automation/store/postgresRows";
 import { POSTGRES_MIGRATIONS } from "../../automation/store/postgresMigrations";
 import { claimOne, eventually, ManualClock } from "./domainFixtures";
 import { describeStoreContract } from "./storeContract";
-import { adminQuery, dropSchema, openTestStore, terminateBackends, testSchemaName } from "./storePostgresHarness";
+import { adminQuery, applicationNameOf, dropSchema, openTestStore, terminateBackends, testSchemaName } from "./storePostgresHarness";
 
 describeStoreContract("PostgreSQL", async () => {
     const schema = testSchemaName();
@@ -161,6 +161,40 @@ describe("PostgreSQL store", () => {
             });
             await Promise.all([crossing(0, "env-a", "env-b"), crossing(1, "env-b", "env-a")]);
             assert.equal(attempts[0] + attempts[1], 3, "one of the two ran again");
+        } finally {
+            await Promise.all(stores.map((s) => s.close()));
+        }
+    });
+
+    it("reads an operation again after its environment's lock when the read went out before the lock", async () => {
+        const stores = await Promise.all([openTestStore(schema), openTestStore(schema)]);
+        try {
+            const op = await seed(stores[0], "pay-dev", "op-1");
+            await claimOne(stores[0], { workerId: "w1", leaseMs: 10_000, maxRunning: 5, now: now() });
+            let release!: () => void;
+            const released = new Promise<void>((resolve) => (release = resolve));
+            let changed = false;
+            // Another process holds the environment and ends the run as interrupted, not yet committed.
+            const other = stores[1].transaction(async (tx) => {
+                await tx.finishOperation({ id: op.id, workerId: "w1", state: "interrupted", now: now() });
+                changed = true;
+                await released;
+            });
+            await eventually(() => changed, "the other transaction's change");
+            // The operation's read is sent before the environment's lock: it sees the run still held by w1.
+            const late = stores[0].transaction((tx) => Promise.all([
+                tx.finishOperation({ id: op.id, workerId: "w1", state: "succeeded", now: now() }),
+                tx.getEnvironment("pay-dev"),
+            ]));
+            late.catch(() => undefined);
+            const waiting = async () => (await adminQuery<{ n: string }>(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [applicationNameOf(schema)],
+            ))[0].n === "1";
+            for (let i = 0; i < 100 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
+            release();
+            await other;
+            await assert.rejects(late, ConflictError, "the read after the lock sees the run is no longer held");
+            assert.equal((await stores[0].getOperation(op.id))?.state, "interrupted");
         } finally {
             await Promise.all(stores.map((s) => s.close()));
         }
