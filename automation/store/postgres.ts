@@ -396,20 +396,18 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
      */
     claim<T>(request: ClaimRequest, start: (tx: StoreTx, operation: Operation) => Promise<T>): Promise<T[]> {
         return this.atomic(async (tx) => {
-            // Two statements a round trip, each with a snapshot of its own: the count sees every
-            // claim committed before the lock was granted.
-            const [, counted] = await tx.queryMany(
+            // Four statements in one round trip, each with a snapshot of its own: the count and the
+            // walk see every claim committed before the lock was granted. The cursor is closed with
+            // the transaction; a claim that finds no room has read one page of it for nothing.
+            const [, counted, , first] = await tx.queryMany(
                 `SELECT pg_advisory_xact_lock(${LOCK.claim}, hashtext(${escapeLiteral(this.scope.scope)}));
-                 SELECT count(*) AS n FROM operations WHERE state = 'running'`,
+                 SELECT count(*) AS n FROM operations WHERE state = 'running';
+                 DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK.replaceAll("$1", `${escapeLiteral(request.now)}::timestamptz`)};
+                 FETCH ${CLAIM_FETCH} FROM claim_walk`,
             );
             const room = Math.min(request.limit, request.maxRunning - Number(counted[0].n));
             const started: T[] = [];
             if (room < 1) return started;
-            // Closed with the transaction.
-            const [, first] = await tx.queryMany(
-                `DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK.replaceAll("$1", `${escapeLiteral(request.now)}::timestamptz`)};
-                 FETCH ${CLAIM_FETCH} FROM claim_walk`,
-            );
             for (let candidates = first; candidates.length > 0; candidates = await tx.query(`FETCH ${CLAIM_FETCH} FROM claim_walk`)) {
                 for (const c of candidates) {
                     if (!(await tx.tryLockEnvironment(String(c.environment)))) continue;

@@ -331,19 +331,22 @@ async function record(
     const now = ctx.clock.now().toISOString();
     const txCtx = { ids: ctx.ids, now, maxAttempts: ctx.settings.maxAttempts };
     const write = async (tx: StoreTx): Promise<OperationEvent> => {
-        const env = await tx.getEnvironment(op.environment);
+        // The environment is read first, and `change` (which reads the operation) right behind it:
+        // the environment's lock is then taken before the operation is read, so one read of it is
+        // current, and on PostgreSQL the lock and both reads go in one round trip.
+        const withEnvironment = <T>(change: () => Promise<T>) => Promise.all([tx.getEnvironment(op.environment), change()]);
         if (outcome.kind === "retry") {
             const notBefore = new Date(ctx.clock.now().getTime() + backoffMs(op.attempt, ctx.settings, ctx.random)).toISOString();
-            const requeued = await tx.requeueOperation({ id: op.id, workerId: ctx.workerId, notBefore, error: outcome.error, now });
+            const [, requeued] = await withEnvironment(() => tx.requeueOperation({ id: op.id, workerId: ctx.workerId, notBefore, error: outcome.error, now }));
             return recordState(tx, requeued, now, { error: outcome.error, notBefore });
         }
         if (outcome.kind === "interrupted") {
-            const interrupted = await tx.finishOperation({ id: op.id, workerId: ctx.workerId, state: "interrupted", now });
+            const [, interrupted] = await withEnvironment(() => tx.finishOperation({ id: op.id, workerId: ctx.workerId, state: "interrupted", now }));
             return recordState(tx, interrupted, now, { error: { code: "interrupted", message: "The server shut down during this operation; it resumes when the server starts again." } });
         }
         const summary = outcome.kind === "succeeded" ? outcome.result.summary : undefined;
         const error = outcome.kind === "succeeded" ? undefined : outcome.error;
-        const finished = await tx.finishOperation({ id: op.id, workerId: ctx.workerId, state: outcome.kind, summary, error, now });
+        const [env, finished] = await withEnvironment(() => tx.finishOperation({ id: op.id, workerId: ctx.workerId, state: outcome.kind, summary, error, now }));
         const updateEnvironment = async () => {
             const status = statusAfter(op.kind, outcome.kind);
             const outputs = outcome.kind !== "succeeded"
