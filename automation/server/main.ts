@@ -91,6 +91,9 @@ async function main(): Promise<void> {
             connectionString: db.url,
             schema: db.schema,
             maxConnections: db.poolSize,
+            // A process that runs a worker opens its pool up front: its runs end, and the next ones
+            // are claimed, in bursts (npm run bench:ops). An API replica opens connections on demand.
+            minConnections: settings.role === "api" ? 0 : db.poolSize,
             applicationName: `keyvault-platform:${settings.replicaName}`,
             onConnectionError: (err) => logger.warn({ err, database: db.display }, "a PostgreSQL connection broke; the pool reconnects on demand"),
         });

@@ -23,6 +23,12 @@ export interface PostgresStoreOptions {
     schema?: string;
     /** Optional. Connections this process keeps open. Defaults to 10. */
     maxConnections?: number;
+    /**
+     * Optional. Connections opened as the store opens and kept while idle (at most maxConnections).
+     * A worker replica's runs claim and record their outcomes in bursts, and its first burst would
+     * otherwise wait for connections to be made. Defaults to 0: connections are opened on demand.
+     */
+    minConnections?: number;
     /** Optional. How long to wait for a connection before reporting the store unavailable. Defaults to 5000 ms. */
     connectTimeoutMs?: number;
     /** Optional. Server-side cap on any one statement, lock waits included. Defaults to 30000 ms. */
@@ -141,11 +147,13 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
             "TimeZone=UTC",
         ];
         const { connectionString, options: urlOptions } = withoutOptions(options.connectionString);
+        const keep = Math.min(options.minConnections ?? 0, options.maxConnections ?? 10);
         const pool = newPool({
             connectionString,
             // Startup options apply before the first statement, on every connection the pool opens.
             options: [urlOptions, ...session.filter((o) => o !== undefined).map((o) => `-c ${o}`)].filter(Boolean).join(" "),
             max: options.maxConnections ?? 10,
+            min: keep,
             // A statement whose result is not awaited yet (BEGIN, an advisory lock) travels with the next one.
             pipeline: true,
             connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
@@ -160,6 +168,11 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
                 const version = await migratePostgres(client, options.schema);
                 const schema = options.schema ?? String((await client.query<{ s: string }>("SELECT current_schema() AS s")).rows[0].s);
                 const scope: TxScope = { scope: schema, origin: randomUUID(), channel: options.notify === false ? undefined : notificationChannel(schema) };
+                // The rest of the connections to keep, opened together; this one is the first.
+                const opened = await Promise.allSettled(Array.from({ length: Math.max(0, keep - 1) }, () => pool.connect()));
+                for (const o of opened) if (o.status === "fulfilled") o.value.release();
+                const failed = opened.find((o) => o.status === "rejected");
+                if (failed) throw failed.reason;
                 client.release();
                 return new PostgresStore(pool, scope, version);
             } catch (e) {

@@ -58,6 +58,23 @@ describe("PostgreSQL store", () => {
         }
     });
 
+    it("opens the connections it keeps as it opens, and only those until more are needed", async () => {
+        const connections = async () => Number((await adminQuery<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1", [applicationNameOf(schema)],
+        ))[0].n);
+        store = await openTestStore(schema, { maxConnections: 5, minConnections: 3 });
+        assert.equal(await connections(), 3, "three open before any use");
+        const s = store;
+        await Promise.all(Array.from({ length: 5 }, () => s.transaction(async (tx) => tx.getEnvironment("none"))));
+        assert.equal(await connections(), 5, "more on demand, up to the pool's size");
+        const lazy = await openTestStore(schema, { maxConnections: 5 });
+        try {
+            assert.equal(await connections(), 6, "a store that keeps none holds only the one it opened with, idle");
+        } finally {
+            await lazy.close();
+        }
+    });
+
     it("refuses a database written by a newer server", async () => {
         await (await openTestStore(schema)).close();
         await adminQuery(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES (99, 'future')`);
