@@ -78,12 +78,13 @@ function required(name: string): string {
 
 async function main(): Promise<void> {
     const concurrency = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 4);
+    // As a worker replica's pool (KVP_DATABASE_POOL_SIZE, 10 by default), opened up front as there:
+    // 50 runs with 52 connections each, in two processes beside the API replica, passed
+    // PostgreSQL's max_connections of 100.
+    const poolSize = Math.min(concurrency + 2, 10);
     const store = await createPostgresStore({
         connectionString: required("BENCH_DATABASE_URL"), schema: required("BENCH_SCHEMA"),
-        // As a worker replica's pool (KVP_DATABASE_POOL_SIZE, 10 by default), opened up front as there:
-        // 50 runs with 52 connections each, in two processes beside the API replica, passed
-        // PostgreSQL's max_connections of 100.
-        maxConnections: Math.min(concurrency + 2, 10), minConnections: Math.min(concurrency + 2, 10), applicationName: `kvp-bench-ops:${required("BENCH_SCHEMA")}`,
+        maxConnections: poolSize, minConnections: poolSize, applicationName: `kvp-bench-ops:${required("BENCH_SCHEMA")}`,
     });
     const profile = process.env.BENCH_PROFILE === "1" ? profiled(store) : undefined;
     const hub = new EventHub();

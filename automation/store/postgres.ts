@@ -147,12 +147,13 @@ export class PostgresStore implements Store, EnvironmentDetailReader {
             "TimeZone=UTC",
         ];
         const { connectionString, options: urlOptions } = withoutOptions(options.connectionString);
-        const keep = Math.min(options.minConnections ?? 0, options.maxConnections ?? 10);
+        const max = options.maxConnections ?? 10;
+        const keep = Math.min(options.minConnections ?? 0, max);
         const pool = newPool({
             connectionString,
             // Startup options apply before the first statement, on every connection the pool opens.
             options: [urlOptions, ...session.filter((o) => o !== undefined).map((o) => `-c ${o}`)].filter(Boolean).join(" "),
-            max: options.maxConnections ?? 10,
+            max,
             min: keep,
             // A statement whose result is not awaited yet (BEGIN, an advisory lock) travels with the next one.
             pipeline: true,

@@ -207,8 +207,10 @@ describe("PostgreSQL store", () => {
             const waiting = async () => (await adminQuery<{ n: string }>(
                 "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [applicationNameOf(schema)],
             ))[0].n === "1";
-            for (let i = 0; i < 100 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
+            let sawWaiting = false;
+            for (let i = 0; i < 100 && !(sawWaiting = await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
             release();
+            assert.ok(sawWaiting, "the late transaction waited for the lock, its read of the operation already done");
             await other;
             await assert.rejects(late, ConflictError, "the read after the lock sees the run is no longer held");
             assert.equal((await stores[0].getOperation(op.id))?.state, "interrupted");
