@@ -248,6 +248,13 @@ export class EnvironmentService {
         return op;
     }
 
+    /** An operation's state, for a reader already allowed to see it (an event stream checks as it opens). */
+    async operationState(id: string): Promise<OperationState> {
+        const op = await this.store.getOperation(id);
+        if (!op) throw operationNotFound(id);
+        return op.state;
+    }
+
     /** Newest first. */
     async listEnvironmentOperations(actor: Actor, name: string, limit?: number): Promise<Operation[]> {
         const env = await this.getEnvironment(actor, name);

@@ -15,6 +15,7 @@ import {
     OpenApiDocumentSchema, OperationSchema, PageQuerySchema, PlanPageSchema, PlanQuerySchema, ReadyzSchema,
 } from "./schemas";
 import { DEFAULT_SSE_OPTIONS, hasEnded, streamOperationEvents } from "./sse";
+import { StateChecks } from "./stateChecks";
 
 /**
  * The API, one declaration per route: parse (done by `route`), call the service,
@@ -53,6 +54,9 @@ export const API_INFO = {
 
 export function buildRoutes(deps: RouteDeps): Route[] {
     const { service } = deps;
+    const sse = { ...DEFAULT_SSE_OPTIONS, ...deps.sse };
+    // Visibility is checked as each stream opens; an operation's team never changes after.
+    const stateChecks = new StateChecks((id) => service.operationState(id), sse.stateCheckMs);
     const routes: Route[] = [
         route({
             method: "put", path: "/v1/environments/{name}", operationId: "putEnvironment", tag: "environments",
@@ -155,7 +159,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
                     replay: (afterSeq) => service.listEvents(actor, op.id, afterSeq),
                     subscribe: (listener) => service.subscribe(op.id, listener),
                     state: async () => (await service.getOperation(actor, op.id)).state,
-                }, after, { ...DEFAULT_SSE_OPTIONS, ...deps.sse, onError: deps.onStreamError });
+                    watchState: (onState, onError) => stateChecks.watch(op.id, onState, onError),
+                }, after, { heartbeatMs: sse.heartbeatMs, onError: deps.onStreamError });
             },
         }),
         route({

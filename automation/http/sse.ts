@@ -16,17 +16,21 @@ export interface OperationEventSource {
     subscribe(listener: (event: OperationEvent) => void): () => void;
     /** The operation's current state. */
     state(): Promise<OperationState>;
+    /**
+     * The state, read again periodically until the returned function is called: a backstop to the
+     * final event, which a lost notification would leave undelivered (see StateChecks).
+     */
+    watchState(onState: (state: OperationState) => void, onError: (err: unknown) => void): () => void;
 }
 
 export interface SseOptions {
     /** Comment lines keep proxies from closing an idle stream. */
     heartbeatMs: number;
-    /** How often the operation's state is re-read, as a backstop to the final state event. */
-    stateCheckMs: number;
     onError(err: unknown): void;
 }
 
-export const DEFAULT_SSE_OPTIONS: Omit<SseOptions, "onError"> = { heartbeatMs: 15_000, stateCheckMs: 2_000 };
+/** Heartbeats, and how often a streamed operation's state is read again (StateChecks, one read per operation). */
+export const DEFAULT_SSE_OPTIONS = { heartbeatMs: 15_000, stateCheckMs: 2_000 };
 
 /** SSE field values may not hold line breaks; types are restricted to a safe token set. */
 function eventType(type: string): string {
@@ -51,10 +55,10 @@ export async function streamOperationEvents(res: Response, source: OperationEven
     let lastSeq = afterSeq;
     let live = false;
     let closed = false;
-    let checking = false;
     let ending = false;
     const buffered: OperationEvent[] = [];
     const timers: NodeJS.Timeout[] = [];
+    let stopWatching = () => {};
 
     const write = (event: OperationEvent) => {
         if (closed || event.seq <= lastSeq) return;
@@ -68,6 +72,7 @@ export async function streamOperationEvents(res: Response, source: OperationEven
         if (closed) return;
         closed = true;
         unsubscribe();
+        stopWatching();
         timers.forEach(clearInterval);
     };
     // The response's close (not the request's, which fires once its body is read) marks a gone client.
@@ -88,17 +93,8 @@ export async function streamOperationEvents(res: Response, source: OperationEven
         cleanup();
         res.end();
     };
-    const checkState = async () => {
-        if (closed || checking) return;
-        checking = true;
-        try {
-            const state = await source.state();
-            if (TERMINAL_STATES.has(state)) await finish(state, true);
-        } catch (err) {
-            fail(err);
-        } finally {
-            checking = false;
-        }
+    const onState = (state: OperationState) => {
+        if (!closed && TERMINAL_STATES.has(state)) finish(state, true).catch(fail);
     };
     try {
         res.status(200).set({
@@ -117,9 +113,11 @@ export async function streamOperationEvents(res: Response, source: OperationEven
         } while (batch.length > 0 && !closed);
         buffered.splice(0).forEach(write);
         live = true;
+        if (closed) return;
         timers.push(setInterval(() => { if (!closed) res.write(": heartbeat\n\n"); }, options.heartbeatMs));
-        timers.push(setInterval(() => void checkState(), options.stateCheckMs));
-        await checkState();
+        stopWatching = source.watchState(onState, fail);
+        const state = await source.state();
+        if (TERMINAL_STATES.has(state)) await finish(state, true);
     } catch (err) {
         fail(err);
     }

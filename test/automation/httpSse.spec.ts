@@ -139,5 +139,29 @@ describe("SSE: operation events", function () {
             await waitFor("the subscription to be cleaned up", async () => (h.service.hub.subscriberCount(secondId) === 0 ? true : undefined));
             await request(server).post(`/v1/operations/${secondId}/cancel`).set(bearer(TOKENS.operatorA)).expect(202);
         });
+
+        it("reads a streamed operation's state once per check, however many clients stream it", async () => {
+            const put = await request(server).put("/v1/environments/payments-stage").set(bearer(TOKENS.operatorA)).send(spec()).expect(202);
+            const opId: string = put.body.operation.id;
+            await waitFor("the operation to run", async () => ((await h.store.getOperation(opId))?.state === "running" ? true : undefined));
+            let reads = 0;
+            const read = h.store.getOperation.bind(h.store);
+            h.store.getOperation = (id) => {
+                if (id === opId) reads++;
+                return read(id);
+            };
+            const clients = Array.from({ length: 8 }, () => http.get({ port, host: "127.0.0.1", path: `/v1/operations/${opId}/events`, headers: bearer(TOKENS.readerA) }));
+            try {
+                await waitFor("eight streams", async () => (h.service.hub.subscriberCount(opId) === 8 ? true : undefined));
+                reads = 0;
+                // The harness checks every 100 ms: eight streams checking for themselves would read about 48 times.
+                await new Promise((r) => setTimeout(r, 600));
+                assert.ok(reads >= 1 && reads <= 12, `${reads} state reads in 600 ms for eight streams of one operation`);
+            } finally {
+                h.store.getOperation = read;
+                clients.forEach((c) => c.destroy());
+            }
+            await request(server).post(`/v1/operations/${opId}/cancel`).set(bearer(TOKENS.operatorA)).expect(202);
+        });
     });
 });
