@@ -12,6 +12,8 @@
  *   - the replica's RSS grows by at most 150 MB (peak while streaming minus before the followers);
  *   - the replica's store connections (pg_stat_activity, its application_name) stay at most its
  *     pool (KVP_DATABASE_POOL_SIZE) plus one listener.
+ * It also prints the delivery per event type (not a goal), to show whether the late events are
+ * the first of each run, the progress ones, or the summaries.
  *
  *   BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test; a temporary schema)
  *   BENCH_FOLLOWERS (1000)  BENCH_OPERATIONS (100)  BENCH_PROGRESS_EVENTS (10)
@@ -43,12 +45,14 @@ interface Follower {
     seqs: number[];
     ended: boolean;
     delays: number[];
+    /** The SSE event type of each delay, in the same order. */
+    types: string[];
     error?: string;
 }
 
 /** One SSE client: reads frames until `end` (or an error), recording ids and delivery delays. */
 async function follow(base: string, operationId: string, connected: () => void): Promise<Follower> {
-    const f: Follower = { operationId, seqs: [], ended: false, delays: [] };
+    const f: Follower = { operationId, seqs: [], ended: false, delays: [], types: [] };
     try {
         const res = await fetch(`${base}/v1/operations/${operationId}/events`, { headers: { authorization: `Bearer ${TOKEN}`, accept: "text/event-stream" } });
         if (res.status !== 200 || !res.body) throw new Error(`status ${res.status}`);
@@ -77,7 +81,10 @@ async function follow(base: string, operationId: string, connected: () => void):
                 if (id === undefined) continue;
                 f.seqs.push(id);
                 const emittedAt = (JSON.parse(data ?? "null") as { emittedAt?: number } | null)?.emittedAt;
-                if (typeof emittedAt === "number") f.delays.push(receivedAt - emittedAt);
+                if (typeof emittedAt === "number") {
+                    f.delays.push(receivedAt - emittedAt);
+                    f.types.push(event ?? "message");
+                }
             }
         }
     } catch (e) {
@@ -187,6 +194,13 @@ async function main(): Promise<void> {
         const events = followers.reduce((n, f) => n + f.seqs.length, 0);
         console.log(`${events} events delivered to ${FOLLOWERS} followers in ${elapsedS.toFixed(1)} s (${delays.length} engine events timed); `
             + `delivery p50 ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms, max ${delays[delays.length - 1].toFixed(1)} ms`);
+        // Which events are late: the first of each run (runs start together), the progress ones, or the summary (runs end together).
+        const byType = new Map<string, number[]>();
+        for (const f of followers) f.types.forEach((t, i) => byType.set(t, [...(byType.get(t) ?? []), f.delays[i]]));
+        console.log(`delivery by event type: ${[...byType].map(([t, list]) => {
+            const sorted = list.sort((a, b) => a - b);
+            return `${t} p50 ${sorted[Math.ceil(0.5 * sorted.length) - 1].toFixed(1)} / p99 ${sorted[Math.ceil(0.99 * sorted.length) - 1].toFixed(1)} ms`;
+        }).join("; ")}`);
         console.log(`replica RSS ${rssBefore.toFixed(0)} MB before the followers, peak ${peakRss.toFixed(0)} MB; store connections peak ${peakConnections}, replica registry ${registryConnections}`);
         if (problems.length > 0) console.log(`problems: ${problems.slice(0, 10).join("; ")}`);
         const goals: Array<[string, string, string, boolean]> = [
