@@ -67,16 +67,17 @@ export interface ClaimedRun {
  * both claims and starts the run, and a claim can never stand without its start recorded.
  */
 export async function recordStart(tx: StoreTx, op: Operation, now: string): Promise<ClaimedRun> {
-    const env = await tx.getEnvironment(op.environment);
+    // Independent of one another, sent together: one round trip on PostgreSQL, taken once per
+    // claimed operation while the claim holds its lock. A missing environment has no pending recovery.
+    const [env, recoveryPending, event] = await Promise.all([tx.getEnvironment(op.environment), tx.isRecoveryPending(op.environment), recordState(tx, op, now)]);
     const status = statusWhileRunning(op.kind);
-    // Independent writes, sent together: one round trip on PostgreSQL.
-    const [event] = await Promise.all([recordState(tx, op, now), env && status ? tx.updateEnvironment(op.environment, { status, now }) : undefined]);
+    if (env && status) await tx.updateEnvironment(op.environment, { status, now });
     return {
         operation: op,
         event,
         // A preview of a proposed spec plans that spec, and may come before the environment exists.
         spec: (op.proposedSpec ?? env?.spec) as EnvironmentSpec | undefined,
-        recoveryPending: env ? await tx.isRecoveryPending(op.environment) : false,
+        recoveryPending: env ? recoveryPending : false,
     };
 }
 
