@@ -93,6 +93,11 @@ async function follow(base: string, operationId: string, connected: () => void):
     return f;
 }
 
+/** The p-th percentile of ascending `sorted` (nearest rank). */
+function percentile(sorted: number[], p: number): number {
+    return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+}
+
 function rssMb(pid: number): number {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 }
@@ -190,16 +195,22 @@ async function main(): Promise<void> {
             else if (f.seqs.join(",") !== expected.join(",")) problems.push(`${f.operationId}: got ids ${f.seqs.join(",")}, stored 1..${n}`);
         }
         const delays = followers.flatMap((f) => f.delays).sort((a, b) => a - b);
-        const pct = (p: number) => delays[Math.min(delays.length - 1, Math.ceil(p * delays.length) - 1)];
+        const pct = (p: number) => percentile(delays, p);
         const events = followers.reduce((n, f) => n + f.seqs.length, 0);
         console.log(`${events} events delivered to ${FOLLOWERS} followers in ${elapsedS.toFixed(1)} s (${delays.length} engine events timed); `
             + `delivery p50 ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms, max ${delays[delays.length - 1].toFixed(1)} ms`);
         // Which events are late: the first of each run (runs start together), the progress ones, or the summary (runs end together).
         const byType = new Map<string, number[]>();
-        for (const f of followers) f.types.forEach((t, i) => byType.set(t, [...(byType.get(t) ?? []), f.delays[i]]));
+        for (const f of followers) {
+            f.types.forEach((t, i) => {
+                const list = byType.get(t) ?? [];
+                list.push(f.delays[i]);
+                byType.set(t, list);
+            });
+        }
         console.log(`delivery by event type: ${[...byType].map(([t, list]) => {
             const sorted = list.sort((a, b) => a - b);
-            return `${t} p50 ${sorted[Math.ceil(0.5 * sorted.length) - 1].toFixed(1)} / p99 ${sorted[Math.ceil(0.99 * sorted.length) - 1].toFixed(1)} ms`;
+            return `${t} p50 ${percentile(sorted, 0.5).toFixed(1)} / p99 ${percentile(sorted, 0.99).toFixed(1)} ms`;
         }).join("; ")}`);
         console.log(`replica RSS ${rssBefore.toFixed(0)} MB before the followers, peak ${peakRss.toFixed(0)} MB; store connections peak ${peakConnections}, replica registry ${registryConnections}`);
         if (problems.length > 0) console.log(`problems: ${problems.slice(0, 10).join("; ")}`);

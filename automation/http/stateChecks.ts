@@ -30,33 +30,32 @@ export class StateChecks {
 
     /** Calls `onState` with each state read until the returned function is called; a failed read goes to `onError`. */
     watch(operationId: string, onState: (state: OperationState) => void, onError: (err: unknown) => void): () => void {
-        let entry = this.watched.get(operationId);
-        if (!entry) {
-            // The first check comes at a random point of the first interval: operations whose streams
-            // opened together are then not all read in one burst, every interval.
-            const created: Watched = {
-                watchers: new Set(), reading: false,
-                timer: setTimeout(() => {
-                    created.timer = setInterval(() => void this.check(created, operationId), this.intervalMs);
-                    created.timer.unref();
-                    void this.check(created, operationId);
-                }, Math.random() * this.intervalMs),
-            };
-            // Open streams keep the server busy anyway; a timer alone must not keep a process alive.
-            created.timer.unref();
-            this.watched.set(operationId, created);
-            entry = created;
-        }
+        const entry = this.watched.get(operationId) ?? this.start(operationId);
         const watcher: Watcher = { onState, onError };
         entry.watchers.add(watcher);
-        const watchedEntry = entry;
         return () => {
-            watchedEntry.watchers.delete(watcher);
-            if (watchedEntry.watchers.size === 0 && this.watched.get(operationId) === watchedEntry) {
-                clearTimeout(watchedEntry.timer);
+            entry.watchers.delete(watcher);
+            if (entry.watchers.size === 0 && this.watched.get(operationId) === entry) {
+                clearTimeout(entry.timer);
                 this.watched.delete(operationId);
             }
         };
+    }
+
+    private start(operationId: string): Watched {
+        // The first check comes at a random point of the first interval: operations whose streams
+        // opened together are then not all read in one burst, every interval.
+        const entry: Watched = {
+            watchers: new Set(), reading: false,
+            timer: setTimeout(() => {
+                entry.timer = setInterval(() => void this.check(entry, operationId), this.intervalMs).unref();
+                void this.check(entry, operationId);
+            }, Math.random() * this.intervalMs),
+        };
+        // Open streams keep the server busy anyway; a timer alone must not keep a process alive.
+        entry.timer.unref();
+        this.watched.set(operationId, entry);
+        return entry;
     }
 
     /** Operations with at least one watcher. */
