@@ -7,7 +7,7 @@ import { Clock, Ids, Logger, randomIds, silentLogger, systemClock } from "../dom
 import { EMPTY_PROFILE, type PlatformProfile } from "../domain/platformProfile";
 import type { Store } from "../domain/store";
 import { recoverInterrupted } from "./recovery";
-import { groupedAppends, recordStart, RunContext, RunHandle, startRun } from "./runOperation";
+import { groupedAppends, limitConcurrency, OUTCOMES_AT_ONCE, recordStart, RunContext, RunHandle, startRun } from "./runOperation";
 import { sweepExpiredEnvironments } from "./ttlSweeper";
 
 export interface WorkerOptions {
@@ -47,6 +47,7 @@ export class Worker {
     private readonly profile: PlatformProfile;
     private readonly runs = new Map<string, RunHandle>();
     private readonly events: Pick<Store, "appendEvents">;
+    private readonly outcomeTurn = limitConcurrency(OUTCOMES_AT_ONCE);
     private readonly unsubscribe: Array<() => void> = [];
     private state: "new" | "running" | "stopping" | "stopped" = "new";
     private loop?: Promise<void>;
@@ -200,6 +201,7 @@ export class Worker {
         return {
             store: this.store, engine: this.engine, hub: this.hub, settings: this.settings, clock: this.clock,
             ids: this.ids, logger: this.logger, workerId: this.id, random: this.random, profile: this.profile, events: this.events,
+            outcomeTurn: this.outcomeTurn,
         };
     }
 

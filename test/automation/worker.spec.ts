@@ -8,7 +8,7 @@ import { EnvironmentService } from "../../automation/domain/service";
 import type { ClaimRequest, NewEvent, Store, StoreTx } from "../../automation/domain/store";
 import { TEST_DOUBLE_SECRET, TestDoubleEngine } from "../../automation/engine/testDouble";
 import { openSqliteStore } from "../../automation/store/sqlite";
-import { burstAppender, groupedAppends } from "../../automation/worker/runOperation";
+import { burstAppender, groupedAppends, limitConcurrency, OUTCOMES_AT_ONCE } from "../../automation/worker/runOperation";
 import { Worker } from "../../automation/worker/worker";
 import { ADMIN, claimOne, desired, eventually, ManualClock, PAYMENTS_OPERATOR, tempDir, validSpec } from "./domainFixtures";
 
@@ -223,6 +223,33 @@ describe("Worker", () => {
         const stored = await r.store.listEvents(op.id, 0, 100);
         assert.deepEqual(states(stored), ["queued", "running", "succeeded"]);
         assert.equal(stored.filter((e) => e.type === "summary").length, 1, "the engine's last event was stored once");
+    });
+
+    it(`stores at most ${OUTCOMES_AT_ONCE} outcomes at once when many runs end together, and every one of them`, async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 40, progressEvents: 0 });
+        const r = await rig(engine, { maxConcurrent: 6 }, undefined, false);
+        const ids: string[] = [];
+        for (const name of ["payments-aa", "payments-bb", "payments-cc", "payments-dd", "payments-ee", "payments-ff"]) ids.push((await put(r, name)).id);
+        let inFlight = 0;
+        let peak = 0;
+        const counting = overriding(r.store, {
+            transaction: async <T>(fn: (tx: StoreTx) => Promise<T>) => {
+                peak = Math.max(peak, ++inFlight);
+                try {
+                    // Held open a while, as a busy PostgreSQL holds each outcome: the ones behind pile up.
+                    await new Promise((resolve) => setTimeout(resolve, 30));
+                    return await r.store.transaction(fn);
+                } finally {
+                    inFlight--;
+                }
+            },
+        });
+        const worker = new Worker({ store: counting, engine, hub: r.service.hub, settings: { ...FAST, maxConcurrent: 6 }, random: () => 0.5, workerId: "outcome-worker" });
+        open.push({ store: r.store, worker });
+        await worker.start();
+        for (const id of ids) assert.equal((await settled(r, id)).state, "succeeded");
+        assert.equal(engine.maxConcurrentOverall, 6, "the six runs overlapped, so their outcomes could have gone together");
+        assert.equal(peak, OUTCOMES_AT_ONCE);
     });
 
     it("fails once the attempts are used up", async () => {
@@ -627,5 +654,37 @@ describe("a process's event appends", () => {
             assert.equal(calls, refusals, "tried as often as a refusal of its kind allows");
             assert.deepEqual((await grouped.appendEvents("op-a", [event("c")])).map((e) => e.type), ["c"]);
         }
+    });
+});
+
+describe("limitConcurrency", () => {
+    it("runs at most `max` at once, the rest in the order they came, and a failure passes its place on", async () => {
+        const turn = limitConcurrency(2);
+        const releases = new Map<string, () => void>();
+        const started: string[] = [];
+        const job = (name: string, fail = false) => turn(async () => {
+            started.push(name);
+            await new Promise<void>((resolve) => releases.set(name, resolve));
+            if (fail) throw new Error(`${name} failed`);
+            return name;
+        });
+        const results = [job("a", true), job("b"), job("c"), job("d")].map((p) => p.catch((e: Error) => e.message));
+        await eventually(() => started.length === 2, "the first two");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.deepEqual(started, ["a", "b"], "the third waits while two run");
+        releases.get("a")!();
+        await eventually(() => started.length === 3, "c to take a's place");
+        assert.deepEqual(started, ["a", "b", "c"]);
+        releases.get("b")!();
+        await eventually(() => started.length === 4, "d to take b's place");
+        releases.get("c")!();
+        releases.get("d")!();
+        assert.deepEqual(await Promise.all(results), ["a failed", "b", "c", "d"]);
+        // Every place was handed back: two run at once again, straight away.
+        const later = [job("e"), job("f")];
+        await eventually(() => started.length === 6, "e and f together");
+        releases.get("e")!();
+        releases.get("f")!();
+        assert.deepEqual(await Promise.all(later), ["e", "f"]);
     });
 });
