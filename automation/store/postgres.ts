@@ -48,11 +48,14 @@ const CLAIM_FETCH = 20;
  * A queued operation ($1 = now) that is the oldest queued one of its environment, with nothing
  * running or awaiting recovery there. Two separate checks, each one probe of
  * operations_by_environment (environment, state, seq); joined by OR they were planned as one
- * bitmap scan over every earlier queued operation.
+ * bitmap scan over every earlier queued operation. OFFSET 0 keeps each check a probe per
+ * candidate: as anti-joins, and with the statistics of an empty table (a bulk enqueue before
+ * any ANALYZE), each candidate was checked against every queued operation, and a claim's first
+ * 20 candidates cost 1.75 ms with 400 queued, 0.21 ms as probes.
  */
 const CLAIMABLE = `o.state = 'queued' AND (o.not_before IS NULL OR o.not_before <= $1)
-    AND NOT EXISTS (SELECT 1 FROM operations h WHERE h.environment = o.environment AND h.state = 'queued' AND h.seq < o.seq)
-    AND NOT EXISTS (SELECT 1 FROM operations b WHERE b.environment = o.environment AND b.state IN ('running', 'interrupted'))`;
+    AND NOT EXISTS (SELECT 1 FROM operations h WHERE h.environment = o.environment AND h.state = 'queued' AND h.seq < o.seq OFFSET 0)
+    AND NOT EXISTS (SELECT 1 FROM operations b WHERE b.environment = o.environment AND b.state IN ('running', 'interrupted') OFFSET 0)`;
 /** The claim's walk of the queue, oldest first (run as a cursor, see claim). Exported for its plan test. */
 export const CLAIM_WALK = `SELECT o.id, o.environment FROM operations o WHERE ${CLAIMABLE} ORDER BY o.seq`;
 /** Transactions that hit a deadlock or serialization failure are run again this many times in all. */

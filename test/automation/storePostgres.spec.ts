@@ -93,21 +93,30 @@ describe("PostgreSQL store", () => {
         await assert.rejects(adminQuery(`UPDATE ${schema}.operations SET state = 'running' WHERE id = 'op-2'`), /operations_one_running_per_environment/);
     });
 
+    /** `operations` queued over `environments` (round robin), loaded at once with autovacuum off: the statistics still describe an empty table. */
+    async function bulkQueue(environments: number, operations: number, at: string): Promise<void> {
+        await adminQuery(`ALTER TABLE ${schema}.operations SET (autovacuum_enabled = false)`);
+        await adminQuery(`INSERT INTO ${schema}.environments (name, team, spec, spec_hash, status, created_at, updated_at)
+            SELECT 'env-' || g, 'payments', '{}', 'h', 'ready', $1, $1 FROM generate_series(0, $2 - 1) g`, [at, environments]);
+        await adminQuery(`INSERT INTO ${schema}.operations (id, environment, team, kind, state, requested_by, max_attempts, created_at)
+            SELECT 'op-' || lpad(g::text, 5, '0'), 'env-' || (g % $2), 'payments', 'preview', 'queued', 'a', 1, $1 FROM generate_series(0, $3 - 1) g`, [at, environments, operations]);
+    }
+
+    /** The claim walk's plan, as the claim declares it. */
+    async function walkPlan(at: string): Promise<string> {
+        return (await adminQuery<{ "QUERY PLAN": string }>(
+            `EXPLAIN DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK.replaceAll("operations", `${schema}.operations`).replace("$1", `'${at}'::timestamptz`)}`,
+        )).map((r) => r["QUERY PLAN"]).join("\n");
+    }
+
     it("walks a bulk-loaded queue in order with index probes before any ANALYZE, and claims each environment's oldest", async () => {
         store = await openTestStore(schema);
         const at = now();
-        // 3,000 queued operations over 300 environments, loaded at once: the statistics still describe an empty table.
-        await adminQuery(`ALTER TABLE ${schema}.operations SET (autovacuum_enabled = false)`);
-        await adminQuery(`INSERT INTO ${schema}.environments (name, team, spec, spec_hash, status, created_at, updated_at)
-            SELECT 'env-' || g, 'payments', '{}', 'h', 'ready', $1, $1 FROM generate_series(0, 299) g`, [at]);
-        await adminQuery(`INSERT INTO ${schema}.operations (id, environment, team, kind, state, requested_by, max_attempts, created_at)
-            SELECT 'op-' || lpad(g::text, 5, '0'), 'env-' || (g % 300), 'payments', 'preview', 'queued', 'a', 1, $1 FROM generate_series(0, 2999) g`, [at]);
+        await bulkQueue(300, 3_000, at);
         const [stats] = await adminQuery<{ analyzed: boolean }>(
             "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'operations'", [schema]);
         assert.equal(stats.analyzed, false);
-        const plan = (await adminQuery<{ "QUERY PLAN": string }>(
-            `EXPLAIN DECLARE claim_walk NO SCROLL CURSOR FOR ${CLAIM_WALK.replaceAll("operations", `${schema}.operations`).replace("$1", `'${at}'::timestamptz`)}`,
-        )).map((r) => r["QUERY PLAN"]).join("\n");
+        const plan = await walkPlan(at);
         // An ordered walk that stops at the first claimable row: no sort of the whole queue, no bitmap scan per check.
         assert.doesNotMatch(plan, /Sort|Bitmap|Seq Scan/, plan);
         assert.match(plan, /Index Scan using operations_by_state on operations o/, plan);
@@ -117,6 +126,20 @@ describe("PostgreSQL store", () => {
         await store.finishOperation({ id: "op-00001", workerId: "w1", state: "succeeded", now: at });
         // env-1's next operation (op-00301) waited behind op-00001; now it is the oldest claimable one after op-00004.
         assert.equal((await claimOne(store, { workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }))?.id, "op-00004");
+    });
+
+    it("checks each candidate of a few hundred bulk-queued operations by probes of its own environment, before any ANALYZE", async () => {
+        store = await openTestStore(schema);
+        const at = now();
+        // The size of a busy moment (npm run bench:ops queues 96-384): planned as anti-joins with these
+        // statistics, each candidate was checked against every queued operation, or a scan of the table.
+        await bulkQueue(400, 400, at);
+        const plan = await walkPlan(at);
+        assert.doesNotMatch(plan, /Sort|Bitmap|Seq Scan/, plan);
+        for (const alias of ["h", "b"]) {
+            assert.match(plan, new RegExp(`Index Only Scan using operations_by_environment on operations ${alias} .*\\n\\s+Index Cond: \\(+environment = o\\.environment\\)`), plan);
+        }
+        assert.equal((await claimOne(store, { workerId: "w1", leaseMs: 60_000, maxRunning: 10, now: at }))?.id, "op-00000");
     });
 
     it("returns instants exactly as written, whatever their milliseconds, without parsing them into dates", async () => {
