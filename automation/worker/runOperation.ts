@@ -230,9 +230,10 @@ export function groupedAppends(store: Pick<Store, "appendEventBursts">): Pick<St
  * Outcome transactions a worker process runs at once. An outcome commits its state event with a
  * NOTIFY, as a group of engine events does, and each such commit holds PostgreSQL's database-wide
  * notify lock through its WAL flush. When many runs end together, dozens of outcomes (about nine
- * statements each) went ahead of the event groups of the runs still going (npm run bench:events:
- * 100 runs ending within 300 ms, summaries reached their watchers at p99 200-500 ms; two at a
- * time, 75-210 ms, and the runs' final states reached them no later than before).
+ * statements each) went ahead of the event groups of the runs still going. npm run bench:events,
+ * 100 runs ending within 300 ms, 10 alternating pairs: summaries reached their watchers at p99
+ * 203-502 ms, and 76-212 ms two at a time; the runs' final states reached them no later (p99
+ * median 561 against 628 ms). A larger pool did not help, so it was not a wait for connections.
  */
 export const OUTCOMES_AT_ONCE = 2;
 
