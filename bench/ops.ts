@@ -8,7 +8,9 @@
  * of one, and the service's own overhead per operation <= 20 ms: the slot time not spent in the
  * engine, (makespan x concurrency - engine time) / operations. Two figures: with the makespan
  * from the moment the processes are told to start (their start-up recovery and first claims
- * included, spread over the waves), and from the first engine start.
+ * included, spread over the waves), and from the first engine start. "peak running" is what the
+ * stored record shows running at once: the runs in the engines, plus those whose outcomes are
+ * still being stored while their slots have taken the next runs (up to twice the slots).
  *
  * Floor: the same three scaling runs by bench/opsFloorWorker.ts, a queue of one claim and one finish
  * statement per operation with the same engine, reported beside each overhead (not a goal): what

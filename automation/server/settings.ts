@@ -89,7 +89,7 @@ export interface Settings {
     oidc?: OidcSettings;
     /** Global cap on running operations, across every worker process sharing the store. */
     maxConcurrency: number;
-    /** How many operations this process runs at once; at most maxConcurrency. */
+    /** How many operations this process runs at once in the engine; at most maxConcurrency. */
     workerConcurrency: number;
     opIdleTimeoutS: number;
     opTimeoutS: number;

@@ -29,9 +29,9 @@ export interface WorkerOptions {
 }
 
 /**
- * Claims queued operations and runs them on the engine: at most `maxConcurrent` at
- * once across every worker sharing the store, never two on one environment (the
- * store's claim guarantees both). At start it recovers what a crash left running;
+ * Claims queued operations and runs them on the engine: at most `maxConcurrent` in its
+ * engine at once, at most the claim's `maxRunning` running across every worker sharing
+ * the store, and never two on one environment (the store's claim guarantees the last two). At start it recovers what a crash left running;
  * while it runs it also reclaims lapsed leases and destroys expired TTL environments.
  */
 export class Worker {
@@ -46,6 +46,8 @@ export class Worker {
     private readonly random: () => number;
     private readonly profile: PlatformProfile;
     private readonly runs = new Map<string, RunHandle>();
+    /** Runs still in the engine: what `maxConcurrent` bounds. A run leaves it before its outcome is stored (RunHandle.released). */
+    private readonly inEngine = new Set<string>();
     private readonly events: Pick<Store, "appendEvents">;
     private readonly outcomeTurn = limitConcurrency(OUTCOMES_AT_ONCE);
     private readonly unsubscribe: Array<() => void> = [];
@@ -146,7 +148,7 @@ export class Worker {
     /** Claims as many operations as there are free slots, in one transaction, and starts them. */
     private async claimWhileRoom(): Promise<void> {
         while (this.state === "running") {
-            const free = this.settings.maxConcurrent - this.runs.size;
+            const free = this.settings.maxConcurrent - this.inEngine.size;
             if (free < 1) return;
             const now = this.clock.now().toISOString();
             const claimed = await this.store.claim(
@@ -157,6 +159,11 @@ export class Worker {
                 this.hub.publish(run.event);
                 const handle = startRun(this.runContext(), run);
                 this.runs.set(run.operation.id, handle);
+                this.inEngine.add(run.operation.id);
+                void handle.released.finally(() => {
+                    this.inEngine.delete(run.operation.id);
+                    this.poke();
+                });
                 void handle.done.finally(() => {
                     this.runs.delete(run.operation.id);
                     this.poke();

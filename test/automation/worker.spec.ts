@@ -9,6 +9,7 @@ import type { ClaimRequest, NewEvent, Store, StoreTx } from "../../automation/do
 import { TEST_DOUBLE_SECRET, TestDoubleEngine } from "../../automation/engine/testDouble";
 import { openSqliteStore } from "../../automation/store/sqlite";
 import { burstAppender, groupedAppends, limitConcurrency, OUTCOMES_AT_ONCE } from "../../automation/worker/runOperation";
+import { withGlobalCap } from "../../automation/worker/capacity";
 import { Worker } from "../../automation/worker/worker";
 import { ADMIN, claimOne, desired, eventually, ManualClock, PAYMENTS_OPERATOR, tempDir, validSpec } from "./domainFixtures";
 
@@ -250,6 +251,59 @@ describe("Worker", () => {
         for (const id of ids) assert.equal((await settled(r, id)).state, "succeeded");
         assert.equal(engine.maxConcurrentOverall, 6, "the six runs overlapped, so their outcomes could have gone together");
         assert.equal(peak, OUTCOMES_AT_ONCE);
+    });
+
+    it("starts the next run once the engine is done with one, while that one's outcome is still being stored", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 30, progressEvents: 0 });
+        const r = await rig(engine, {}, undefined, false);
+        const first = await put(r, "payments-aa");
+        const second = await put(r, "payments-bb");
+        let firstWhenSecondStarted: string | undefined;
+        const watching = overriding(engine, {
+            run: async (req: EngineRunRequest) => {
+                if (req.operationId === second.id) firstWhenSecondStarted = (await r.store.getOperation(first.id))?.state;
+                return engine.run(req);
+            },
+        });
+        // Every outcome waits 150 ms before its transaction, as behind a busy PostgreSQL.
+        const slow = overriding(r.store, {
+            transaction: async <T>(fn: (tx: StoreTx) => Promise<T>) => {
+                await new Promise((resolve) => setTimeout(resolve, 150));
+                return r.store.transaction(fn);
+            },
+        });
+        // One slot in this process, a global cap of 4 across processes: the cap does not bind.
+        const worker = new Worker({ store: withGlobalCap(slow, 4), engine: watching, hub: r.service.hub, settings: { ...FAST, maxConcurrent: 1 }, random: () => 0.5, workerId: "slot-worker" });
+        open.push({ store: r.store, worker });
+        await worker.start();
+        for (const id of [first.id, second.id]) assert.equal((await settled(r, id)).state, "succeeded");
+        assert.equal(firstWhenSecondStarted, "running", "the second run reached the engine before the first one's outcome was stored");
+        assert.equal(engine.maxConcurrentOverall, 1, "the engine still ran one operation at a time");
+    });
+
+    it("keeps a destroy's slot until its stack record is removed", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 5, progressEvents: 0 });
+        const r = await rig(engine, {}, undefined, false);
+        await put(r, "payments-aa");
+        const destroy = await r.service.deleteEnvironment(PAYMENTS_OPERATOR, "payments-aa");
+        const next = await put(r, "payments-bb");
+        const order: string[] = [];
+        const watching = overriding(engine, {
+            run: (req: EngineRunRequest) => {
+                order.push(`run ${req.kind} ${req.stackName}`);
+                return engine.run(req);
+            },
+            removeStack: async (stackName: string) => {
+                await new Promise((resolve) => setTimeout(resolve, 100));
+                order.push(`removed ${stackName}`);
+                return engine.removeStack(stackName);
+            },
+        });
+        const worker = new Worker({ store: withGlobalCap(r.store, 4), engine: watching, hub: r.service.hub, settings: { ...FAST, maxConcurrent: 1 }, random: () => 0.5, workerId: "destroy-worker" });
+        open.push({ store: r.store, worker });
+        await worker.start();
+        for (const id of [destroy.id, next.id]) assert.equal((await settled(r, id)).state, "succeeded");
+        assert.deepEqual(order, ["run destroy payments-aa", "removed payments-aa", "run update payments-bb"]);
     });
 
     it("fails once the attempts are used up", async () => {
