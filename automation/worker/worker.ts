@@ -55,6 +55,10 @@ export class Worker {
     private loop?: Promise<void>;
     private wake?: () => void;
     private wakePending = false;
+    /** Slots freed since the running cycle began: settles once the next cycle's claim is over (see RunContext.afterClaim). */
+    private claimWanted?: { done: Promise<void>; settle: () => void };
+    /** The running cycle's, while it claims for slots freed before it began. */
+    private claimServing?: Promise<void>;
     private lastReclaim = 0;
     private lastSweep = 0;
 
@@ -119,15 +123,40 @@ export class Worker {
 
     private async run(): Promise<void> {
         while (this.state === "running") {
+            const wanted = this.claimWanted;
+            this.claimWanted = undefined;
+            this.claimServing = wanted?.done;
             try {
                 await this.housekeeping();
                 await this.claimWhileRoom();
             } catch (e) {
                 // The store may be briefly unavailable (disk full, locked); keep polling rather than die.
                 this.logger.error({ err: e, workerId: this.id }, "worker cycle failed; retrying");
+            } finally {
+                this.claimServing = undefined;
+                wanted?.settle();
             }
             await this.nap(this.settings.pollMs);
         }
+        // No more claims: nothing may wait for one.
+        this.claimWanted?.settle();
+        this.claimWanted = undefined;
+    }
+
+    /** A slot was freed: the next cycle claims for it, and `afterClaim` waits for that cycle. */
+    private slotFreed(): void {
+        // Once the loop has stopped claiming, an outcome must not wait for a claim that never comes.
+        if (!this.claimWanted && this.state === "running") {
+            let settle!: () => void;
+            const done = new Promise<void>((resolve) => (settle = resolve));
+            this.claimWanted = { done, settle };
+        }
+        this.poke();
+    }
+
+    /** A later cycle's claim ends after the running one's, so waiting for the latest covers every slot freed so far. */
+    private afterClaim(): Promise<void> {
+        return this.claimWanted?.done ?? this.claimServing ?? Promise.resolve();
     }
 
     private async housekeeping(): Promise<void> {
@@ -162,7 +191,7 @@ export class Worker {
                 this.inEngine.add(run.operation.id);
                 void handle.released.finally(() => {
                     this.inEngine.delete(run.operation.id);
-                    this.poke();
+                    this.slotFreed();
                 });
                 void handle.done.finally(() => {
                     this.runs.delete(run.operation.id);
@@ -208,7 +237,7 @@ export class Worker {
         return {
             store: this.store, engine: this.engine, hub: this.hub, settings: this.settings, clock: this.clock,
             ids: this.ids, logger: this.logger, workerId: this.id, random: this.random, profile: this.profile, events: this.events,
-            outcomeTurn: this.outcomeTurn,
+            outcomeTurn: this.outcomeTurn, afterClaim: () => this.afterClaim(),
         };
     }
 

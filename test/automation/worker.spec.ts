@@ -281,6 +281,31 @@ describe("Worker", () => {
         assert.equal(engine.maxConcurrentOverall, 1, "the engine still ran one operation at a time");
     });
 
+    it("stores a run's outcome after the claim for the slot it freed, so that claim does not wait behind it", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 20, progressEvents: 0 });
+        const r = await rig(engine, {}, undefined, false);
+        const first = await put(r, "payments-aa");
+        const second = await put(r, "payments-bb");
+        let claims = 0;
+        let firstWhenSecondClaimed: string | undefined;
+        const slowClaims = overriding(r.store, {
+            claim: async <T>(request: ClaimRequest, start: (tx: StoreTx, op: Operation) => Promise<T>) => {
+                const nth = ++claims;
+                // The claim after the first run: slow, as behind other workers' claims.
+                if (nth === 2) await new Promise((resolve) => setTimeout(resolve, 100));
+                const claimed = await r.store.claim(request, start);
+                if (nth === 2) firstWhenSecondClaimed = (await r.store.getOperation(first.id))?.state;
+                return claimed;
+            },
+        });
+        const worker = new Worker({ store: withGlobalCap(slowClaims, 4), engine, hub: r.service.hub, settings: { ...FAST, maxConcurrent: 1 }, random: () => 0.5, workerId: "claim-first-worker" });
+        open.push({ store: r.store, worker });
+        await worker.start();
+        for (const id of [first.id, second.id]) assert.equal((await settled(r, id)).state, "succeeded");
+        assert.deepEqual(engine.calls.map((c) => c.operationId), [first.id, second.id], "the second claim took the second operation");
+        assert.equal(firstWhenSecondClaimed, "running", "the first run's outcome waited for the claim");
+    });
+
     it("keeps a destroy's slot until its stack record is removed", async () => {
         const engine = new TestDoubleEngine({ latencyMs: 5, progressEvents: 0 });
         const r = await rig(engine, {}, undefined, false);
