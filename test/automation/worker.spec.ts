@@ -306,6 +306,27 @@ describe("Worker", () => {
         assert.equal(firstWhenSecondClaimed, "running", "the first run's outcome waited for the claim");
     });
 
+    it("does not claim as a run ends when the last claim found nothing more to take", async () => {
+        const engine = new TestDoubleEngine({ latencyMs: 30, progressEvents: 0 });
+        const r = await rig(engine, {}, undefined, false);
+        const only = await put(r, "payments-aa");
+        let claims = 0;
+        const counting = overriding(r.store, {
+            claim: <T>(request: ClaimRequest, start: (tx: StoreTx, op: Operation) => Promise<T>) => {
+                claims++;
+                return r.store.claim(request, start);
+            },
+        });
+        // A long poll: every claim here is one the worker asked for on a run's end or on a wake-up.
+        const worker = new Worker({ store: withGlobalCap(counting, 4), engine, hub: r.service.hub, settings: { ...FAST, maxConcurrent: 2, pollMs: 60_000 }, random: () => 0.5, workerId: "drained-worker" });
+        open.push({ store: r.store, worker });
+        await worker.start();
+        assert.equal((await settled(r, only.id)).state, "succeeded");
+        await eventually(async () => claims >= 2, "the claim after the outcome");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.equal(claims, 2, "one claim at the start (one operation for two slots) and one once the outcome was stored, none as the engine finished");
+    });
+
     it("keeps a destroy's slot until its stack record is removed", async () => {
         const engine = new TestDoubleEngine({ latencyMs: 5, progressEvents: 0 });
         const r = await rig(engine, {}, undefined, false);
