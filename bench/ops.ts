@@ -9,8 +9,11 @@
  * engine, (makespan x concurrency - engine time) / operations. Two figures: with the makespan
  * from the moment the processes are told to start (their start-up recovery and first claims
  * included, spread over the waves), and from the first engine start. "peak running" is what the
- * stored record shows running at once: the runs in the engines, plus those whose outcomes are
- * still being stored while their slots have taken the next runs (up to twice the slots).
+ * stored start and finish times show running at once: the runs in the engines, plus those whose
+ * outcomes are still being stored while their slots have taken the next runs. A start is stamped
+ * as its claim is asked for, before the claim waits its turn, so by those times the drain can
+ * read a few over the global cap; the cap itself is counted inside the claim, and the drain also
+ * prints the most the store counted running at once, polled.
  *
  * Floor: the same three scaling runs by bench/opsFloorWorker.ts, a queue of one claim and one finish
  * statement per operation with the same engine, reported beside each overhead (not a goal): what
@@ -59,6 +62,8 @@ interface Run {
     opsPerS: number;
     problems: string[];
     peakRunning: number;
+    /** The most operations the store counted running at once, polled every 50 ms. */
+    peakPolled: number;
     /** Engine starts per operation id, as the workers reported them. */
     engineStarts: Map<string, number>;
 }
@@ -161,8 +166,11 @@ async function runWith(workers: number, shape: Shape, script = WORKER): Promise<
         // A guard against a hang, not a goal: the drain's runs are 20 ms, so its time is mostly the
         // service's own per-run work, 6-9x the engine time on a slow machine (90-107 s against 12.5 s).
         const limitMs = 120_000 + (shape.operations * shape.latencyMs) / (workers * WORKER_CONCURRENCY) * 10;
+        let peakPolled = 0;
         for (;;) {
-            const open = (await store.countOperations()).filter((c) => c.state === "queued" || c.state === "running").reduce((n, c) => n + c.count, 0);
+            const counts = await store.countOperations();
+            peakPolled = Math.max(peakPolled, counts.find((c) => c.state === "running")?.count ?? 0);
+            const open = counts.filter((c) => c.state === "queued" || c.state === "running").reduce((n, c) => n + c.count, 0);
             if (open === 0) break;
             if (Date.now() - started > limitMs) throw new Error(`${open} operations still open after ${limitMs} ms`);
             await new Promise((r) => setTimeout(r, 50));
@@ -175,7 +183,7 @@ async function runWith(workers: number, shape: Shape, script = WORKER): Promise<
             const n = engineStarts.get(op.id) ?? 0;
             if (n !== 1) record.problems.push(`${op.id} reached the engine ${n} times`);
         }
-        return { workers, makespanMs, engineMakespanMs: lastFinish - firstStart.at, opsPerS: shape.operations / (makespanMs / 1000), engineStarts, ...record };
+        return { workers, makespanMs, engineMakespanMs: lastFinish - firstStart.at, opsPerS: shape.operations / (makespanMs / 1000), engineStarts, peakPolled, ...record };
     } finally {
         await Promise.all(children.map(({ child }) => new Promise((resolve) => {
             if (child.exitCode !== null) return resolve(undefined);
@@ -218,12 +226,17 @@ async function main(): Promise<void> {
             + `${`${(r.opsPerS / base).toFixed(2)}x`.padEnd(13)}${String(r.peakRunning).padEnd(14)}${`${overhead(r).toFixed(1)} ms`.padEnd(13)}`
             + `${`${overheadOf(r.engineMakespanMs, r).toFixed(1)} ms`.padEnd(23)}${`${overhead(floors[i]).toFixed(1)} ms${floors[i].problems.length ? " (floor record not clean)" : ""}`.padEnd(19)}${recordText(r)}`);
     }
-    console.log(`drain: ${DRAIN.operations} operations, ${DRAIN.workers} workers, ${(drain.makespanMs / 1000).toFixed(1)} s, ${drain.opsPerS.toFixed(0)} ops/s, peak running ${drain.peakRunning}, `
+    console.log(`drain: ${DRAIN.operations} operations, ${DRAIN.workers} workers, ${(drain.makespanMs / 1000).toFixed(1)} s, ${drain.opsPerS.toFixed(0)} ops/s, `
+        + `peak running ${drain.peakRunning} by the stored times and ${drain.peakPolled} polled (global cap ${GLOBAL_CAP}), `
         + `${drain.engineStarts.size} distinct operations reached the engine; record ${recordText(drain)}`);
     const goals: Array<[string, string, string, boolean]> = [
         ["throughput, 2 workers vs 1", `${(runs[1].opsPerS / base).toFixed(2)}x`, ">= 1.8x", runs[1].opsPerS / base >= 1.8],
         ["throughput, 4 workers vs 1", `${(runs[2].opsPerS / base).toFixed(2)}x`, ">= 3.2x", runs[2].opsPerS / base >= 3.2],
         ...runs.map((r): [string, string, string, boolean] => [`service overhead per operation, ${r.workers} worker${r.workers > 1 ? "s" : ""}`, `${overhead(r).toFixed(1)} ms`, "<= 20 ms", overhead(r) <= 20]),
+        // Proposed where 20 ms is out of reach on a small machine: the floor alone, a two-statement
+        // queue, measured 17-26 ms at 2 workers and 21-29 ms at 4 on two shared cores (bench/README).
+        ...runs.slice(1).map((r, i): [string, string, string, boolean] => [`(proposed) overhead minus floor, ${r.workers} workers`,
+            `${(overhead(r) - overhead(floors[i + 1])).toFixed(1)} ms`, "<= 10 ms", overhead(r) - overhead(floors[i + 1]) <= 10]),
         [`drain of ${DRAIN.operations}: none lost, none run twice, no overlap`, drain.problems.length === 0 ? "clean" : `${drain.problems.length} problems`, "clean", drain.problems.length === 0],
         ["scaling runs: none lost, none run twice, no overlap", runs.every((r) => r.problems.length === 0) ? "clean" : "problems", "clean", runs.every((r) => r.problems.length === 0)],
     ];
