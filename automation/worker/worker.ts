@@ -31,8 +31,9 @@ export interface WorkerOptions {
 /**
  * Claims queued operations and runs them on the engine: at most `maxConcurrent` in its
  * engine at once, at most the claim's `maxRunning` running across every worker sharing
- * the store, and never two on one environment (the store's claim guarantees the last two). At start it recovers what a crash left running;
- * while it runs it also reclaims lapsed leases and destroys expired TTL environments.
+ * the store, and never two on one environment (the store's claim guarantees the last
+ * two). At start it recovers what a crash left running; while it runs it also reclaims
+ * lapsed leases and destroys expired TTL environments.
  */
 export class Worker {
     readonly id: string;
