@@ -12,7 +12,10 @@
  *
  * Load: BENCH_CONNECTIONS (8) closed-loop keep-alive clients, BENCH_ROUNDS (6) rounds of
  * BENCH_ROUND_S (0.75) s per read and size, in a b / b a order, after a 1 s warm-up of each;
- * latencies are measured per request.
+ * latencies are measured per request. Before any read is timed, every server (the bare one
+ * too) first serves BENCH_WARMUP_S (15) s of all its reads in turn: a fresh server's p50 falls
+ * from about 12 ms to about 4.5 ms over its first 10-14 s of load as V8 compiles its hot paths,
+ * so without it the reads timed first are timed on that slope, and their ratios with it.
  *
  *   BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test)   BENCH_STORES (sqlite,postgres)
  *   BENCH_SIZES (1000,100000)
@@ -30,6 +33,7 @@ import { BENCH_TOKEN, benchName, seedPostgres, seedSqlite, TEAMS } from "./apiSe
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const ROUND_MS = Number(process.env.BENCH_ROUND_S ?? 0.75) * 1000;
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_S ?? 15) * 1000;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/test`;
 const STORES = (process.env.BENCH_STORES ?? "sqlite,postgres").split(",").map((s) => s.trim()) as Array<"sqlite" | "postgres">;
 const [SMALL, LARGE] = (process.env.BENCH_SIZES ?? "1000,100000").split(",").map(Number);
@@ -119,6 +123,12 @@ const READS: Read[] = [
     { name: "detail", path: (size) => `/v1/environments/${benchName(pick(size))}`, bare: "detail" },
 ];
 
+/** Steady state before timing: `WARMUP_MS` of load on one server, cycling through the given paths. */
+async function warmUp(base: string, paths: Array<() => string>): Promise<void> {
+    const slice = Math.max(250, Math.floor(WARMUP_MS / (paths.length * 4)));
+    for (let spent = 0; spent < WARMUP_MS; spent += slice) await round(base, paths[(spent / slice) % paths.length], slice, []);
+}
+
 /** Alternating rounds on two targets, so noise lands on both; returns the figures of each. */
 async function compare(a: { base: string; path: () => string }, b: { base: string; path: () => string }): Promise<[Figures, Figures]> {
     await round(a.base, a.path, 1_000, []);
@@ -178,6 +188,7 @@ async function benchStore(store: "sqlite" | "postgres", rows: Row[], detail: str
                 if (read.name.startsWith("team") && page.items.some((e) => e.status !== "ready")) throw new Error(`${store}: the status filter let other statuses through`);
             }
         }
+        for (const [s, size] of [[small, SMALL], [large, LARGE]] as const) await warmUp(s.base, READS.map((read) => () => read.path(size)));
         const rssBefore = [rssMb(small.child.pid!), rssMb(large.child.pid!)];
         for (const read of READS) {
             const [f1, f2] = await compare({ base: small.base, path: () => read.path(SMALL) }, { base: large.base, path: () => read.path(LARGE) });
@@ -211,6 +222,7 @@ async function floorAgainstBare(store: string, rows: Row[], detail: string[]): P
     writeFileSync(path.join(dir, "bodies.json"), JSON.stringify(bodies));
     const bare = await startServer(["bare", path.join(dir, "bodies.json")]);
     try {
+        await warmUp(bare.base, Object.keys(bodies).map((route) => () => `/bare/${route}`));
         for (const f of floors) {
             const [app, b] = await compare({ base: f.largeBase, path: () => f.read.path(LARGE) }, { base: bare.base, path: () => `/bare/${f.read.bare}` });
             const share = app.rps / b.rps;
@@ -236,7 +248,7 @@ async function dropSchema(schema: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-    console.log(`bench:api compares: list and detail reads at ${SMALL} vs ${LARGE} environments, stores ${STORES.join(", ")}; ${CONNECTIONS} clients, ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per read; node ${process.version}`);
+    console.log(`bench:api compares: list and detail reads at ${SMALL} vs ${LARGE} environments, stores ${STORES.join(", ")}; ${CONNECTIONS} clients, ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per read, after ${WARMUP_MS / 1000} s of warm-up per server; node ${process.version}`);
     const rows: Row[] = [];
     const detail: string[] = [];
     for (const store of STORES) await benchStore(store, rows, detail);
