@@ -4,7 +4,7 @@
  * 100 operations run at once in two worker processes (bench/opsWorker.ts, 50 runs each, the
  * test double emitting BENCH_PROGRESS_EVENTS x 2 + 1 engine events over 6 s) on PostgreSQL, and
  * 1,000 SSE followers (10 per operation) watch them through one API replica (automation/server/main.ts,
- * KVP_ROLE=api), connected before the first run starts. Checks and goals:
+ * KVP_ROLE=api), connected before the workers start claiming, together, once both have loaded. Checks and goals:
  *   - every follower receives every stored event of its operation, in order, with no gap and no
  *     duplicate (ids 1..n, n the operation's last stored event), and then `end`;
  *   - p99 delivery <= 250 ms from the engine's emit (the worker stamps `emittedAt` into each engine
@@ -19,9 +19,11 @@
  *   BENCH_FOLLOWERS (1000)  BENCH_OPERATIONS (100)  BENCH_PROGRESS_EVENTS (10)
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import * as http from "node:http";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import * as path from "node:path";
 import { Client, escapeIdentifier } from "pg";
 import { createPostgresStore } from "../automation/store/postgres";
@@ -50,47 +52,63 @@ interface Follower {
     error?: string;
 }
 
-/** One SSE client: reads frames until `end` (or an error), recording ids and delivery delays. */
-async function follow(base: string, operationId: string, connected: () => void): Promise<Follower> {
+/**
+ * One SSE client: reads frames until `end` (or an error), recording ids and delivery delays.
+ * On node:http rather than fetch: the followers share two cores with the replica, the workers and
+ * PostgreSQL, and fetch's web streams cost this process more CPU per frame, which delayed its own
+ * reading of a burst (1,000 followers each receive their run's first events at once). That is the
+ * bench's own cost, not delivery (bench/README, twelfth session).
+ */
+function follow(base: string, operationId: string, connected: () => void): Promise<Follower> {
     const f: Follower = { operationId, seqs: [], ended: false, delays: [], types: [] };
-    try {
-        const res = await fetch(`${base}/v1/operations/${operationId}/events`, { headers: { authorization: `Bearer ${TOKEN}`, accept: "text/event-stream" } });
-        if (res.status !== 200 || !res.body) throw new Error(`status ${res.status}`);
-        connected();
-        const decoder = new TextDecoder();
-        let buffered = "";
-        for await (const chunk of res.body) {
-            const receivedAt = now();
-            buffered += decoder.decode(chunk as Uint8Array, { stream: true });
-            let cut: number;
-            while ((cut = buffered.indexOf("\n\n")) >= 0) {
-                const frame = buffered.slice(0, cut);
-                buffered = buffered.slice(cut + 2);
-                let id: number | undefined;
-                let event: string | undefined;
-                let data: string | undefined;
-                for (const line of frame.split("\n")) {
-                    if (line.startsWith("id: ")) id = Number(line.slice(4));
-                    else if (line.startsWith("event: ")) event = line.slice(7);
-                    else if (line.startsWith("data: ")) data = line.slice(6);
-                }
-                if (event === "end") {
-                    f.ended = true;
-                    return f;
-                }
-                if (id === undefined) continue;
-                f.seqs.push(id);
-                const emittedAt = (JSON.parse(data ?? "null") as { emittedAt?: number } | null)?.emittedAt;
-                if (typeof emittedAt === "number") {
-                    f.delays.push(receivedAt - emittedAt);
-                    f.types.push(event ?? "message");
-                }
+    return new Promise((resolve) => {
+        const done = (error?: string) => {
+            if (error !== undefined && !f.ended) f.error ??= error;
+            resolve(f);
+        };
+        const req = http.get(`${base}/v1/operations/${operationId}/events`, { headers: { authorization: `Bearer ${TOKEN}`, accept: "text/event-stream" } }, (res) => {
+            if (res.statusCode !== 200) {
+                res.resume();
+                return done(`status ${res.statusCode}`);
             }
-        }
-    } catch (e) {
-        f.error = e instanceof Error ? e.message : String(e);
-    }
-    return f;
+            connected();
+            res.setEncoding("utf8");
+            let buffered = "";
+            res.on("data", (chunk: string) => {
+                const receivedAt = now();
+                buffered += chunk;
+                let cut: number;
+                while ((cut = buffered.indexOf("\n\n")) >= 0) {
+                    const frame = buffered.slice(0, cut);
+                    buffered = buffered.slice(cut + 2);
+                    let id: number | undefined;
+                    let event: string | undefined;
+                    let data: string | undefined;
+                    for (const line of frame.split("\n")) {
+                        if (line.startsWith("id: ")) id = Number(line.slice(4));
+                        else if (line.startsWith("event: ")) event = line.slice(7);
+                        else if (line.startsWith("data: ")) data = line.slice(6);
+                    }
+                    if (event === "end") {
+                        f.ended = true;
+                        res.destroy();
+                        return done();
+                    }
+                    if (id === undefined) continue;
+                    f.seqs.push(id);
+                    const emittedAt = (JSON.parse(data ?? "null") as { emittedAt?: number } | null)?.emittedAt;
+                    if (typeof emittedAt === "number") {
+                        f.delays.push(receivedAt - emittedAt);
+                        f.types.push(event ?? "message");
+                    }
+                }
+            });
+            // A stream that closes before `end` is reported as such by the checks (f.ended stays false).
+            res.on("close", () => done());
+            res.on("error", (e) => done(e.message));
+        });
+        req.on("error", (e) => done(e.message));
+    });
 }
 
 /** The p-th percentile of ascending `sorted` (nearest rank). */
@@ -165,19 +183,31 @@ async function main(): Promise<void> {
         };
         const sampler = setInterval(() => void sample().catch(() => undefined), 200);
 
-        const started = Date.now();
+        // The workers load first and start claiming together, on a line on stdin, as bench:ops's do: a
+        // worker still loading (about 1.5 s of CPU under tsx) would otherwise compete with the first
+        // runs of the other, and a worker replica in service has long finished loading when runs start.
+        const workers: Array<Promise<ChildProcess>> = [];
         for (let w = 0; w < WORKERS; w++) {
             const worker = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", path.join(__dirname, "opsWorker.ts")], {
-                stdio: ["ignore", "pipe", "inherit"],
+                stdio: ["pipe", "pipe", "inherit"],
                 env: {
                     ...process.env, BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: "6000", BENCH_PROGRESS_EVENTS: String(PROGRESS_EVENTS),
-                    BENCH_WORKER_CONCURRENCY: String(Math.ceil(OPERATIONS / WORKERS)), BENCH_GLOBAL_CAP: String(OPERATIONS), BENCH_WAIT_FOR_GO: "0",
+                    BENCH_WORKER_CONCURRENCY: String(Math.ceil(OPERATIONS / WORKERS)), BENCH_GLOBAL_CAP: String(OPERATIONS),
                 },
             });
             children.push(worker);
-            stdoutLines(worker, () => undefined);
+            workers.push(new Promise((resolve, reject) => {
+                stdoutLines(worker, (l) => l === "ready" && resolve(worker));
+                worker.once("exit", (code) => reject(new Error(`a bench worker exited with ${code} before it was ready`)));
+            }));
         }
+        for (const worker of await Promise.all(workers)) worker.stdin!.end("go\n");
+        const started = Date.now();
+        // How late this process itself was to read what arrived: part of every delay measured, not the product's.
+        const followerLag = monitorEventLoopDelay({ resolution: 10 });
+        followerLag.enable();
         const followers = await Promise.all(following);
+        followerLag.disable();
         clearInterval(sampler);
         await sample();
         const elapsedS = (Date.now() - started) / 1000;
@@ -212,6 +242,7 @@ async function main(): Promise<void> {
             const sorted = list.sort((a, b) => a - b);
             return `${t} p50 ${percentile(sorted, 0.5).toFixed(1)} / p99 ${percentile(sorted, 0.99).toFixed(1)} ms`;
         }).join("; ")}`);
+        console.log(`the followers' own process (not a goal): event-loop delay p99 ${(followerLag.percentile(99) / 1e6).toFixed(1)} ms, max ${(followerLag.max / 1e6).toFixed(1)} ms`);
         console.log(`replica RSS ${rssBefore.toFixed(0)} MB before the followers, peak ${peakRss.toFixed(0)} MB; store connections peak ${peakConnections}, replica registry ${registryConnections}`);
         if (problems.length > 0) console.log(`problems: ${problems.slice(0, 10).join("; ")}`);
         const goals: Array<[string, string, string, boolean]> = [
