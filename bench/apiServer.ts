@@ -2,11 +2,14 @@
  * The server side of `npm run bench:api`, run as a child process so the load generator and
  * the server do not share an event loop (and so its RSS is the server's alone):
  *
- *   node --import tsx bench/apiServer.ts sqlite <dataDir>    the real app (no worker) on an embedded store seeded by `seedSqlite`
- *   node --import tsx bench/apiServer.ts postgres            the same on PostgreSQL (BENCH_DATABASE_URL, BENCH_SCHEMA), seeded by `seedPostgres`
- *   node --import tsx bench/apiServer.ts bare <bodies.json>  a bare express 5 app answering the given JSON bodies
+ *   node --import tsx bench/apiServer.ts sqlite <dataDir>...  the real app (no worker) on an embedded store seeded by `seedSqlite`
+ *   node --import tsx bench/apiServer.ts postgres             the same on PostgreSQL (BENCH_DATABASE_URL, BENCH_SCHEMA), seeded by `seedPostgres`
+ *   node --import tsx bench/apiServer.ts bare <bodies.json>   a bare express 5 app answering the given JSON bodies
  *
- * Prints one JSON line `{"port": ...}` once it listens, and runs until killed.
+ * Several data directories (or schemas, comma-separated in BENCH_SCHEMA) serve one app each, on a
+ * port each, from one process: bench:api times both sizes in one process, so that nothing that
+ * differs between two processes (where the JIT placed code, heap layout, which core) differs
+ * between the sizes. Prints one JSON line `{"ports": [...]}` once every app listens, and runs until killed.
  */
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
@@ -105,33 +108,47 @@ export async function seedSqlite(dataDir: string, count: number): Promise<void> 
     }
 }
 
-async function serveApp(kind: "sqlite" | "postgres", dataDir: string | undefined): Promise<void> {
-    const store: Store = kind === "sqlite"
-        ? await SqliteStore.open({ dataDir: dataDir ?? required("dataDir argument") })
-        : await createPostgresStore({ connectionString: required("BENCH_DATABASE_URL"), schema: required("BENCH_SCHEMA"), applicationName: "kvp-bench-api" });
+async function serveApps(kind: "sqlite" | "postgres", dataDirs: string[]): Promise<void> {
+    const ports: number[] = [];
+    const names = kind === "sqlite" ? dataDirs : required("BENCH_SCHEMA").split(",");
+    if (names.length === 0) throw new Error("no data directory given");
+    for (const name of names) {
+        const store: Store = kind === "sqlite"
+            ? await SqliteStore.open({ dataDir: name })
+            : await createPostgresStore({ connectionString: required("BENCH_DATABASE_URL"), schema: name, applicationName: "kvp-bench-api" });
+        ports.push(portOf(await startWebServer(createBenchApp(store), { host: "127.0.0.1", port: 0 })));
+    }
+    announce(ports);
+}
+
+/** The real app over one store, as a replica serves it, minus the worker. */
+function createBenchApp(store: Store): express.Express {
     // Production logging (one JSON access line per request) into /dev/null: its cost is part of the figure.
     const logger = createLogger({ level: "info", destination: pino.destination({ dest: "/dev/null", sync: false }) });
     const service = new EnvironmentService({ store, engine: new TestDoubleEngine(), logger });
     const metrics = createMetrics({ operationCounts: () => service.operationStats().then((s) => ({ byKindAndState: s.counts, queueDepth: s.queueDepth })) });
-    const app = createApp({
+    return createApp({
         service, logger, metrics,
         auth: createAuthenticator({ adminTokenSha256: sha256Hex(BENCH_TOKEN) }),
         // One credential drives all the load, so the per-credential limiter is lifted for the bench.
         settings: { bodyLimitBytes: 64 * 1024, rateLimitPerMin: 1_000_000_000, engine: "test-double" },
     });
-    announce(await startWebServer(app, { host: "127.0.0.1", port: 0 }));
 }
 
 async function serveBare(bodiesFile: string): Promise<void> {
     const bodies = JSON.parse(readFileSync(bodiesFile, "utf8")) as Record<string, unknown>;
     const app = express();
     app.get("/bare/:route", (req, res) => { res.json(bodies[req.params.route]); });
-    announce(await startWebServer(app, { host: "127.0.0.1", port: 0 }));
+    announce([portOf(await startWebServer(app, { host: "127.0.0.1", port: 0 }))]);
 }
 
-function announce(server: Server): void {
+function portOf(server: Server): number {
     const address = server.address();
-    process.stdout.write(`${JSON.stringify({ port: typeof address === "object" && address ? address.port : 0 })}\n`);
+    return typeof address === "object" && address ? address.port : 0;
+}
+
+function announce(ports: number[]): void {
+    process.stdout.write(`${JSON.stringify({ ports })}\n`);
 }
 
 function required(name: string): string {
@@ -143,8 +160,8 @@ function required(name: string): string {
 if (require.main === module) {
     // A clean exit on SIGTERM lets `node --cpu-prof bench/apiServer.ts ...` write its profile.
     process.once("SIGTERM", () => process.exit(0));
-    const [kind, arg] = process.argv.slice(2);
-    const started = kind === "bare" ? serveBare(arg) : kind === "sqlite" || kind === "postgres" ? serveApp(kind, arg) : Promise.reject(new Error(`unknown server kind ${kind}`));
+    const [kind, ...args] = process.argv.slice(2);
+    const started = kind === "bare" ? serveBare(args[0]) : kind === "sqlite" || kind === "postgres" ? serveApps(kind, args) : Promise.reject(new Error(`unknown server kind ${kind}`));
     started.catch((e: unknown) => {
         process.stderr.write(`bench server failed: ${e instanceof Error ? e.stack : String(e)}\n`);
         process.exit(1);
