@@ -27,7 +27,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import * as path from "node:path";
 import { Client, escapeIdentifier } from "pg";
 import { createPostgresStore } from "../automation/store/postgres";
-import { BENCH_SPEC, stdoutLines } from "./shared";
+import { BENCH_SPEC, startWorkerProcess, stdoutLines } from "./shared";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/test`;
 const FOLLOWERS = Number(process.env.BENCH_FOLLOWERS ?? 1_000);
@@ -186,22 +186,13 @@ async function main(): Promise<void> {
         // The workers load first and start claiming together, on a line on stdin, as bench:ops's do: a
         // worker still loading (about 1.5 s of CPU under tsx) would otherwise compete with the first
         // runs of the other, and a worker replica in service has long finished loading when runs start.
-        const workers: Array<Promise<ChildProcess>> = [];
-        for (let w = 0; w < WORKERS; w++) {
-            const worker = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", path.join(__dirname, "opsWorker.ts")], {
-                stdio: ["pipe", "pipe", "inherit"],
-                env: {
-                    ...process.env, BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: "6000", BENCH_PROGRESS_EVENTS: String(PROGRESS_EVENTS),
-                    BENCH_WORKER_CONCURRENCY: String(Math.ceil(OPERATIONS / WORKERS)), BENCH_GLOBAL_CAP: String(OPERATIONS),
-                },
-            });
-            children.push(worker);
-            workers.push(new Promise((resolve, reject) => {
-                stdoutLines(worker, (l) => l === "ready" && resolve(worker));
-                worker.once("exit", (code) => reject(new Error(`a bench worker exited with ${code} before it was ready`)));
-            }));
-        }
-        for (const worker of await Promise.all(workers)) worker.stdin!.end("go\n");
+        const workers = Array.from({ length: WORKERS }, () => startWorkerProcess(path.join(__dirname, "opsWorker.ts"), {
+            BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: "6000", BENCH_PROGRESS_EVENTS: String(PROGRESS_EVENTS),
+            BENCH_WORKER_CONCURRENCY: String(Math.ceil(OPERATIONS / WORKERS)), BENCH_GLOBAL_CAP: String(OPERATIONS),
+        }));
+        children.push(...workers.map((w) => w.child));
+        await Promise.all(workers.map((w) => w.ready));
+        for (const { child } of workers) child.stdin!.end("go\n");
         const started = Date.now();
         // How late this process itself was to read what arrived: part of every delay measured, not the product's.
         const followerLag = monitorEventLoopDelay({ resolution: 10 });

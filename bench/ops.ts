@@ -27,13 +27,13 @@
  *   BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test; a temporary schema per run)
  *   BENCH_DRAIN_OPERATIONS (10000)
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { Client, escapeIdentifier } from "pg";
 import type { Operation, OperationKind } from "../automation/domain/ports";
 import { createPostgresStore, type PostgresStore } from "../automation/store/postgres";
-import { BENCH_SPEC } from "./shared";
+import { BENCH_SPEC, startWorkerProcess } from "./shared";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/test`;
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 4);
@@ -68,35 +68,19 @@ interface Run {
     engineStarts: Map<string, number>;
 }
 
-interface StartedWorker {
-    child: ChildProcess;
-}
-
-function startWorker(script: string, schema: string, latencyMs: number, starts: Map<string, number>, firstStart: { at: number }): Promise<StartedWorker> {
-    const child = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", script], {
-        env: {
-            ...process.env, BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: String(latencyMs),
-            BENCH_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY), BENCH_GLOBAL_CAP: String(GLOBAL_CAP), BENCH_REPORT_STARTS: "1",
-        },
-        stdio: ["pipe", "pipe", "inherit"],
+/** Starts one worker process, counting the engine starts it reports; settles once it is ready. */
+async function startWorker(script: string, schema: string, latencyMs: number, starts: Map<string, number>, firstStart: { at: number }, children: ChildProcess[]): Promise<void> {
+    const { child, ready } = startWorkerProcess(script, {
+        BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: String(latencyMs),
+        BENCH_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY), BENCH_GLOBAL_CAP: String(GLOBAL_CAP), BENCH_REPORT_STARTS: "1",
+    }, (line) => {
+        if (!line.startsWith("{")) return;
+        const { start, at } = JSON.parse(line) as { start: string; at: number };
+        starts.set(start, (starts.get(start) ?? 0) + 1);
+        firstStart.at = Math.min(firstStart.at, at);
     });
-    return new Promise((resolve, reject) => {
-        let buffered = "";
-        child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-            buffered += chunk;
-            const lines = buffered.split("\n");
-            buffered = lines.pop()!;
-            for (const line of lines) {
-                if (line === "ready") resolve({ child });
-                else if (line.startsWith("{")) {
-                    const { start, at } = JSON.parse(line) as { start: string; at: number };
-                    starts.set(start, (starts.get(start) ?? 0) + 1);
-                    firstStart.at = Math.min(firstStart.at, at);
-                }
-            }
-        });
-        child.once("exit", (code) => reject(new Error(`bench worker exited with ${code}`)));
-    });
+    children.push(child);
+    await ready;
 }
 
 /** Problems found in the stored record: anything but a first-attempt success, and overlaps per environment. */
@@ -154,15 +138,15 @@ async function enqueueAll(store: PostgresStore, shape: Shape): Promise<void> {
 async function runWith(workers: number, shape: Shape, script = WORKER): Promise<Run> {
     const schema = `kvp_bench_ops_${randomBytes(4).toString("hex")}`;
     const store = await createPostgresStore({ connectionString: DATABASE_URL, schema, applicationName: "kvp-bench-ops" });
-    const children: StartedWorker[] = [];
+    const children: ChildProcess[] = [];
     const engineStarts = new Map<string, number>();
     const firstStart = { at: Infinity };
     try {
         // No ANALYZE after the bulk enqueue: the claim must be quick with the statistics of an empty queue, as in production.
         await enqueueAll(store, shape);
-        children.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(script, schema, shape.latencyMs, engineStarts, firstStart)))));
+        await Promise.all(Array.from({ length: workers }, () => startWorker(script, schema, shape.latencyMs, engineStarts, firstStart, children)));
         const started = Date.now();
-        for (const { child } of children) child.stdin!.end("go\n");
+        for (const child of children) child.stdin!.end("go\n");
         // A guard against a hang, not a goal: the drain's runs are 20 ms, so its time is mostly the
         // service's own per-run work, 6-9x the engine time on a slow machine (90-107 s against 12.5 s).
         const limitMs = 120_000 + (shape.operations * shape.latencyMs) / (workers * WORKER_CONCURRENCY) * 10;
@@ -185,7 +169,7 @@ async function runWith(workers: number, shape: Shape, script = WORKER): Promise<
         }
         return { workers, makespanMs, engineMakespanMs: lastFinish - firstStart.at, opsPerS: shape.operations / (makespanMs / 1000), engineStarts, peakPolled, ...record };
     } finally {
-        await Promise.all(children.map(({ child }) => new Promise((resolve) => {
+        await Promise.all(children.map((child) => new Promise((resolve) => {
             if (child.exitCode !== null) return resolve(undefined);
             child.once("exit", resolve);
             child.kill("SIGTERM");

@@ -28,7 +28,7 @@ import { sha256Hex } from "../automation/server/settings";
 import { SqliteStore } from "../automation/store/sqlite";
 import { Worker } from "../automation/worker/worker";
 import { StampingEngine } from "./opsWorker";
-import { BENCH_SPEC, stdoutLines } from "./shared";
+import { BENCH_SPEC, startWorkerProcess, stdoutLines } from "./shared";
 
 const REQUESTS = Number(process.env.BENCH_QUEUE_REQUESTS ?? 200);
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://${process.env.PGUSER ?? "postgres"}@127.0.0.1:5432/test`;
@@ -134,24 +134,16 @@ async function postgres(): Promise<number[]> {
             });
             api.once("exit", (code) => reject(new Error(`the API replica exited with ${code}`)));
         });
-        const worker = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", path.join(__dirname, "opsWorker.ts")], {
-            stdio: ["ignore", "pipe", "inherit"],
-            env: {
-                ...process.env, BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: "5", BENCH_WORKER_CONCURRENCY: "4",
-                BENCH_REPORT_STARTS: "1", BENCH_WAIT_FOR_GO: "0", BENCH_POLL_MS: "60000",
-            },
+        const worker = startWorkerProcess(path.join(__dirname, "opsWorker.ts"), {
+            BENCH_DATABASE_URL: DATABASE_URL, BENCH_SCHEMA: schema, BENCH_LATENCY_MS: "5", BENCH_WORKER_CONCURRENCY: "4",
+            BENCH_REPORT_STARTS: "1", BENCH_WAIT_FOR_GO: "0", BENCH_POLL_MS: "60000",
+        }, (l) => {
+            if (!l.startsWith("{")) return;
+            const { start, at } = JSON.parse(l) as { start: string; at: number };
+            starts.record(start, at);
         });
-        children.push(worker);
-        await new Promise<void>((resolve, reject) => {
-            stdoutLines(worker, (l) => {
-                if (l === "ready") return resolve();
-                if (l.startsWith("{")) {
-                    const { start, at } = JSON.parse(l) as { start: string; at: number };
-                    starts.record(start, at);
-                }
-            });
-            worker.once("exit", (code) => reject(new Error(`the worker exited with ${code}`)));
-        });
+        children.push(worker.child);
+        await worker.ready;
         // The worker's first claim pass and its LISTEN are done shortly after "ready".
         await new Promise((r) => setTimeout(r, 500));
         return await handOffs(url, starts);

@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 
 /** A valid environment spec for the benches: the worker derives a stack config from it before every run. */
 export const BENCH_SPEC = {
@@ -17,4 +17,21 @@ export function stdoutLines(child: ChildProcess, onLine: (line: string) => void)
         buffered = parts.pop()!;
         for (const l of parts) onLine(l);
     });
+}
+
+/**
+ * Starts a bench worker process (bench/opsWorker.ts, bench/opsFloorWorker.ts) with `env` over this
+ * process's own. `ready` settles once it prints `ready`, and rejects if it exits first; every other
+ * line it prints goes to `onLine`. It starts claiming at a line on its stdin, unless
+ * BENCH_WAIT_FOR_GO is "0".
+ */
+export function startWorkerProcess(script: string, env: Record<string, string>, onLine: (line: string) => void = () => undefined): { child: ChildProcess; ready: Promise<void> } {
+    const child = spawn(process.execPath, ["--import", "tsx", "--disable-warning=ExperimentalWarning", script], {
+        env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "inherit"],
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+        stdoutLines(child, (line) => (line === "ready" ? resolve() : onLine(line)));
+        child.once("exit", (code) => reject(new Error(`bench worker ${script} exited with ${code} before it was ready`)));
+    });
+    return { child, ready };
 }
